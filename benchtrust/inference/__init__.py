@@ -1,0 +1,1 @@
+"""Inference: model loading, prompt rendering, scoring and generation, and the grid runner."""

@@ -1,0 +1,242 @@
+"""Run an evaluation grid over items with a content-addressed, resumable result cache.
+
+A *cell* is one (item, template, few-shot seed, permutation seed, decoding, sample index). Its key is the hash
+of the model version, the item's content hash and those coordinates, so changing 5 items re-runs 5 cells,
+and a run killed half-way resumes from the chunks it had already flushed (each chunk is written to a
+temporary name and renamed, so a kill never leaves a half-written chunk behind).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from benchtrust.hashing import hash_obj
+from benchtrust.inference.models import ResolvedModel
+from benchtrust.items import LETTERS
+from benchtrust.registry import Grid, Template
+
+PREDICTION_COLUMNS = [
+    "cell_key", "model", "model_version", "benchmark", "dataset_version", "grid_version", "item_id", "item_hash",
+    "task_type", "template_id", "is_headline", "n_fewshot", "fewshot_seed", "permutation_seed", "decoding",
+    "temperature", "top_p", "sample_idx", "prediction", "predicted_index", "gold", "is_correct", "score",
+    "p_correct", "logprob_gold", "option_logprobs", "token_logprobs", "generation", "device", "dtype",
+    "attn_implementation", "batch_tokens", "library_versions", "computed_at",
+]
+
+
+def select_subset(items: pd.DataFrame, subset: dict[str, Any] | None) -> pd.DataFrame:
+    """Deterministic subset. Order within a stratum is by hash(seed, item_id), so editing an item's text
+    does not change which items are selected."""
+    if not subset:
+        return items
+    seed = int(subset.get("seed", 0))
+    keyed = items.assign(_k=[hash_obj([seed, i]) for i in items["item_id"]]).sort_values(["_k"])
+    if "per_subject" in subset:
+        keyed = keyed.groupby("subject", sort=True, group_keys=False).head(int(subset["per_subject"]))
+    if "n" in subset:
+        keyed = keyed.head(int(subset["n"]))
+    if "max_items" in subset:
+        keyed = keyed.head(int(subset["max_items"]))
+    return keyed.drop(columns="_k").sort_values(["subject", "item_id"]).reset_index(drop=True)
+
+
+def permute_choices(choices: list[str], gold_index: int, seed: int, item_id: str) -> tuple[list[str], list[int]]:
+    """Answer-order permutation for position-bias audits. Returns permuted choices and `order`, where
+    permuted[j] = choices[order[j]]. Seed 0 is the original order."""
+    n = len(choices)
+    if seed == 0 or n == 0:
+        return list(choices), list(range(n))
+    rng = np.random.default_rng(int(hash_obj([seed, item_id]), 16))
+    order = [int(x) for x in rng.permutation(n)]
+    return [choices[k] for k in order], order
+
+
+@dataclass
+class Cell:
+    item: dict[str, Any]
+    template: Template
+    fewshot_seed: int
+    permutation_seed: int
+    sample_idx: int
+    key: str
+
+
+def plan_cells(items: pd.DataFrame, grid: Grid, model_version: str) -> list[Cell]:
+    dec = grid.decoding
+    n_samples = int(dec.get("samples", 1)) if dec.get("mode") == "sample" else 1
+    cells = []
+    records = items.to_dict("records")
+    for t in grid.templates:
+        tspec = hash_obj(t.spec())
+        for fs in grid.fewshot.get("seeds", [0]):
+            perms = grid.permutation_seeds if t.task_type == "multiple_choice" else [0]
+            for ps in perms:
+                for s in range(n_samples):
+                    for it in records:
+                        if it["task_type"] != t.task_type:
+                            continue
+                        key = hash_obj([model_version, it["item_hash"], tspec, grid.fewshot.get("n", 0), fs, ps,
+                                        dec, s], 24)
+                        cells.append(Cell(it, t, int(fs), int(ps), s, key))
+    return cells
+
+
+class PredictionCache:
+    """Append-only chunks of finished cells under ``<root>/<model_version>/``; read back as one table."""
+
+    def __init__(self, root: Path, model_version: str):
+        self.dir = Path(root) / model_version
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def load(self, keys: set[str] | None = None) -> pd.DataFrame:
+        files = sorted(self.dir.glob("chunk-*.parquet"))
+        if not files:
+            return pd.DataFrame(columns=PREDICTION_COLUMNS)
+        import duckdb
+
+        con = duckdb.connect()
+        df = con.execute("select * from read_parquet(?, union_by_name=true)", [[str(f) for f in files]]).df()
+        df = df.drop_duplicates("cell_key", keep="first")
+        if keys is not None:
+            df = df[df["cell_key"].isin(keys)]
+        return df
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        name = f"chunk-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = self.dir / (name + ".tmp")
+        rows_to_frame(rows).to_parquet(tmp, index=False)
+        os.replace(tmp, self.dir / name)
+
+
+def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+    for c in ("n_fewshot", "fewshot_seed", "permutation_seed", "sample_idx", "predicted_index", "batch_tokens"):
+        df[c] = df[c].astype("Int64")
+    df["is_correct"] = df["is_correct"].astype("boolean")
+    for c in ("temperature", "top_p", "score", "p_correct", "logprob_gold"):
+        df[c] = df[c].astype("float64")
+    return df
+
+
+@dataclass
+class RunStats:
+    cells: int
+    cached: int
+    computed: int
+    seconds: float
+
+
+def run_grid(
+    items: pd.DataFrame, grid: Grid, model: ResolvedModel, benchmark: str, dataset_version: str,
+    engine_factory: Callable[[], Any], cache_root: Path, chunk_size: int = 24, progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, RunStats]:
+    """Predictions for every cell of the grid over ``items`` (already subset). The engine is only built
+    when some cell is missing from the cache."""
+    t0 = time.time()
+    cells = plan_cells(items, grid, model.model_version)
+    cache = PredictionCache(cache_root, model.model_version)
+    keys = {c.key for c in cells}
+    cached = cache.load(keys)
+    todo = [c for c in cells if c.key not in set(cached["cell_key"])]
+    if todo:
+        engine = engine_factory()
+        prov = engine.provenance()
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"{model.name} × {benchmark}", unit="cell", disable=not progress,
+                   mininterval=1.0)
+        done = 0
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start: start + chunk_size]
+            rows = _compute(engine, chunk, grid, model, benchmark, prov)
+            cache.append(rows)
+            bar.update(len(chunk))
+            done += len(chunk)
+            if on_progress:
+                on_progress(done, len(todo))
+        bar.close()
+        cached = cache.load(keys)
+    df = cached.copy()
+    # coordinates that are not part of the cell key are stamped for this run
+    df["benchmark"] = benchmark
+    df["dataset_version"] = dataset_version
+    df["grid_version"] = grid.version
+    df["is_headline"] = (df["template_id"] == grid.headline_template) & (df["permutation_seed"] == 0) & (
+        df["fewshot_seed"] == grid.fewshot.get("seeds", [0])[0]) & (df["sample_idx"] == 0)
+    order = {c.key: i for i, c in enumerate(cells)}
+    df = df.assign(_o=df["cell_key"].map(order)).sort_values("_o").drop(columns="_o").reset_index(drop=True)
+    stats = RunStats(cells=len(cells), cached=len(cells) - len(todo), computed=len(todo), seconds=time.time() - t0)
+    return df[PREDICTION_COLUMNS], stats
+
+
+def _base_row(cell: Cell, grid: Grid, model: ResolvedModel, benchmark: str, prov: dict[str, Any]) -> dict[str, Any]:
+    dec = grid.decoding
+    return {
+        "cell_key": cell.key, "model": model.name, "model_version": model.model_version, "benchmark": benchmark,
+        "item_id": cell.item["item_id"], "item_hash": cell.item["item_hash"], "task_type": cell.item["task_type"],
+        "template_id": cell.template.id, "n_fewshot": int(grid.fewshot.get("n", 0)), "fewshot_seed": cell.fewshot_seed,
+        "permutation_seed": cell.permutation_seed, "decoding": dec.get("mode", "loglikelihood"),
+        "temperature": float(dec.get("temperature", 0.0)) if dec.get("mode") == "sample" else 0.0,
+        "top_p": float(dec.get("top_p", 1.0)), "sample_idx": cell.sample_idx, "gold": cell.item["gold"],
+        "device": prov["device"], "dtype": prov["dtype"], "attn_implementation": prov["attn_implementation"],
+        "batch_tokens": prov["token_budget"], "library_versions": json.dumps(prov["library_versions"], sort_keys=True),
+        "computed_at": pd.Timestamp.now(tz="UTC"),
+    }
+
+
+def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, benchmark: str,
+             prov: dict[str, Any]) -> list[dict[str, Any]]:
+    from benchtrust.inference.prompts import render_continuations, render_prompt
+
+    rows: list[dict[str, Any]] = []
+    mc = [c for c in cells if c.template.task_type == "multiple_choice"]
+    gen = [c for c in cells if c.template.task_type != "multiple_choice"]
+    if mc:
+        requests, orders = [], []
+        for c in mc:
+            choices, order = permute_choices(list(c.item["choices"]), int(c.item["gold_index"]), c.permutation_seed,
+                                             c.item["item_id"])
+            requests.append((render_prompt(c.template, c.item, choices), render_continuations(c.template, choices)))
+            orders.append(order)
+        scores = engine.score(requests)
+        for c, order, opts in zip(mc, orders, scores):
+            # back to the original option order
+            lp = np.empty(len(opts))
+            toks: list[list[float]] = [[] for _ in opts]
+            for j, o in enumerate(opts):
+                lp[order[j]] = o.logprob
+                toks[order[j]] = o.token_logprobs
+            gi = int(c.item["gold_index"])
+            pred = int(np.argmax(lp))
+            probs = np.exp(lp - lp.max())
+            probs /= probs.sum()
+            row = _base_row(c, grid, model, benchmark, prov)
+            row.update(prediction=LETTERS[pred], predicted_index=pred, is_correct=bool(pred == gi),
+                       score=float(lp[pred]), p_correct=float(probs[gi]), logprob_gold=float(lp[gi]),
+                       option_logprobs=[float(x) for x in lp], token_logprobs=toks[gi], generation=None)
+            rows.append(row)
+    dec = grid.decoding
+    for c in gen:
+        from benchtrust.inference.prompts import render_prompt as rp
+
+        text = engine.generate(
+            rp(c.template, c.item), max_new_tokens=int(dec.get("max_new_tokens", 128)), stop=c.template.stop,
+            do_sample=dec.get("mode") == "sample", temperature=float(dec.get("temperature", 1.0)),
+            top_p=float(dec.get("top_p", 1.0)), seed=int(hash_obj([dec.get("seed", 0), c.key]), 16) % (2**31))
+        row = _base_row(c, grid, model, benchmark, prov)
+        row.update(prediction=text, predicted_index=None, is_correct=None, score=None, p_correct=None,
+                   logprob_gold=None, option_logprobs=None, token_logprobs=None, generation=text)
+        rows.append(row)
+    return rows

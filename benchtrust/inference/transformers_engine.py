@@ -1,0 +1,233 @@
+"""In-process transformers engine: log-likelihood scoring of options and generation.
+
+Scoring follows lm-evaluation-harness's conventions (context and continuation are encoded together and
+split at the context's token length, so the same tokens are scored), but computes the shared prompt once:
+single-token options (" A".." D") need one forward pass per question, batched by length; longer options
+reuse the prompt's key/value cache instead of re-encoding the prompt for every option.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import platform
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from benchtrust.inference.models import ResolvedModel
+
+
+@dataclass
+class OptionScore:
+    logprob: float  # sum of the continuation's token log-probabilities
+    token_logprobs: list[float]
+    is_greedy: bool  # every continuation token is the argmax (harness's `is_greedy`)
+
+
+def pick_device(requested: str = "auto") -> str:
+    import torch
+
+    if requested and requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str, requested: str = "auto"):
+    import torch
+
+    if requested and requested != "auto":
+        dt = getattr(torch, requested, None)
+        if not isinstance(dt, torch.dtype):
+            raise ValueError(f"unknown dtype {requested!r}")
+        return dt
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def default_token_budget(device: str) -> int:
+    """Padded tokens per forward pass. On a GPU, size batches to its memory; on a CPU, small batches win
+    (one long question pads the whole batch — the harness's batch 16 is slower than batch 1 on CPU)."""
+    import torch
+
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info()
+        return int(max(8192, min(262_144, free // (1 << 17))))
+    return 1024
+
+
+class TransformersEngine:
+    def __init__(self, model: ResolvedModel, device: str = "auto", dtype: str | None = None,
+                 attn_implementation: str | None = None, token_budget: int | None = None, max_batch: int = 64):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.spec = model
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(self.device, dtype or model.dtype)
+        attn = attn_implementation or model.attn_implementation
+        kwargs: dict[str, Any] = {"dtype": self.dtype}
+        if attn and attn != "auto":
+            kwargs["attn_implementation"] = attn
+        if model.gguf_file:
+            kwargs["gguf_file"] = model.gguf_file
+        if model.revision:
+            kwargs["revision"] = model.revision
+        tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "revision") if k in kwargs}
+        self.tokenizer = AutoTokenizer.from_pretrained(model.load_path, **tok_kwargs)
+        self.model = AutoModelForCausalLM.from_pretrained(model.load_path, **kwargs)
+        self.model.to(self.device)
+        self.model.eval()
+        self.attn_implementation = getattr(self.model.config, "_attn_implementation", attn) or "default"
+        self.token_budget = token_budget or default_token_budget(self.device)
+        self.max_batch = max_batch
+        self._torch = torch
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
+
+    # ------------------------------------------------------------------ provenance
+    def provenance(self) -> dict[str, Any]:
+        libs = {}
+        for lib in ("torch", "transformers", "benchtrust", "gguf", "accelerate"):
+            try:
+                libs[lib] = md.version(lib)
+            except md.PackageNotFoundError:
+                libs[lib] = None
+        dev = self.device
+        if dev.startswith("cuda"):
+            dev = f"cuda:{self._torch.cuda.get_device_name(0)}"
+        return {"device": dev, "dtype": str(self.dtype).removeprefix("torch."),
+                "attn_implementation": self.attn_implementation, "token_budget": self.token_budget,
+                "library_versions": libs, "python": platform.python_version()}
+
+    # ------------------------------------------------------------------ tokenisation
+    def _enc(self, s: str) -> list[int]:
+        return self.tokenizer(s, add_special_tokens=False).input_ids
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """Harness convention: trailing spaces move from context to continuation; encode the whole string and
+        split it at the context's token length."""
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces:
+            continuation = context[-n_spaces:] + continuation
+            context = context[:-n_spaces]
+        whole = self._enc(context + continuation)
+        n_ctx = len(self._enc(context))
+        if n_ctx == 0:  # empty context: condition on the BOS/EOS token like the harness
+            bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+            return [bos], whole
+        return whole[:n_ctx], whole[n_ctx:]
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, requests: Sequence[tuple[str, Sequence[str]]],
+              progress: Callable[[int], None] | None = None) -> list[list[OptionScore]]:
+        """For each (context, [continuations]) return one OptionScore per continuation."""
+        torch = self._torch
+        out: list[list[OptionScore] | None] = [None] * len(requests)
+        single: list[tuple[int, list[int], list[int]]] = []  # (request idx, ctx ids, one token per option)
+        multi: list[tuple[int, list[tuple[list[int], list[int]]]]] = []
+        for i, (ctx, conts) in enumerate(requests):
+            pairs = [self.encode_pair(ctx, c) for c in conts]
+            same_ctx = all(p[0] == pairs[0][0] for p in pairs)
+            if same_ctx and all(len(p[1]) == 1 for p in pairs):
+                single.append((i, pairs[0][0], [p[1][0] for p in pairs]))
+            else:
+                multi.append((i, pairs))
+
+        with torch.inference_mode():
+            # one forward pass per question, batched by length under a padded-token budget
+            single.sort(key=lambda r: len(r[1]))
+            start = 0
+            while start < len(single):
+                end = start + 1
+                while (end < len(single) and end - start < self.max_batch
+                       and len(single[end][1]) * (end - start + 1) <= self.token_budget):
+                    end += 1
+                batch = single[start:end]
+                lens = [len(b[1]) for b in batch]
+                ids = torch.full((len(batch), max(lens)), self.pad_id, dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                for r, b in enumerate(batch):
+                    ids[r, : lens[r]] = torch.tensor(b[1])
+                    mask[r, : lens[r]] = 1
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                last = logits[torch.arange(len(batch)), torch.tensor(lens) - 1].float()
+                logp = torch.log_softmax(last, dim=-1).cpu()
+                for r, (i, _, opt_tokens) in enumerate(batch):
+                    argmax = int(logp[r].argmax())
+                    out[i] = [OptionScore(float(logp[r, t]), [float(logp[r, t])], t == argmax) for t in opt_tokens]
+                if progress:
+                    progress(len(batch))
+                start = end
+
+            for i, pairs in multi:
+                out[i] = self._score_shared_prefix(pairs)
+                if progress:
+                    progress(1)
+        return out  # type: ignore[return-value]
+
+    def _score_shared_prefix(self, pairs: list[tuple[list[int], list[int]]]) -> list[OptionScore]:
+        """Options sharing a context: encode the context once, then all options together from its cache."""
+        torch = self._torch
+        results: list[OptionScore | None] = [None] * len(pairs)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for j, (ctx, _) in enumerate(pairs):
+            groups.setdefault(tuple(ctx), []).append(j)
+        for ctx, members in groups.items():
+            ctx_ids = torch.tensor([list(ctx)], device=self.device)
+            res = self.model(input_ids=ctx_ids, use_cache=True)
+            first = torch.log_softmax(res.logits[0, -1].float(), dim=-1)
+            conts = [pairs[j][1] for j in members]
+            longest = max(len(c) for c in conts)
+            rest = None
+            if longest > 1:
+                cache = res.past_key_values
+                cache.batch_repeat_interleave(len(members))
+                ids = torch.full((len(members), longest - 1), self.pad_id, dtype=torch.long)
+                for r, c in enumerate(conts):
+                    if len(c) > 1:
+                        ids[r, : len(c) - 1] = torch.tensor(c[:-1])
+                # right padding needs no mask in a causal model: padded positions come after the real ones
+                rest = torch.log_softmax(
+                    self.model(input_ids=ids.to(self.device), past_key_values=cache).logits.float(), dim=-1)
+            for r, (j, c) in enumerate(zip(members, conts)):
+                lps = [float(first[c[0]])]
+                greedy = int(first.argmax()) == c[0]
+                for k in range(1, len(c)):
+                    row = rest[r, k - 1]
+                    lps.append(float(row[c[k]]))
+                    greedy = greedy and int(row.argmax()) == c[k]
+                results[j] = OptionScore(sum(lps), lps, greedy)
+        return results  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, prompt: str, max_new_tokens: int = 128, stop: Sequence[str] = (), do_sample: bool = False,
+                 temperature: float = 1.0, top_p: float = 1.0, seed: int = 0) -> str:
+        torch = self._torch
+        ids = torch.tensor([self._enc(prompt)], device=self.device)
+        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": do_sample,
+                                  "pad_token_id": self.pad_id, "attention_mask": torch.ones_like(ids)}
+        if do_sample:
+            kwargs.update(temperature=temperature, top_p=top_p)
+            torch.manual_seed(seed)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if stop:
+            kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        with torch.inference_mode():
+            out = self.model.generate(ids, **kwargs)
+        text = self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        return truncate_at_stop(text, stop)
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
+    cut = len(text)
+    for s in stop:
+        k = text.find(s)
+        if k != -1:
+            cut = min(cut, k)
+    return text[:cut]
