@@ -23,7 +23,9 @@ def _compile(src: str):
 
 
 def render_prompt(t: Template, item: dict[str, Any], choices: Sequence[str] | None = None) -> str:
-    ch = list(item.get("choices") or []) if choices is None else list(choices)
+    if choices is None:
+        choices = item.get("choices")
+    ch = [] if choices is None else list(choices)
     return _compile(t.prompt).render(input=item["input"], choices=ch, labels=LETTERS[: len(ch)],
                                      subject=item.get("subject", ""))
 

@@ -1,9 +1,9 @@
 select
-    benchmark,
-    dataset_version,
-    source_file,
+    benchmark::varchar as benchmark,
+    dataset_version::varchar as dataset_version,
+    source_file::varchar as source_file,
     source_row::bigint as source_row,
-    rule,
-    detail,
-    raw
+    rule::varchar as rule,
+    detail::varchar as detail,
+    raw::varchar as raw
 from {{ source('lake', 'quarantined_items') }}

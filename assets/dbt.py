@@ -1,0 +1,20 @@
+from functools import cache
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from pipelines.dbt_project import TRANSLATOR, dbt_project
+
+
+@cache
+def build_dbt_assets() -> dg.AssetsDefinition:
+    """All dbt models (staging → intermediate → marts) as assets; dbt tests as asset checks.
+    Built lazily and once, so importing this module never parses the manifest by accident."""
+    project = dbt_project()
+
+    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
+                name="benchtrust_dbt_models")
+    def benchtrust_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return benchtrust_dbt_models

@@ -1,0 +1,1 @@
+"""Assembly: resources, partitions, the dbt project and translator, jobs, and the Definitions object."""

@@ -1,0 +1,45 @@
+"""The dbt project, prepared once (``dbt parse`` if the manifest is missing), and the translator that owns
+dbt → Dagster asset keys, groups and kinds."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
+
+from benchtrust.settings import DBT_PROJECT_DIR, get_settings
+
+
+@cache
+def dbt_project() -> DbtProject:
+    get_settings().export_env()
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        # a fresh clone: parse now rather than fail to load (the set-up also runs `dbt parse`)
+        project.preparer.prepare(project)
+    return project
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project())
+
+
+class BenchtrustDbtTranslator(DagsterDbtTranslator):
+    """staging/intermediate/marts models become ``<layer>/<model>`` keys in groups of the same name; sources
+    point back at the Python assets through ``meta.dagster.asset_key``."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return dg.AssetKey([dbt_resource_props["config"].get("schema") or "main", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["config"].get("schema") or "dbt"
+        return super().get_group_name(dbt_resource_props)
+
+
+TRANSLATOR = BenchtrustDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -1,0 +1,10 @@
+"""Benchmarks and models are dynamic partitions: added when a profile, the CLI or a sensor sees them."""
+
+import dagster as dg
+
+benchmarks_partitions = dg.DynamicPartitionsDefinition(name="benchmarks")
+models_partitions = dg.DynamicPartitionsDefinition(name="models")
+predictions_partitions = dg.MultiPartitionsDefinition({"benchmark": benchmarks_partitions, "model": models_partitions})
+
+# predictions[benchmark=b, model=m] reads benchmark_items[b]
+items_to_predictions = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="benchmark")
