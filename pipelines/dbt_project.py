@@ -3,13 +3,22 @@ dbt → Dagster asset keys, groups and kinds."""
 
 from __future__ import annotations
 
+import os
+import sys
 from functools import cache
+from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
 from benchtrust.settings import DBT_PROJECT_DIR, get_settings
+
+
+# dbt lives next to this interpreter (the project's venv); make it findable however Dagster was started
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 
 @cache

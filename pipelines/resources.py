@@ -3,6 +3,8 @@ reads, so Dagster, dbt, the CLI and the tests agree on one warehouse."""
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from benchtrust.registry import Registry
@@ -25,6 +27,8 @@ def default_resources() -> dict:
     from pipelines.dbt_project import dbt_resource
 
     return {
-        "benchtrust": BenchtrustResource(profile=dg.EnvVar("BENCHTRUST_PROFILE").get_value("default") or "default"),
+        # the profile a run uses: BENCHTRUST_PROFILE when the code location loads; `benchtrust run` passes it
+        # explicitly as run config, and the UI's launchpad can override it per run
+        "benchtrust": BenchtrustResource(profile=os.environ.get("BENCHTRUST_PROFILE", "default")),
         "dbt": dbt_resource(),
     }

@@ -62,8 +62,9 @@ def run_profile(profile: str = "default", instance: dg.DagsterInstance | None = 
     def execute(job_name: str, partition_key: str | None) -> bool:
         job = defs.resolve_job_def(job_name)
         start = time.time()
-        res = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
-                                     tags={"benchtrust/profile": profile})
+        res = job.execute_in_process(
+            instance=instance, partition_key=partition_key, raise_on_error=False, tags={"benchtrust/profile": profile},
+            run_config={"resources": {"benchtrust": {"config": {"profile": profile}}}})
         failed = _failed_checks(res)
         ok = res.success and not failed
         summary.runs.append({"job": job_name, "partition": partition_key, "success": ok, "run_id": res.run_id,

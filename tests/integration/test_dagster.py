@@ -1,0 +1,146 @@
+"""Dagster: the definitions load, and the default job path materializes for real (smoke profile)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import dagster as dg
+import duckdb
+import pytest
+
+EXPECTED_KEYS = {
+    "benchmark_items", "item_quarantine", "predictions", "reliability_reports",
+    "staging/stg_lake__items", "staging/stg_lake__predictions", "staging/stg_lake__quarantined_items",
+    "intermediate/int_template_scores_aggregated",
+    "marts/predictions", "marts/reliability_report", "marts/item_audit", "marts/quarantine",
+}
+
+
+def test_definitions_load_with_every_asset_and_job():
+    from pipelines.definitions import defs
+
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == EXPECTED_KEYS
+    assert {"items_job", "predictions_job", "reports_job"} <= {j.name for j in defs.resolve_all_job_defs()}
+    checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
+    assert {"items_contract", "predictions_contract"} <= checks
+    assert any(c.startswith("not_null") or c.startswith("dbt_utils_free_unique") for c in checks)  # dbt tests
+
+
+def test_smoke_run_materializes_everything(smoke_run):
+    home, summary = smoke_run
+    assert summary.ok, summary.runs
+    jobs = [(r["job"], str(r["partition"] or "")) for r in summary.runs]
+    assert ("items_job", "mmlu") in jobs and ("reports_job", "") in jobs
+    assert ("predictions_job", "humaneval|smollm2-135m-instruct") in jobs
+
+    con = duckdb.connect(str(home / "warehouse" / "benchtrust.duckdb"), read_only=True)
+    rep = con.execute("select * from marts.reliability_report order by benchmark").df().set_index("benchmark")
+    mmlu = rep.loc["mmlu"]
+    assert mmlu["n_scored"] == 6 and mmlu["n_templates"] == 2 and mmlu["ci_method"] == "wilson"
+    assert 0 <= mmlu["ci_low"] <= mmlu["accuracy"] <= mmlu["ci_high"] <= 1
+    assert mmlu["benchmark_items"] == 14042 and mmlu["n_quarantined"] == 2 and mmlu["n_duplicate_items"] == 105
+    assert rep.loc["humaneval", "n_items"] == 1
+    preds = con.execute("select * from marts.predictions where benchmark = 'mmlu'").df()
+    assert len(preds) == 12 and set(preds["template_id"]) == {"mmlu_harness", "mmlu_paren"}
+    assert preds["model_version"].nunique() == 1 and (preds["dtype"] == "float32").all()
+    assert preds["option_logprobs"].map(len).eq(4).all() and preds["p_correct"].between(0, 1).all()
+    gen = con.execute("select generation from marts.predictions where benchmark = 'humaneval'").fetchone()[0]
+    assert isinstance(gen, str)
+    con.close()
+
+    # materializations and check results are in the instance the UI reads
+    instance = dg.DagsterInstance.get()
+    ev = instance.get_latest_materialization_event(dg.AssetKey("reliability_reports"))
+    assert ev is not None
+    meta = ev.asset_materialization.metadata
+    assert meta["reports"].value == 2
+    check = instance.get_latest_materialization_event(dg.AssetKey("predictions"))
+    assert check is not None
+
+
+def test_reports_are_versioned_escaped_and_match_the_mart(smoke_run):
+    home, _ = smoke_run
+    reports = sorted((home / "reports").rglob("report.json"))
+    assert len(reports) == 2
+    for path in reports:
+        data = json.loads(path.read_text())
+        assert path.parent.name == data["report_version"]  # the folder is named by the content version
+        html = (path.parent / "report.html").read_text()
+        assert data["headline"]["model"] in html
+        # item text is escaped: no raw tags from benchmark content reach the page
+        for s in data["sample_items"]:
+            if "<" in (s["input"] or ""):
+                assert s["input"] not in html
+        assert (path.parent / "report.md").exists()
+    mmlu = json.loads(next(p for p in reports if "/mmlu/" in str(p)).read_text())
+    assert len(mmlu["templates"]) == 2 and mmlu["provenance"]["dtype"] == "float32"
+    assert re.search(r"\d+\.\d%", (next(p for p in reports if "/mmlu/" in str(p)).parent / "report.html").read_text())
+
+
+def test_html_report_escapes_hostile_item_text():
+    from benchtrust.report.render import ReportBundle, render_html
+
+    evil = '<script>alert(1)</script>" onerror="alert(2)'
+    b = ReportBundle(
+        headline={"model": "m<b>", "benchmark": "b", "report_version": "v", "accuracy": 0.5, "ci_low": 0.2,
+                  "ci_high": 0.8, "ci_method": "wilson", "n_correct": 1, "n_scored": 2, "n_items": 2,
+                  "headline_template": "t", "prompt_spread": None, "n_templates": 1, "benchmark_items": 2,
+                  "dataset_version": "d", "n_duplicate_items": 0, "n_quarantined": 0, "model_version": "mv"},
+        templates=[], provenance={}, quarantine=[],
+        sample_items=[{"item_id": "i", "template_id": "t", "input": evil, "prediction": evil, "gold": "A",
+                       "is_correct": False, "p_correct": 0.1}],
+    )
+    html = render_html(b)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert '" onerror="' not in html and "&#34; onerror=&#34;" in html
+    assert "m&lt;b&gt;" in html
+
+
+def test_rerun_uses_the_cache_and_keeps_the_report_version(smoke_run):
+    home, first = smoke_run
+    from pipelines.run import run_profile
+
+    again = run_profile("smoke", log=lambda m: None)
+    assert again.ok
+    instance = dg.DagsterInstance.get()
+    ev = instance.get_latest_materialization_event(dg.AssetKey("predictions"))
+    meta = ev.asset_materialization.metadata
+    assert meta["cells_computed"].value == 0 and meta["cells_from_cache"].value >= 1
+    rep = instance.get_latest_materialization_event(dg.AssetKey("reliability_reports")).asset_materialization.metadata
+    assert rep["new_versions"].value == 0  # same inputs → same report versions, nothing rewritten
+
+
+@pytest.mark.parametrize("sql", ["create table marts.x (a int)", "delete from marts.predictions"])
+def test_query_cli_is_read_only(smoke_run, sql):
+    from typer.testing import CliRunner
+
+    from benchtrust.cli import app
+
+    res = CliRunner().invoke(app, ["query", sql])
+    assert res.exit_code == 1 and "read-only" in (res.output + str(res.stderr if res.stderr_bytes else "")).lower()
+
+
+def test_query_and_report_cli(smoke_run):
+    from typer.testing import CliRunner
+
+    from benchtrust.cli import app
+
+    r = CliRunner()
+    out = r.invoke(app, ["query", "select benchmark, n_scored, accuracy from marts.reliability_report order by 1",
+                         "--format", "json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert [x["benchmark"] for x in rows] == ["humaneval", "mmlu"] and rows[1]["n_scored"] == 6
+    table = r.invoke(app, ["query", "select * from marts.reliability_report"])
+    assert table.exit_code == 0 and "mmlu" in table.output and "wilson" in table.output
+    csv_out = r.invoke(app, ["query", "select benchmark from marts.reliability_report order by 1", "-f", "csv"])
+    assert csv_out.output.splitlines() == ["benchmark", "humaneval", "mmlu"]
+    where = r.invoke(app, ["query", "--where"])
+    assert where.output.strip().endswith("benchtrust.duckdb")
+    rep = r.invoke(app, ["report", "smollm2-135m-instruct", "mmlu"])
+    assert rep.exit_code == 0 and rep.output.strip().endswith("report.html")
+    from pathlib import Path
+
+    assert Path(rep.output.strip()).exists()

@@ -1,0 +1,94 @@
+"""The dbt project through a real `dbt build` on a synthetic lake whose accuracies hit the AUDITS.md
+reference cases, so the SQL Wilson interval is checked end to end (contracts, tests and unit tests run)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import duckdb
+import pandas as pd
+import pytest
+
+from benchtrust import lake
+from benchtrust.inference.runner import PREDICTION_COLUMNS, rows_to_frame
+from benchtrust.stats import wilson
+
+# (model, k correct, n) → Wilson 95% from research/AUDITS.md
+REFERENCE = {("m8of10", 8, 10): (0.4902, 0.9433), ("m10of10", 10, 10): (0.7225, 1.0), ("m170of200", 170, 200): (0.7939, 0.8929)}
+
+
+def _lake(home):
+    items = pd.DataFrame({
+        "benchmark": "synth", "dataset_version": "dv1", "item_id": [f"i{j:03d}" for j in range(200)],
+        "item_hash": [f"h{j}" for j in range(200)], "task_type": "multiple_choice", "input": "q",
+        "choices": [["a", "b"]] * 200, "gold": "A", "gold_index": 0, "subject": "s", "metadata": "{}",
+        "source_file": "synth.jsonl", "source_row": range(1, 201), "is_duplicate": [j == 5 for j in range(200)],
+        "duplicate_of": [("i004" if j == 5 else None) for j in range(200)], "ingested_at": pd.Timestamp.now(tz="UTC"),
+    })
+    lk = home / "lake"
+    lake.write_parquet(items, lake.items_path(lk, "synth", "dv1"))
+    q = pd.DataFrame([{"benchmark": "synth", "dataset_version": "dv1", "source_file": "synth.jsonl", "source_row": 7,
+                       "rule": "invalid_json", "detail": "x", "raw": "{"}])
+    lake.write_parquet(q, lake.quarantine_path(lk, "items", "synth", "dv1"))
+    for (model, k, n) in REFERENCE:
+        rows = []
+        for j in range(n):
+            for t in ("t_head", "t_other"):
+                ok = j < k if t == "t_head" else j < k // 2
+                rows.append({c: None for c in PREDICTION_COLUMNS} | {
+                    "cell_key": f"{model}-{t}-{j}", "model": model, "model_version": "mv", "benchmark": "synth",
+                    "dataset_version": "dv1", "grid_version": "g", "item_id": f"i{j:03d}", "item_hash": f"h{j}",
+                    "task_type": "multiple_choice", "template_id": t, "is_headline": t == "t_head", "n_fewshot": 0,
+                    "fewshot_seed": 0, "permutation_seed": 0, "decoding": "loglikelihood", "temperature": 0.0,
+                    "top_p": 1.0, "sample_idx": 0, "prediction": "A" if ok else "B", "predicted_index": 0 if ok else 1,
+                    "gold": "A", "is_correct": ok, "score": -0.1, "p_correct": 0.9 if ok else 0.1,
+                    "logprob_gold": -0.1 if ok else -2.3, "option_logprobs": [-0.1, -2.3], "token_logprobs": [-0.1],
+                    "computed_at": pd.Timestamp.now(tz="UTC")})
+        df = rows_to_frame(rows).assign(written_at=pd.Timestamp.now(tz="UTC"))
+        lake.write_parquet(df, lake.predictions_path(lk, "synth", model, "mv", "dv1"))
+
+
+def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
+    from benchtrust.settings import DBT_PROJECT_DIR, get_settings
+
+    settings = get_settings().ensure()
+    _lake(bt_home)
+    proc = subprocess.run(["dbt", "build", "--profiles-dir", "."], cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "ERROR=0" in proc.stdout and "FAIL=" not in proc.stdout.replace("FAIL=0", "")
+    assert "reliability_report_headline_and_spread" in proc.stdout  # the dbt unit test ran
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    rep = con.execute("select * from marts.reliability_report order by model").df().set_index("model")
+    for (model, k, n), (lo, hi) in REFERENCE.items():
+        r = rep.loc[model]
+        assert (r["n_scored"], r["n_correct"]) == (n, k)
+        assert r["accuracy"] == pytest.approx(k / n)
+        assert r["ci_low"] == pytest.approx(lo, abs=1e-4) and r["ci_high"] == pytest.approx(hi, abs=1e-4)
+        # the SQL and the Python implementation agree to float precision
+        py = wilson(k, n)
+        assert r["ci_low"] == pytest.approx(float(py.lo), abs=1e-12) and r["ci_high"] == pytest.approx(float(py.hi), abs=1e-12)
+        assert r["ci_method"] == "wilson" and r["n_templates"] == 2 and r["is_latest"]
+        assert r["prompt_spread"] == pytest.approx(k / n - (k // 2) / n)
+        assert r["n_duplicate_items"] == 1 and r["n_quarantined"] == 1 and r["benchmark_items"] == 200
+    assert con.execute("select count(*) from marts.predictions").fetchone()[0] == 2 * (10 + 10 + 200)
+    assert con.execute("select count(*) from marts.item_audit where is_duplicate").fetchone()[0] == 1
+    assert con.execute("select rule, source_row from marts.quarantine").fetchall() == [("invalid_json", 7)]
+    con.close()
+
+
+def test_contract_rejects_a_type_drift(bt_home, dbt_manifest, tmp_path):
+    """An enforced contract is a check that can fail: a mart whose column type drifts does not build."""
+    import shutil
+
+    from benchtrust.settings import DBT_PROJECT_DIR
+
+    _lake(bt_home)
+    proj = tmp_path / "dbt_copy"
+    shutil.copytree(DBT_PROJECT_DIR, proj, ignore=shutil.ignore_patterns("target", "logs"))
+    sql = proj / "models" / "marts" / "reliability_report.sql"
+    sql.write_text(sql.read_text().replace("0.95::double as ci_level", "0.95 as ci_level"))
+    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", "--select", "+reliability_report"], cwd=proj,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "contract" in proc.stdout.lower() and "ci_level" in proc.stdout

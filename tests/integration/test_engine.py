@@ -1,0 +1,62 @@
+"""The transformers engine on the real default model (SmolLM2-135M-Instruct, GGUF from its wheel)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchtrust.inference.models import resolve_model
+from benchtrust.inference.transformers_engine import TransformersEngine, pick_device, pick_dtype
+from benchtrust.registry import Registry
+
+
+@pytest.fixture(scope="module")
+def engine():
+    reg = Registry.load()
+    return TransformersEngine(resolve_model("smollm2-135m-instruct", reg.models["smollm2-135m-instruct"]))
+
+
+def naive_loglikelihood(engine: TransformersEngine, context: str, continuation: str) -> float:
+    """Reference: one full forward pass over context+continuation, no cache, no batching."""
+    ctx, cont = engine.encode_pair(context, continuation)
+    ids = torch.tensor([ctx + cont])
+    with torch.inference_mode():
+        logp = torch.log_softmax(engine.model(ids).logits[0].float(), dim=-1)
+    return float(sum(logp[len(ctx) - 1 + k, t] for k, t in enumerate(cont)))
+
+
+def test_paris_beats_london(engine):
+    [[paris, london]] = engine.score([("The capital of France is", [" Paris", " London"])])
+    assert paris.logprob > london.logprob
+    assert paris.is_greedy and not london.is_greedy
+    assert paris.logprob == pytest.approx(naive_loglikelihood(engine, "The capital of France is", " Paris"), abs=1e-4)
+
+
+def test_batched_and_cached_scoring_match_a_plain_forward_pass(engine):
+    requests = [
+        ("Question: What is 2 + 2?\nAnswer:", [" A", " B", " C", " D"]),  # single-token options, batched
+        ("Q: Which planet is largest?\nA:", [" Jupiter, the gas giant", " Mars", " the planet Venus"]),  # multi-token
+        ("Water boils at", [" 100 degrees Celsius", " 50 degrees Celsius"]),
+    ]
+    scores = engine.score(requests)
+    for (ctx, conts), opts in zip(requests, scores):
+        for cont, o in zip(conts, opts):
+            assert o.logprob == pytest.approx(naive_loglikelihood(engine, ctx, cont), abs=1e-4)
+            assert len(o.token_logprobs) == len(engine.encode_pair(ctx, cont)[1])
+            assert o.logprob == pytest.approx(sum(o.token_logprobs))
+
+
+def test_greedy_generation_is_deterministic_and_stops(engine):
+    a = engine.generate("def add(a, b):\n", max_new_tokens=24, stop=["\ndef "])
+    b = engine.generate("def add(a, b):\n", max_new_tokens=24, stop=["\ndef "])
+    assert a == b and a.strip()
+    assert "\ndef " not in a
+
+
+def test_device_and_dtype_selection(engine):
+    dev = pick_device()
+    assert dev == ("cuda" if torch.cuda.is_available() else engine.device)
+    assert pick_dtype("cpu") == torch.float32
+    assert pick_dtype("cpu", "bfloat16") == torch.bfloat16
+    prov = engine.provenance()
+    assert prov["dtype"] == "float32" and prov["device"] == "cpu" and prov["library_versions"]["torch"]
