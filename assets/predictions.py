@@ -1,7 +1,7 @@
 import dagster as dg
 import pandas as pd
 
-from assets.checks import contract_check_result
+from assets.checks import contract_check_result, quality_check_result
 from benchtrust import lake
 from pipelines.partitions import items_to_predictions, predictions_partitions
 from pipelines.resources import BenchtrustResource
@@ -12,8 +12,14 @@ from pipelines.resources import BenchtrustResource
     deps=[dg.AssetDep("benchmark_items", partition_mapping=items_to_predictions)],
     group_name="inference",
     kinds={"pytorch", "parquet"},
-    check_specs=[dg.AssetCheckSpec("predictions_contract", asset="predictions", blocking=True,
-                                   description="great-expectations suite `predictions`: keys, probabilities, log-probs")],
+    check_specs=[
+        dg.AssetCheckSpec("predictions_contract", asset="predictions", blocking=True,
+                          description="great-expectations suite `predictions` (error level): one row per grid cell, "
+                                      "probabilities in [0, 1], finite log-probabilities <= 0, known model and dataset "
+                                      "versions, no orphan item ids, quarantine share"),
+        dg.AssetCheckSpec("predictions_quality", asset="predictions", blocking=False,
+                          description="great-expectations suite `predictions` (warn level): share of empty generations"),
+    ],
 )
 def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResource):
     """Model × benchmark predictions over the profile's grid (templates, seeds, decoding), with provenance.
@@ -35,27 +41,35 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
     subset = select_subset(items, grid.subset)
     resolved = resolve_model(model, registry.models[model])
 
-    def engine():
+    def engine(numeric: dict):
         from benchtrust.inference.transformers_engine import TransformersEngine
 
-        return TransformersEngine(resolved)
+        return TransformersEngine(resolved, dtype=numeric.get("dtype"), attn_implementation=numeric.get("attn_implementation"),
+                                  token_budget=numeric.get("token_budget"))
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 96 == 0:
             context.log.info(f"{model} × {benchmark}: {done}/{total} cells computed")
 
     df, stats = run_grid(subset, grid, resolved, benchmark, info["dataset_version"], engine,
-                         settings.cache / "predictions", on_progress=progress)
+                         settings.cache / "predictions", on_progress=progress, pool=items)
     df["written_at"] = pd.Timestamp.now(tz="UTC")
 
-    from data_contracts import validate
+    from data_contracts import split_predictions, validate
 
-    result = validate(df, "predictions")
+    # row rules first: NaN/inf log-probs, probabilities outside [0, 1], orphan items → quarantine with a reason
+    df, quarantine = split_predictions(df, items, source=str(settings.cache / "predictions" / resolved.model_version))
+    qpath = lake.write_parquet(quarantine, lake.quarantine_path(
+        settings.lake, "predictions", benchmark, f"{lake.safe_name(model)}__{resolved.model_version}__{info['dataset_version']}"))
+    result = validate(df, "predictions", items=items, params={
+        "models": [model], "model_versions": [resolved.model_version], "dataset_versions": [info["dataset_version"]],
+        "n_quarantined": len(quarantine)})
     target = lake.predictions_path(settings.lake, benchmark, model, resolved.model_version, info["dataset_version"])
     if not result.success:
         target = settings.lake / "rejected" / target.relative_to(settings.lake)
         context.log.error(f"predictions contract failed for {model} × {benchmark}: {result.summary()}")
     lake.write_parquet(df, target)
+    qrules = quarantine["rule"].value_counts().to_dict() if len(quarantine) else {}
     scored = df[df["is_headline"] & df["is_correct"].notna()]
     yield dg.MaterializeResult(
         metadata={
@@ -71,7 +85,16 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
             "headline_accuracy": float(scored["is_correct"].mean()) if len(scored) else None,
             "device": str(df["device"].iloc[0]) if len(df) else None,
             "path": dg.MetadataValue.path(str(target)),
+            "quarantined": len(quarantine),
+            "quarantine_rules": dg.MetadataValue.json(qrules),
+            "quarantine_path": dg.MetadataValue.path(str(qpath)),
+            "contract_version": result.version,
+            "contract_passed": result.success,
         },
         data_version=dg.DataVersion(f"{resolved.model_version}-{info['dataset_version']}-{grid.version}"),
-        check_results=[contract_check_result("predictions_contract", "predictions", result)],
+        check_results=[
+            contract_check_result("predictions_contract", "predictions", result, quarantined=len(quarantine),
+                                  quarantine_path=str(qpath)),
+            quality_check_result("predictions_quality", "predictions", result),
+        ],
     )

@@ -33,10 +33,12 @@ class Template:
     continuation: str | None = None
     stop: tuple[str, ...] = ()
     description: str = ""
+    header: str = ""  # rendered once, before any few-shot examples (e.g. the MMLU instruction line)
+    fewshot_delimiter: str = "\n\n"
 
     def spec(self) -> dict[str, Any]:
-        return {"id": self.id, "task_type": self.task_type, "prompt": self.prompt,
-                "continuation": self.continuation, "stop": list(self.stop)}
+        return {"id": self.id, "task_type": self.task_type, "prompt": self.prompt, "header": self.header,
+                "continuation": self.continuation, "stop": list(self.stop), "fewshot_delimiter": self.fewshot_delimiter}
 
 
 @dataclass
@@ -48,12 +50,14 @@ class Grid:
     subset: dict[str, Any] = field(default_factory=dict)
     fewshot: dict[str, Any] = field(default_factory=lambda: {"n": 0, "seeds": [0]})
     permutation_seeds: list[int] = field(default_factory=lambda: [0])
+    # numeric configurations: each is {dtype, attn_implementation, token_budget}; "auto" picks per device
+    numeric: list[dict[str, Any]] = field(default_factory=lambda: [{}])
 
     @property
     def version(self) -> str:
         return hash_obj({
             "templates": [t.spec() for t in self.templates], "decoding": self.decoding, "subset": self.subset,
-            "fewshot": self.fewshot, "permutation_seeds": self.permutation_seeds,
+            "fewshot": self.fewshot, "permutation_seeds": self.permutation_seeds, "numeric": self.numeric,
         })
 
     @property
@@ -92,7 +96,8 @@ class Registry:
         for tid, t in self._yaml("templates.yaml", "templates").items():
             out[tid] = Template(id=tid, task_type=t.get("task_type", "multiple_choice"), prompt=t["prompt"],
                                 continuation=t.get("continuation"), stop=tuple(t.get("stop", ())),
-                                description=t.get("description", ""))
+                                description=t.get("description", ""), header=t.get("header", ""),
+                                fewshot_delimiter=t.get("fewshot_delimiter", "\n\n"))
         return out
 
     @cached_property
@@ -135,4 +140,9 @@ class Registry:
             subset=base.get("subset") or {},
             fewshot=base.get("fewshot", {"n": 0, "seeds": [0]}),
             permutation_seeds=base.get("permutation_seeds", [0]),
+            numeric=_as_list(base.get("numeric", [{}])),
         )
+
+
+def _as_list(v: Any) -> list[dict[str, Any]]:
+    return [dict(x or {}) for x in v] if isinstance(v, list) else [dict(v or {})]

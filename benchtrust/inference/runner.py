@@ -12,7 +12,7 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +26,7 @@ from benchtrust.registry import Grid, Template
 
 PREDICTION_COLUMNS = [
     "cell_key", "model", "model_version", "benchmark", "dataset_version", "grid_version", "item_id", "item_hash",
-    "task_type", "template_id", "is_headline", "n_fewshot", "fewshot_seed", "permutation_seed", "decoding",
+    "task_type", "template_id", "is_primary", "is_headline", "n_fewshot", "fewshot_seed", "permutation_seed", "decoding",
     "temperature", "top_p", "sample_idx", "prediction", "predicted_index", "gold", "is_correct", "score",
     "p_correct", "logprob_gold", "option_logprobs", "token_logprobs", "generation", "device", "dtype",
     "attn_implementation", "batch_tokens", "library_versions", "computed_at",
@@ -68,25 +68,62 @@ class Cell:
     permutation_seed: int
     sample_idx: int
     key: str
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    numeric_idx: int = 0
 
 
-def plan_cells(items: pd.DataFrame, grid: Grid, model_version: str) -> list[Cell]:
+class FewshotSelector:
+    """Few-shot examples per subject, chosen by seed from the benchmark's items that are *not* evaluated, so
+    every question of a subject shares one fixed prefix (the standard MMLU setting). When the pool is too
+    small (every item is evaluated), an item's examples exclude only the item itself."""
+
+    def __init__(self, pool: pd.DataFrame | None, evaluated_ids: set[str], n: int):
+        self.n = n
+        self.pool = pool
+        self.evaluated = evaluated_ids
+        self._cache: dict[tuple[str, int, bool], list[dict[str, Any]]] = {}
+
+    def _ordered(self, subject: str, seed: int, outside_only: bool) -> list[dict[str, Any]]:
+        key = (subject, seed, outside_only)
+        if key not in self._cache:
+            p = self.pool[self.pool["subject"] == subject]
+            if outside_only:
+                p = p[~p["item_id"].isin(self.evaluated)]
+            recs = p.to_dict("records")
+            recs.sort(key=lambda r: hash_obj(["fewshot", seed, r["item_id"]]))
+            self._cache[key] = recs
+        return self._cache[key]
+
+    def examples(self, item: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+        if self.n <= 0 or self.pool is None:
+            return []
+        outside = self._ordered(item.get("subject", ""), seed, True)
+        if len(outside) >= self.n:
+            return outside[: self.n]
+        return [r for r in self._ordered(item.get("subject", ""), seed, False) if r["item_id"] != item["item_id"]][: self.n]
+
+
+def plan_cells(items: pd.DataFrame, grid: Grid, model_version: str, pool: pd.DataFrame | None = None) -> list[Cell]:
     dec = grid.decoding
     n_samples = int(dec.get("samples", 1)) if dec.get("mode") == "sample" else 1
+    n_shot = int(grid.fewshot.get("n", 0))
+    selector = FewshotSelector(pool if pool is not None else items, set(items["item_id"]), n_shot)
     cells = []
     records = items.to_dict("records")
-    for t in grid.templates:
-        tspec = hash_obj(t.spec())
-        for fs in grid.fewshot.get("seeds", [0]):
-            perms = grid.permutation_seeds if t.task_type == "multiple_choice" else [0]
-            for ps in perms:
-                for s in range(n_samples):
-                    for it in records:
-                        if it["task_type"] != t.task_type:
-                            continue
-                        key = hash_obj([model_version, it["item_hash"], tspec, grid.fewshot.get("n", 0), fs, ps,
-                                        dec, s], 24)
-                        cells.append(Cell(it, t, int(fs), int(ps), s, key))
+    for ni, numeric in enumerate(grid.numeric):
+        for t in grid.templates:
+            tspec = hash_obj(t.spec())
+            for fs in grid.fewshot.get("seeds", [0]):
+                perms = grid.permutation_seeds if t.task_type == "multiple_choice" else [0]
+                for ps in perms:
+                    for s in range(n_samples):
+                        for it in records:
+                            if it["task_type"] != t.task_type:
+                                continue
+                            ex = selector.examples(it, int(fs))
+                            key = hash_obj([model_version, it["item_hash"], tspec, n_shot, fs,
+                                            [e["item_hash"] for e in ex], ps, dec, s, numeric], 24)
+                            cells.append(Cell(it, t, int(fs), int(ps), s, key, ex, ni))
     return cells
 
 
@@ -139,33 +176,42 @@ class RunStats:
 
 def run_grid(
     items: pd.DataFrame, grid: Grid, model: ResolvedModel, benchmark: str, dataset_version: str,
-    engine_factory: Callable[[], Any], cache_root: Path, chunk_size: int = 24, progress: bool = True,
-    on_progress: Callable[[int, int], None] | None = None,
+    engine_factory: Callable[[dict[str, Any]], Any], cache_root: Path, chunk_size: int = 64, progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None, pool: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, RunStats]:
-    """Predictions for every cell of the grid over ``items`` (already subset). The engine is only built
-    when some cell is missing from the cache."""
+    """Predictions for every cell of the grid over ``items`` (already subset; ``pool`` = all items, the
+    source of few-shot examples). An engine is built per numeric configuration, and only when some of its
+    cells are missing from the cache. Finished cells are flushed every ``chunk_size`` cells."""
     t0 = time.time()
-    cells = plan_cells(items, grid, model.model_version)
+    cells = plan_cells(items, grid, model.model_version, pool)
     cache = PredictionCache(cache_root, model.model_version)
     keys = {c.key for c in cells}
     cached = cache.load(keys)
-    todo = [c for c in cells if c.key not in set(cached["cell_key"])]
+    have = set(cached["cell_key"])
+    todo = [c for c in cells if c.key not in have]
     if todo:
-        engine = engine_factory()
-        prov = engine.provenance()
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc=f"{model.name} × {benchmark}", unit="cell", disable=not progress,
                    mininterval=1.0)
         done = 0
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start: start + chunk_size]
-            rows = _compute(engine, chunk, grid, model, benchmark, prov)
-            cache.append(rows)
-            bar.update(len(chunk))
-            done += len(chunk)
-            if on_progress:
-                on_progress(done, len(todo))
+        for ni, numeric in enumerate(grid.numeric):
+            mine = [c for c in todo if c.numeric_idx == ni]
+            if not mine:
+                continue
+            engine = engine_factory(numeric)
+            prov = engine.provenance()
+            # chunks in prefix order, so a chunk's questions share few-shot prefixes and batch well
+            mine.sort(key=lambda c: (c.template.id, c.fewshot_seed, c.permutation_seed, c.sample_idx,
+                                     c.item.get("subject", ""), c.item["item_id"]))
+            for start in range(0, len(mine), chunk_size):
+                chunk = mine[start: start + chunk_size]
+                cache.append(_compute(engine, chunk, grid, model, benchmark, prov))
+                bar.update(len(chunk))
+                done += len(chunk)
+                if on_progress:
+                    on_progress(done, len(todo))
+            del engine
         bar.close()
         cached = cache.load(keys)
     df = cached.copy()
@@ -173,8 +219,12 @@ def run_grid(
     df["benchmark"] = benchmark
     df["dataset_version"] = dataset_version
     df["grid_version"] = grid.version
-    df["is_headline"] = (df["template_id"] == grid.headline_template) & (df["permutation_seed"] == 0) & (
-        df["fewshot_seed"] == grid.fewshot.get("seeds", [0])[0]) & (df["sample_idx"] == 0)
+    # primary coordinates: original answer order, first few-shot seed, first sample, first numeric config —
+    # every template at these coordinates is comparable; the headline is the first template among them
+    primary_keys = {c.key for c in cells if c.numeric_idx == 0}
+    df["is_primary"] = (df["permutation_seed"] == 0) & (df["fewshot_seed"] == grid.fewshot.get("seeds", [0])[0]) & (
+        df["sample_idx"] == 0) & df["cell_key"].isin(primary_keys)
+    df["is_headline"] = df["is_primary"] & (df["template_id"] == grid.headline_template)
     order = {c.key: i for i, c in enumerate(cells)}
     df = df.assign(_o=df["cell_key"].map(order)).sort_values("_o").drop(columns="_o").reset_index(drop=True)
     stats = RunStats(cells=len(cells), cached=len(cells) - len(todo), computed=len(todo), seconds=time.time() - t0)
@@ -186,7 +236,7 @@ def _base_row(cell: Cell, grid: Grid, model: ResolvedModel, benchmark: str, prov
     return {
         "cell_key": cell.key, "model": model.name, "model_version": model.model_version, "benchmark": benchmark,
         "item_id": cell.item["item_id"], "item_hash": cell.item["item_hash"], "task_type": cell.item["task_type"],
-        "template_id": cell.template.id, "n_fewshot": int(grid.fewshot.get("n", 0)), "fewshot_seed": cell.fewshot_seed,
+        "template_id": cell.template.id, "n_fewshot": len(cell.examples), "fewshot_seed": cell.fewshot_seed,
         "permutation_seed": cell.permutation_seed, "decoding": dec.get("mode", "loglikelihood"),
         "temperature": float(dec.get("temperature", 0.0)) if dec.get("mode") == "sample" else 0.0,
         "top_p": float(dec.get("top_p", 1.0)), "sample_idx": cell.sample_idx, "gold": cell.item["gold"],
@@ -198,7 +248,7 @@ def _base_row(cell: Cell, grid: Grid, model: ResolvedModel, benchmark: str, prov
 
 def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, benchmark: str,
              prov: dict[str, Any]) -> list[dict[str, Any]]:
-    from benchtrust.inference.prompts import render_continuations, render_prompt
+    from benchtrust.inference.prompts import build_context, render_continuations
 
     rows: list[dict[str, Any]] = []
     mc = [c for c in cells if c.template.task_type == "multiple_choice"]
@@ -208,7 +258,8 @@ def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, b
         for c in mc:
             choices, order = permute_choices(list(c.item["choices"]), int(c.item["gold_index"]), c.permutation_seed,
                                              c.item["item_id"])
-            requests.append((render_prompt(c.template, c.item, choices), render_continuations(c.template, choices)))
+            prefix, context = build_context(c.template, c.item, c.examples, choices)
+            requests.append((context, render_continuations(c.template, choices), prefix))
             orders.append(order)
         scores = engine.score(requests)
         for c, order, opts in zip(mc, orders, scores):
@@ -229,10 +280,8 @@ def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, b
             rows.append(row)
     dec = grid.decoding
     for c in gen:
-        from benchtrust.inference.prompts import render_prompt as rp
-
         text = engine.generate(
-            rp(c.template, c.item), max_new_tokens=int(dec.get("max_new_tokens", 128)), stop=c.template.stop,
+            build_context(c.template, c.item, c.examples)[1], max_new_tokens=int(dec.get("max_new_tokens", 128)), stop=c.template.stop,
             do_sample=dec.get("mode") == "sample", temperature=float(dec.get("temperature", 1.0)),
             top_p=float(dec.get("top_p", 1.0)), seed=int(hash_obj([dec.get("seed", 0), c.key]), 16) % (2**31))
         row = _base_row(c, grid, model, benchmark, prov)

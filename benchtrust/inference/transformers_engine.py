@@ -123,63 +123,99 @@ class TransformersEngine:
         return whole[:n_ctx], whole[n_ctx:]
 
     # ------------------------------------------------------------------ scoring
-    def score(self, requests: Sequence[tuple[str, Sequence[str]]],
+    def score(self, requests: Sequence[tuple[str, Sequence[str]] | tuple[str, Sequence[str], str]],
               progress: Callable[[int], None] | None = None) -> list[list[OptionScore]]:
-        """For each (context, [continuations]) return one OptionScore per continuation."""
-        torch = self._torch
+        """For each (context, [continuations][, shared_prefix]) return one OptionScore per continuation.
+
+        Requests with the same shared prefix (a header and few-shot examples) form a group: the prefix is
+        encoded once and its key/value cache reused for every question of the group; questions whose options
+        are single tokens are then scored in length-sorted batches, one forward pass over the question's own
+        tokens each. The tokens scored are exactly those of encoding the whole context (the prefix is cut at
+        the longest token prefix every member shares), so results equal a plain forward pass.
+        """
         out: list[list[OptionScore] | None] = [None] * len(requests)
-        single: list[tuple[int, list[int], list[int]]] = []  # (request idx, ctx ids, one token per option)
-        multi: list[tuple[int, list[tuple[list[int], list[int]]]]] = []
-        for i, (ctx, conts) in enumerate(requests):
-            pairs = [self.encode_pair(ctx, c) for c in conts]
-            same_ctx = all(p[0] == pairs[0][0] for p in pairs)
-            if same_ctx and all(len(p[1]) == 1 for p in pairs):
-                single.append((i, pairs[0][0], [p[1][0] for p in pairs]))
-            else:
-                multi.append((i, pairs))
-
-        with torch.inference_mode():
-            # one forward pass per question, batched by length under a padded-token budget
-            single.sort(key=lambda r: len(r[1]))
-            start = 0
-            while start < len(single):
-                end = start + 1
-                while (end < len(single) and end - start < self.max_batch
-                       and len(single[end][1]) * (end - start + 1) <= self.token_budget):
-                    end += 1
-                batch = single[start:end]
-                lens = [len(b[1]) for b in batch]
-                ids = torch.full((len(batch), max(lens)), self.pad_id, dtype=torch.long)
-                mask = torch.zeros_like(ids)
-                for r, b in enumerate(batch):
-                    ids[r, : lens[r]] = torch.tensor(b[1])
-                    mask[r, : lens[r]] = 1
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                last = logits[torch.arange(len(batch)), torch.tensor(lens) - 1].float()
-                logp = torch.log_softmax(last, dim=-1).cpu()
-                for r, (i, _, opt_tokens) in enumerate(batch):
-                    argmax = int(logp[r].argmax())
-                    out[i] = [OptionScore(float(logp[r, t]), [float(logp[r, t])], t == argmax) for t in opt_tokens]
-                if progress:
-                    progress(len(batch))
-                start = end
-
-            for i, pairs in multi:
-                out[i] = self._score_shared_prefix(pairs)
-                if progress:
-                    progress(1)
+        groups: dict[str, list[int]] = {}
+        encoded: list[list[tuple[list[int], list[int]]]] = []
+        for i, req in enumerate(requests):
+            ctx, conts = req[0], req[1]
+            prefix = req[2] if len(req) > 2 else ""
+            if prefix and not ctx.startswith(prefix):
+                raise ValueError("shared prefix must be a prefix of the context")
+            encoded.append([self.encode_pair(ctx, c) for c in conts])
+            groups.setdefault(prefix, []).append(i)
+        with self._torch.inference_mode():
+            for prefix, members in groups.items():
+                self._score_group(prefix, members, encoded, out, progress)
         return out  # type: ignore[return-value]
 
-    def _score_shared_prefix(self, pairs: list[tuple[list[int], list[int]]]) -> list[OptionScore]:
-        """Options sharing a context: encode the context once, then all options together from its cache."""
+    def _score_group(self, prefix: str, members: list[int], encoded, out, progress) -> None:
+        torch = self._torch
+        # the shared token prefix: as long as the prefix's own tokens agree with every member's context tokens
+        p_ids = self._enc(prefix) if prefix else []
+        k = len(p_ids)
+        for i in members:
+            for ctx, _ in encoded[i]:
+                k = min(k, _common_prefix_len(p_ids, ctx), len(ctx) - 1)
+        k = max(k, 0)
+        cache = None
+        if k > 0:
+            cache = self.model(input_ids=torch.tensor([p_ids[:k]], device=self.device), use_cache=True).past_key_values
+
+        single, multi = [], []
+        for i in members:
+            pairs = encoded[i]
+            same_ctx = all(p[0] == pairs[0][0] for p in pairs)
+            (single if same_ctx and all(len(p[1]) == 1 for p in pairs) else multi).append(i)
+
+        single.sort(key=lambda i: len(encoded[i][0][0]) - k)
+        start = 0
+        while start < len(single):
+            end = start + 1
+            while (end < len(single) and end - start < self.max_batch
+                   and (len(encoded[single[end]][0][0]) - k) * (end - start + 1) <= self.token_budget):
+                end += 1
+            batch = single[start:end]
+            suffixes = [encoded[i][0][0][k:] for i in batch]
+            lens = [len(x) for x in suffixes]
+            ids = torch.full((len(batch), max(lens)), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), k + max(lens)), dtype=torch.long)
+            mask[:, :k] = 1
+            for r, suf in enumerate(suffixes):
+                ids[r, : lens[r]] = torch.tensor(suf)
+                mask[r, k: k + lens[r]] = 1
+            kwargs = {}
+            if cache is not None:
+                kwargs["past_key_values"] = _expand(cache, len(batch))
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs).logits
+            last = logits[torch.arange(len(batch)), torch.tensor(lens) - 1].float()
+            logp = torch.log_softmax(last, dim=-1).cpu()
+            for r, i in enumerate(batch):
+                argmax = int(logp[r].argmax())
+                out[i] = [OptionScore(float(logp[r, c[0]]), [float(logp[r, c[0]])], c[0] == argmax)
+                          for _, c in encoded[i]]
+            if progress:
+                progress(len(batch))
+            start = end
+
+        for i in multi:
+            out[i] = self._score_shared_prefix(encoded[i], cache, k)
+            if progress:
+                progress(1)
+
+    def _score_shared_prefix(self, pairs: list[tuple[list[int], list[int]]], prefix_cache=None,
+                             k: int = 0) -> list[OptionScore]:
+        """Options sharing a context: encode the context once (after the group's cached prefix of k tokens),
+        then all options together from its cache."""
         torch = self._torch
         results: list[OptionScore | None] = [None] * len(pairs)
         groups: dict[tuple[int, ...], list[int]] = {}
         for j, (ctx, _) in enumerate(pairs):
             groups.setdefault(tuple(ctx), []).append(j)
         for ctx, members in groups.items():
-            ctx_ids = torch.tensor([list(ctx)], device=self.device)
-            res = self.model(input_ids=ctx_ids, use_cache=True)
+            kw = {"past_key_values": _expand(prefix_cache, 1)} if prefix_cache is not None and k > 0 else {}
+            start = k if kw else 0
+            ctx_ids = torch.tensor([list(ctx[start:])], device=self.device)
+            res = self.model(input_ids=ctx_ids, use_cache=True, **kw)
             first = torch.log_softmax(res.logits[0, -1].float(), dim=-1)
             conts = [pairs[j][1] for j in members]
             longest = max(len(c) for c in conts)
@@ -197,10 +233,10 @@ class TransformersEngine:
             for r, (j, c) in enumerate(zip(members, conts)):
                 lps = [float(first[c[0]])]
                 greedy = int(first.argmax()) == c[0]
-                for k in range(1, len(c)):
-                    row = rest[r, k - 1]
-                    lps.append(float(row[c[k]]))
-                    greedy = greedy and int(row.argmax()) == c[k]
+                for q in range(1, len(c)):
+                    row = rest[r, q - 1]
+                    lps.append(float(row[c[q]]))
+                    greedy = greedy and int(row.argmax()) == c[q]
                 results[j] = OptionScore(sum(lps), lps, greedy)
         return results  # type: ignore[return-value]
 
@@ -222,6 +258,24 @@ class TransformersEngine:
             out = self.model.generate(ids, **kwargs)
         text = self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
         return truncate_at_stop(text, stop)
+
+
+def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _expand(cache, n: int):
+    """A private copy of a prefix cache, repeated n times along the batch (the original stays reusable)."""
+    import copy
+
+    c = copy.deepcopy(cache)
+    if n > 1:
+        c.batch_repeat_interleave(n)
+    return c
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:

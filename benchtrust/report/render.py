@@ -67,7 +67,7 @@ def build_bundles(warehouse: Path, latest_only: bool = True) -> list[ReportBundl
                        bool_or(is_headline) as is_headline
                 from marts.predictions
                 where model = ? and model_version = ? and benchmark = ? and dataset_version = ?
-                  and permutation_seed = 0 and sample_idx = 0
+                  and is_primary
                 group by template_id order by template_id""", key)
             prov = _records(con, """
                 select any_value(device) as device, any_value(dtype) as dtype,

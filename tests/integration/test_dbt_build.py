@@ -38,7 +38,7 @@ def _lake(home):
                 rows.append({c: None for c in PREDICTION_COLUMNS} | {
                     "cell_key": f"{model}-{t}-{j}", "model": model, "model_version": "mv", "benchmark": "synth",
                     "dataset_version": "dv1", "grid_version": "g", "item_id": f"i{j:03d}", "item_hash": f"h{j}",
-                    "task_type": "multiple_choice", "template_id": t, "is_headline": t == "t_head", "n_fewshot": 0,
+                    "task_type": "multiple_choice", "template_id": t, "is_primary": True, "is_headline": t == "t_head", "n_fewshot": 0,
                     "fewshot_seed": 0, "permutation_seed": 0, "decoding": "loglikelihood", "temperature": 0.0,
                     "top_p": 1.0, "sample_idx": 0, "prediction": "A" if ok else "B", "predicted_index": 0 if ok else 1,
                     "gold": "A", "is_correct": ok, "score": -0.1, "p_correct": 0.9 if ok else 0.1,

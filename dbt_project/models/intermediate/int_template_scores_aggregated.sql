@@ -1,5 +1,6 @@
--- Accuracy per model × benchmark × dataset version × grid × template, on the original answer order and the
--- first sample: the scope of the headline score and of the prompt-spread summary.
+-- Accuracy per model × benchmark × dataset version × grid × template at the primary grid coordinates
+-- (original answer order, first few-shot seed, first sample, first numeric configuration): the scope of the
+-- headline score and of the prompt-spread summary.
 select
     model,
     model_version,
@@ -13,5 +14,5 @@ select
     count(*) filter (where is_correct) as n_correct,
     max(written_at) as written_at
 from {{ ref('stg_lake__predictions') }}
-where permutation_seed = 0 and sample_idx = 0
+where is_primary
 group by all

@@ -15,6 +15,7 @@ select
     p.temperature,
     p.top_p,
     p.sample_idx,
+    p.is_primary,
     p.is_headline,
     p.prediction,
     p.predicted_index,

@@ -9,6 +9,7 @@ select
     item_hash::varchar as item_hash,
     task_type::varchar as task_type,
     template_id::varchar as template_id,
+    is_primary::boolean as is_primary,
     is_headline::boolean as is_headline,
     n_fewshot::integer as n_fewshot,
     fewshot_seed::integer as fewshot_seed,
