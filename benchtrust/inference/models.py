@@ -20,6 +20,8 @@ class ResolvedModel:
     revision: str | None = None
     dtype: str = "auto"
     attn_implementation: str = "auto"
+    engine: str = "transformers"  # transformers | openai
+    options: tuple[tuple[str, Any], ...] = ()  # engine options (e.g. timeout, chat) as sorted pairs
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "load_path": self.load_path, "gguf_file": self.gguf_file,
@@ -61,4 +63,27 @@ def resolve_model(name: str, cfg: dict[str, Any]) -> ResolvedModel:
         rev = src.get("revision")
         return ResolvedModel(name, src["id"], src.get("gguf_file"),
                              hash_obj({"id": src["id"], "revision": rev or "main"}), revision=rev, **common)
-    raise ValueError(f"model {name!r}: unknown source type {kind!r} (wheel_gguf, gguf, local or hf)")
+    if kind == "openai":
+        # a served model: its version is what the registry pins (the server cannot prove its weights)
+        opts = {k: src[k] for k in ("api_key_env", "timeout", "max_retries", "chat") if k in src}
+        return ResolvedModel(name, src["base_url"], None,
+                             hash_obj({"base_url": src["base_url"], "model": src["model"], "revision": src.get("revision")}),
+                             revision=src["model"], engine="openai", options=tuple(sorted(opts.items())), **common)
+    raise ValueError(f"model {name!r}: unknown source type {kind!r} (wheel_gguf, gguf, local, hf or openai)")
+
+
+def build_engine(model: ResolvedModel, numeric: dict[str, Any] | None = None):
+    """The engine for a resolved model and one numeric configuration of the grid."""
+    numeric = numeric or {}
+    if model.engine == "openai":
+        import os
+
+        from benchtrust.inference.openai_engine import OpenAICompatibleEngine
+
+        opts = dict(model.options)
+        key = os.environ.get(opts.pop("api_key_env")) if "api_key_env" in opts else None
+        return OpenAICompatibleEngine(model.load_path, model.revision or model.name, api_key=key, **opts)
+    from benchtrust.inference.transformers_engine import TransformersEngine
+
+    return TransformersEngine(model, dtype=numeric.get("dtype"), attn_implementation=numeric.get("attn_implementation"),
+                              token_budget=numeric.get("token_budget"))
