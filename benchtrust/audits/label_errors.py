@@ -1,0 +1,250 @@
+"""Audit 10: label-error candidates from model agreement (the "platinum benchmark" filter, automated).
+
+An item whose gold is wrong shows a typical footprint across strong models: most of them *reject* the
+gold and they *agree on the same alternative* (the answer the gold should have been).  A merely hard
+item is rejected too, but the wrong answers scatter over the distractors.  Per item, with M models
+(each model one vote; a model with several predictions on the item — seeds, templates — splits its vote
+evenly over them):
+
+- ``n_correct`` c: votes for the gold;
+- ``top_alternative`` and ``n_top_alternative`` a: the most-voted valid answer other than the gold
+  (ties: larger accuracy-weighted vote, then alphabetical);
+- ``n_invalid``: votes that are not a valid answer at all ("To", "The", "") — they count in M, so
+  they lower both shares rather than inflating the consensus;
+- **score** = (a / M) · (1 − c / M): the share of models agreeing on one wrong option times the share
+  rejecting the gold.  1 when every model picks the same alternative; 0 when no model picks an
+  alternative (all on the gold, or the rest invalid).  The product rewards both parts: 8 of 10 on one alternative with 2
+  on the gold (0.64) ranks above 4 on one alternative and 4 on another (0.4·1.0 = 0.4, a hard item).
+- **llr** (tie-break and second opinion) = Σ_m w_m·(v_m(alternative) − v_m(gold)),
+  w_m = log((K−1)·acc_m / (1−acc_m)), the log-likelihood ratio "true answer is the alternative" vs "true
+  answer is the gold" under the one-coin Dawid–Skene model (model m right with probability acc_m, its
+  errors uniform over the K−1 other options; K = number of valid answers, 2 for free text; acc_m clipped to
+  [1/K, 0.99] so a below-chance model gets weight 0).  Among items with the same counts it ranks first
+  those where the *stronger* models side with the alternative.
+
+Ranking: score ↓, llr ↓, item id ↑ (deterministic).  ``is_candidate`` = a > M/2 (most models give the
+same wrong answer), the plain platinum-style filter; the ranking is what a reviewer works through.
+
+Why this score (developed on the 30 MMLU-Redux v1 subjects only, see ``benchmarks/label_errors.py``):
+the share rejecting the gold alone (1 − c/M) mixes hard items into the top (dev average precision for
+``wrong_groundtruth`` 0.17 against 0.23); consensus alone ignores how many models still back the gold
+(0.21).  The LLR as the primary key is on par with the product (0.231 vs 0.227, the same precision at
+100 and 300), so the product — bounded, readable as shares — ranks and the LLR breaks its ties.  In a
+trial, weighting votes by per-*subject* model accuracy made things worse (hard subjects give low
+weights exactly where label errors hide).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from benchtrust.items import LETTERS
+
+__all__ = ["label_error_candidates", "PrecisionAtK", "precision_recall_at_k"]
+
+
+def label_error_candidates(
+    predictions: pd.DataFrame,
+    *,
+    model_col: str = "model",
+    item_col: str = "item_id",
+    prediction_col: str = "prediction",
+    gold_col: str = "gold",
+    valid_answers: Iterable[str] | None = None,
+    keep: Sequence[str] = ("subject", "mmlu_test_index"),
+) -> pd.DataFrame:
+    """Rank items by how much the models' answers suggest the gold label is wrong (module docstring).
+
+    Args:
+        predictions: canonical predictions; rows without a gold are ignored.
+        model_col, item_col, prediction_col, gold_col: column names.
+        valid_answers: the answers that count as choosing an option.  Default: the rows with a
+            ``predicted_index`` (canonical predictions: the importer or engine has decided — for HELM's
+            MMLU, A–D; "To", "The", "", "E" are invalid); without that column, any single capital letter
+            when every gold is one, else any non-empty answer.
+        keep: item-level columns to carry over when present (first value per item).
+
+    Returns:
+        One row per item with a gold: item id, ``gold``, ``n_models``, ``n_correct``,
+        ``n_top_alternative``, ``top_alternative``, ``n_invalid``, ``share_correct``,
+        ``share_top_alternative``, ``score``, ``llr``, ``is_candidate``, ``rank`` (1 = most suspicious),
+        and the ``keep`` columns; sorted by rank.
+    """
+    d = predictions[predictions[gold_col].notna() & (predictions[gold_col].astype(str) != "")]
+    if d.empty:
+        raise ValueError("no predictions with a gold answer")
+    gold = d[gold_col].astype(str).str.strip()
+    pred = d[prediction_col].astype(object).where(d[prediction_col].notna(), "").astype(str).str.strip()
+    if valid_answers is not None:
+        valid = set(valid_answers)
+        is_valid = pred.isin(valid)
+        k = max(len(valid), 2)
+    elif "predicted_index" in d.columns and d["predicted_index"].notna().any():
+        # canonical predictions: the importer / engine already decided which answers are options
+        is_valid = d["predicted_index"].notna()
+        top = int(pd.to_numeric(d["predicted_index"], errors="coerce").max())
+        gl = [LETTERS.index(g) for g in gold.unique() if len(g) == 1 and g in LETTERS]
+        k = max(top + 1, (max(gl) + 1) if gl else 0, 2)
+    elif gold.isin(list(LETTERS)).all():
+        # letter answers without predicted_index: any single capital letter is an option
+        is_valid = pred.isin(list(LETTERS))
+        k = max(len(set(gold) | set(pred[is_valid])), 2)
+    else:  # free-text answers: any non-empty answer is an answer; "right vs one other" for the weights
+        is_valid = pred != ""
+        k = 2
+    model = d[model_col].astype(str)
+    item = d[item_col].astype(str)
+
+    # one vote per model and item, split over its rows
+    per_cell = model.groupby([model, item]).transform("size").to_numpy(dtype=float)
+    vote = 1.0 / per_cell
+    hit = (pred == gold).to_numpy()
+    acc = pd.Series(hit.astype(float)).groupby(model.to_numpy()).mean()
+    acc_c = acc.clip(lower=1.0 / k, upper=0.99)
+    w_model = np.log((k - 1) * acc_c / (1.0 - acc_c))
+    w = model.map(w_model).to_numpy(dtype=float)
+
+    answer = np.where(is_valid.to_numpy(), pred.to_numpy(dtype=object), "\x00invalid")
+    frame = pd.DataFrame({"item": item.to_numpy(), "answer": answer, "vote": vote, "wvote": vote * w,
+                          "gold": gold.to_numpy(), "model": model.to_numpy()})
+    by_item = frame.groupby("item", sort=True)
+    n_models = by_item["model"].nunique()
+    gold_of = by_item["gold"].first()
+    tally = frame.groupby(["item", "answer"], sort=True)[["vote", "wvote"]].sum().reset_index()
+    tally["gold"] = tally["item"].map(gold_of)
+    on_gold = tally[tally["answer"] == tally["gold"]].set_index("item")
+    n_correct = on_gold["vote"].reindex(n_models.index, fill_value=0.0)
+    w_correct = on_gold["wvote"].reindex(n_models.index, fill_value=0.0)
+    inv = tally[tally["answer"] == "\x00invalid"].set_index("item")["vote"].reindex(n_models.index, fill_value=0.0)
+    alts = tally[(tally["answer"] != tally["gold"]) & (tally["answer"] != "\x00invalid")]
+    alts = alts.sort_values(["item", "vote", "wvote", "answer"], ascending=[True, False, False, True], kind="mergesort")
+    top = alts.drop_duplicates("item").set_index("item").reindex(n_models.index)
+    n_alt = top["vote"].fillna(0.0)
+    w_alt = top["wvote"].fillna(0.0)
+
+    m = n_models.astype(float)
+    out = pd.DataFrame({
+        item_col: n_models.index, "gold": gold_of.to_numpy(), "n_models": n_models.to_numpy(),
+        "n_correct": n_correct.to_numpy(), "n_top_alternative": n_alt.to_numpy(),
+        "top_alternative": top["answer"].to_numpy(dtype=object), "n_invalid": inv.to_numpy(),
+    })
+    out["share_correct"] = (n_correct / m).to_numpy()
+    out["share_top_alternative"] = (n_alt / m).to_numpy()
+    out["score"] = out["share_top_alternative"] * (1.0 - out["share_correct"])
+    # rounded so that summation order (row order of the input) cannot reorder exact ties
+    out["llr"] = np.round((w_alt - w_correct).to_numpy(), 10)
+    out["score"] = np.round(out["score"].to_numpy(), 12)
+    out["is_candidate"] = out["n_top_alternative"] > out["n_models"] / 2.0
+    for c in keep:
+        if c in predictions.columns and c != item_col:
+            firsts = d.groupby(item.to_numpy())[c].first()
+            out[c] = out[item_col].map(firsts)
+    out = out.sort_values(["score", "llr", item_col], ascending=[False, False, True], kind="mergesort")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class PrecisionAtK:
+    """Precision / recall of the top-k candidates against reference labels, with the random baseline.
+
+    ``expected_precision`` / ``expected_recall``: the same with the order inside groups of tied
+    scores taken as random (the expected hits when the cut-off splits a tie group; equal to precision
+    and recall when no tie straddles the cut-off or no tie key was given).
+    ``random_precision`` = (positives in the universe) / n_universe, the expected precision of k items
+    drawn at random from the universe; ``random_recall`` = k / n_universe × (positives in the universe) /
+    n_positive, its expected recall; ``p_value`` = P(hits ≥ observed) under that random draw
+    (hypergeometric); ``max_precision`` = min(k, positives in the universe) / k.
+    """
+
+    k: int
+    hits: int
+    precision: float
+    recall: float
+    n_universe: int
+    n_positive: int
+    random_precision: float
+    random_recall: float
+    lift: float
+    p_value: float
+    max_precision: float
+    expected_precision: float
+    expected_recall: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dict(self.__dict__)
+
+
+def _hypergeom_upper(hits: int, n: int, n_pos: int, k: int) -> float:
+    """P(X ≥ hits), X ~ Hypergeometric(n, n_pos, k), summed from the pmf (``sf`` loses tiny tails)."""
+    top = min(k, n_pos)
+    if hits <= 0:
+        return 1.0
+    if hits > top:
+        return 0.0
+    return float(min(1.0, stats.hypergeom.pmf(np.arange(hits, top + 1), n, n_pos, k).sum()))
+
+
+def precision_recall_at_k(
+    ranked: Sequence[str],
+    positives: Iterable[str],
+    ks: Sequence[int] = (100, 300),
+    n_positive: int | None = None,
+    tie_key: Sequence[object] | None = None,
+) -> list[PrecisionAtK]:
+    """Precision and recall at each k of a ranked list of item ids (the universe = the whole list).
+
+    Args:
+        ranked: item ids, most suspicious first; every item of the evaluation universe, once.
+        positives: the item ids labelled as errors (those outside ``ranked`` count only through
+            ``n_positive``).
+        ks: cut-offs.
+        n_positive: recall denominator (default: positives inside ``ranked``); pass the number of
+            labelled errors of the universe when some of them are missing from ``ranked``.
+        tie_key: per ranked item, the value(s) of the ranking score; equal consecutive keys form a tie
+            group for ``expected_precision`` / ``expected_recall``.
+    """
+    ranked = list(ranked)
+    if len(set(ranked)) != len(ranked):
+        raise ValueError("ranked item ids must be unique")
+    pos = set(positives)
+    y = np.fromiter((r in pos for r in ranked), dtype=bool, count=len(ranked))
+    n = len(ranked)
+    n_pos_in = int(y.sum())
+    n_pos = n_pos_in if n_positive is None else int(n_positive)
+    if n_pos < n_pos_in:
+        raise ValueError("n_positive is smaller than the positives in the ranking")
+    if tie_key is not None:
+        keys = list(tie_key)
+        if len(keys) != n:
+            raise ValueError("tie_key must have one entry per ranked item")
+        group = np.cumsum([i == 0 or keys[i] != keys[i - 1] for i in range(n)]) - 1
+    else:
+        group = np.arange(n)
+    out = []
+    for k in ks:
+        kk = min(int(k), n)
+        hits = int(y[:kk].sum())
+        exp_hits = float(hits)
+        if 0 < kk < n and group[kk - 1] == group[kk]:
+            in_g = group == group[kk - 1]
+            above = int(np.flatnonzero(in_g)[0])
+            exp_hits = float(y[:above].sum()) + (kk - above) * float(y[in_g].mean())
+        prec = hits / kk if kk else float("nan")
+        rand_p = n_pos_in / n if n else float("nan")
+        out.append(PrecisionAtK(
+            k=kk, hits=hits, precision=prec, recall=hits / n_pos if n_pos else float("nan"), n_universe=n,
+            n_positive=n_pos, random_precision=rand_p,
+            random_recall=(kk / n) * (n_pos_in / n_pos) if n and n_pos else float("nan"),
+            lift=prec / rand_p if rand_p else float("nan"),
+            p_value=_hypergeom_upper(hits, n, n_pos_in, kk),
+            max_precision=min(kk, n_pos_in) / kk if kk else float("nan"),
+            expected_precision=exp_hits / kk if kk else float("nan"),
+            expected_recall=exp_hits / n_pos if n_pos else float("nan"),
+        ))
+    return out
