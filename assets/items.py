@@ -1,7 +1,7 @@
 import dagster as dg
 import pandas as pd
 
-from assets.checks import contract_check_result
+from assets.checks import contract_check_result, quality_check_result
 from benchtrust import lake
 from benchtrust.items import SourceError
 from benchtrust.sources import load_items
@@ -19,8 +19,14 @@ from pipelines.resources import BenchtrustResource
         dg.AssetSpec("item_quarantine", kinds={"parquet"},
                      description="Input records rejected by a row rule, with file, row, rule and value."),
     ],
-    check_specs=[dg.AssetCheckSpec("items_contract", asset="benchmark_items", blocking=True,
-                                   description="great-expectations suite `benchmark_items`: schema, keys, gold, lengths")],
+    check_specs=[
+        dg.AssetCheckSpec("items_contract", asset="benchmark_items", blocking=True,
+                          description="great-expectations suite `benchmark_items` (error level): schema, unique ids, "
+                                      "gold among the choices, choice counts, text lengths and encoding, quarantine share"),
+        dg.AssetCheckSpec("items_quality", asset="benchmark_items", blocking=False,
+                          description="great-expectations suite `benchmark_items` (warn level): duplicate choice text, "
+                                      "share of duplicate questions"),
+    ],
 )
 def benchmark_items(context: dg.AssetExecutionContext, benchtrust: BenchtrustResource):
     """Canonical items of one benchmark (partition), hashed into a `dataset_version`.
@@ -39,7 +45,7 @@ def benchmark_items(context: dg.AssetExecutionContext, benchtrust: BenchtrustRes
     from data_contracts import validate
 
     items = norm.items.assign(ingested_at=pd.Timestamp.now(tz="UTC"))
-    result = validate(items, "benchmark_items")
+    result = validate(items, "benchmark_items", params={"n_quarantined": len(norm.quarantine)})
     qpath = lake.write_parquet(norm.quarantine, lake.quarantine_path(settings.lake, "items", benchmark, norm.dataset_version))
     if result.success:
         path = lake.write_parquet(items, lake.items_path(settings.lake, benchmark, norm.dataset_version))
@@ -51,10 +57,12 @@ def benchmark_items(context: dg.AssetExecutionContext, benchtrust: BenchtrustRes
         path = lake.write_parquet(items, settings.lake / "rejected" / "items" / f"benchmark={benchmark}" / f"{norm.dataset_version}.parquet")
         context.log.error(f"items contract failed for {benchmark}: {result.summary()}")
     rules = norm.quarantine["rule"].value_counts().to_dict() if len(norm.quarantine) else {}
+    examples = norm.quarantine[["source_file", "source_row", "rule", "detail", "value"]].head(5).to_dict("records")
     yield dg.MaterializeResult(
         asset_key="item_quarantine",
         metadata={"dagster/row_count": len(norm.quarantine), "rules": dg.MetadataValue.json(rules),
-                  "path": dg.MetadataValue.path(str(qpath))},
+                  "examples": dg.MetadataValue.json(examples), "path": dg.MetadataValue.path(str(qpath)),
+                  "contract_version": result.version},
         data_version=dg.DataVersion(norm.dataset_version),
     )
     yield dg.MaterializeResult(
@@ -69,7 +77,12 @@ def benchmark_items(context: dg.AssetExecutionContext, benchtrust: BenchtrustRes
             "path": dg.MetadataValue.path(str(path)),
             "quarantine_path": dg.MetadataValue.path(str(qpath)),
             "contract_version": result.version,
+            "contract_passed": result.success,
         },
         data_version=dg.DataVersion(norm.dataset_version),
-        check_results=[contract_check_result("items_contract", "benchmark_items", result)],
+        check_results=[
+            contract_check_result("items_contract", "benchmark_items", result, quarantined=len(norm.quarantine),
+                                  quarantine_path=str(qpath)),
+            quality_check_result("items_quality", "benchmark_items", result),
+        ],
     )

@@ -42,10 +42,9 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
     resolved = resolve_model(model, registry.models[model])
 
     def engine(numeric: dict):
-        from benchtrust.inference.transformers_engine import TransformersEngine
+        from benchtrust.inference.models import build_engine
 
-        return TransformersEngine(resolved, dtype=numeric.get("dtype"), attn_implementation=numeric.get("attn_implementation"),
-                                  token_budget=numeric.get("token_budget"))
+        return build_engine(resolved, numeric)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 96 == 0:

@@ -1,19 +1,41 @@
 """Local JSONL / CSV / Parquet files. Whole-file problems raise :class:`SourceError` naming the file and
-rule; a bad record becomes a RawRecord with an error, which :func:`normalise` quarantines."""
+rule; a bad record becomes a RawRecord with an error, which :func:`normalise` quarantines.
+
+Whole-file rules: ``file_not_found``, ``not_a_file``, ``empty_file``, ``compressed_content`` (gzip bytes
+under a name without ``.gz``), ``bad_gzip``, ``encoding`` (a UTF-16/UTF-32 byte-order mark, or a CSV header
+that is not UTF-8), ``not_jsonl`` (a ``.jsonl`` file that is one JSON array or one multi-line object),
+``no_header`` / ``csv_parse`` (CSV), ``unreadable_parquet``, ``unknown_format`` and, from
+:func:`benchtrust.items.check_schema`, ``schema_mismatch``.
+
+Record rules (quarantined): ``invalid_json``, ``not_an_object``, ``encoding`` (a line / CSV record that is
+not UTF-8 — the other records are still read) and ``ragged_row`` (CSV record with more or fewer fields
+than the header).
+
+Row numbers: JSONL — the line number (1-based, blank lines counted); CSV — the record number after the
+header (1 = first data record; a record may span several lines when a quoted field holds newlines; a
+``csv_parse`` error names the record and the physical line; row 0 is the header);
+Parquet — the row number (1-based).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from benchtrust.hashing import hash_file
-from benchtrust.items import FieldMapping, RawRecord, SourceError
+from benchtrust.items import FieldMapping, RawRecord, SourceError, check_schema, infer_task_type
 
 GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+UTF8_BOM = b"\xef\xbb\xbf"
+OTHER_BOMS = {b"\x00\x00\xfe\xff": "UTF-32-BE", b"\xff\xfe\x00\x00": "UTF-32-LE",
+              b"\xfe\xff": "UTF-16-BE", b"\xff\xfe": "UTF-16-LE"}
+_SURROGATE = re.compile(r"[\udc80-\udcff]")
 
 
 def _resolve(path: str | Path, base_dir: str | None) -> Path:
@@ -29,28 +51,60 @@ def read_bytes_checked(p: Path) -> bytes:
     if p.is_dir():
         raise SourceError(str(p), "not_a_file", "is a directory")
     data = p.read_bytes()
-    if not data.strip():
-        raise SourceError(str(p), "empty_file", "file has no records")
     if data[:2] == GZIP_MAGIC and not p.name.endswith(".gz"):
         raise SourceError(str(p), "compressed_content", "file is gzip-compressed but its name does not end in .gz")
-    if data[:2] == GZIP_MAGIC:
+    if p.name.endswith(".gz") and data:
         import gzip
+        import zlib
 
-        data = gzip.decompress(data)
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise SourceError(str(p), "bad_gzip", f"name ends in .gz but the content is not readable gzip: {e}") from None
+    if not data.strip():
+        raise SourceError(str(p), "empty_file", "file has no records")
+    for bom, name in OTHER_BOMS.items():
+        if data.startswith(bom):
+            raise SourceError(str(p), "encoding", f"file is {name} (byte-order mark {bom.hex(' ')}); save it as UTF-8")
     return data
+
+
+def _not_jsonl(p: Path, data: bytes) -> None:
+    """A ``.jsonl`` that is really one JSON document (an array, or one object over several lines)."""
+    head = data.lstrip()[:1]
+    if head not in (b"[", b"{"):
+        return
+    first = data.lstrip().split(b"\n", 1)[0]
+    if head == b"{":
+        try:
+            json.loads(first)
+            return  # an ordinary first line: JSON Lines
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return
+    if isinstance(doc, list):
+        raise SourceError(str(p), "not_jsonl", f"the file is one JSON array of {len(doc)} values, not JSON Lines "
+                          "(one object per line)")
+    if isinstance(doc, dict):
+        raise SourceError(str(p), "not_jsonl", "the file is one JSON object spread over several lines, not JSON Lines")
 
 
 def iter_jsonl(p: Path) -> Iterator[RawRecord]:
     data = read_bytes_checked(p)
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith(UTF8_BOM):
         data = data[3:]  # a UTF-8 BOM is harmless; strip it
+    _not_jsonl(p, data)
     for lineno, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
-            yield RawRecord(str(p), lineno, None, ("encoding", f"not UTF-8: {e.reason} at byte {e.start}"))
+            yield RawRecord(str(p), lineno, None, ("encoding", f"line is not UTF-8: {e.reason} at byte {e.start} "
+                                                   f"({line[max(0, e.start - 10): e.start + 10]!r})"))
             continue
         try:
             obj = json.loads(text)
@@ -63,24 +117,46 @@ def iter_jsonl(p: Path) -> Iterator[RawRecord]:
         yield RawRecord(str(p), lineno, obj)
 
 
+def _undecodable(values: list[Any]) -> str | None:
+    for v in values:
+        if isinstance(v, str) and _SURROGATE.search(v):
+            raw = v.encode("utf-8", "surrogateescape")
+            return f"field is not UTF-8: {raw[:40]!r}"
+    return None
+
+
 def iter_csv(p: Path, delimiter: str = ",") -> Iterator[RawRecord]:
     data = read_bytes_checked(p)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SourceError(str(p), "encoding", f"not UTF-8: {e.reason} at byte {e.start}") from None
+    if data.startswith(UTF8_BOM):
+        data = data[3:]
+    # undecodable bytes survive as lone surrogates, so one bad record is quarantined, not the whole file
+    text = data.decode("utf-8", errors="surrogateescape")
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    i = 0
     try:
         header = reader.fieldnames
         if not header:
             raise SourceError(str(p), "no_header", "CSV has no header row")
+        if _undecodable(list(header)):
+            raise SourceError(str(p), "encoding", f"the header is not UTF-8: {_undecodable(list(header))}", row=0)
         for i, row in enumerate(reader, start=1):
             if None in row:  # more fields than the header
-                yield RawRecord(str(p), i, {k: v for k, v in row.items() if k is not None}, ("extra_fields", f"{len(row[None])} more fields than the header"))
+                yield RawRecord(str(p), i, {k: v for k, v in row.items() if k is not None},
+                                ("ragged_row", f"{len(header) + len(row[None])} fields, the header has {len(header)}"))
+                continue
+            if any(v is None for v in row.values()):  # fewer fields than the header
+                n = sum(v is not None for v in row.values())
+                yield RawRecord(str(p), i, {k: v for k, v in row.items() if v is not None},
+                                ("ragged_row", f"{n} fields, the header has {len(header)}"))
+                continue
+            bad = _undecodable(list(row.values()))
+            if bad:
+                yield RawRecord(str(p), i, {k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                                            for k, v in row.items()}, ("encoding", bad))
                 continue
             yield RawRecord(str(p), i, dict(row))
-    except csv.Error as e:
-        raise SourceError(str(p), "csv_parse", str(e), row=reader.line_num) from None
+    except csv.Error as e:  # a broken quote makes every later record ambiguous: the whole file fails
+        raise SourceError(str(p), "csv_parse", f"{e} (record {i + 1}, near line {reader.line_num + 1})", row=i + 1) from None
 
 
 def iter_parquet(p: Path) -> Iterator[RawRecord]:
@@ -88,6 +164,12 @@ def iter_parquet(p: Path) -> Iterator[RawRecord]:
 
     if not p.exists():
         raise SourceError(str(p), "file_not_found", "no such file")
+    if p.is_dir():
+        raise SourceError(str(p), "not_a_file", "is a directory")
+    with open(p, "rb") as f:
+        head = f.read(4)
+    if head != PARQUET_MAGIC:
+        raise SourceError(str(p), "unreadable_parquet", f"not a Parquet file (starts with {head!r}, expected b'PAR1')")
     try:
         table = pq.read_table(p)
     except Exception as e:  # pyarrow raises several types for corrupt files
@@ -97,11 +179,8 @@ def iter_parquet(p: Path) -> Iterator[RawRecord]:
 
 
 def check_mapping_fields(records: list[RawRecord], mapping: FieldMapping, file: str) -> None:
-    """Schema drift: if no parsed record carries the input field, the file's schema is wrong, not its rows."""
-    parsed = [r for r in records if r.data is not None and r.error is None]
-    if parsed and not any(mapping.input in r.data for r in parsed):
-        cols = sorted(parsed[0].data)
-        raise SourceError(file, "schema_mismatch", f"no record has the input field {mapping.input!r}; columns are {cols}")
+    """Schema drift: a field the mapping needs that no record of the file carries fails the whole file."""
+    check_schema(records, mapping, infer_task_type(records, mapping))
 
 
 @dataclass
@@ -133,8 +212,10 @@ class FileSource:
             recs = list(iter_jsonl(p))
         elif fmt in ("csv", "tsv"):
             recs = list(iter_csv(p, "\t" if fmt == "tsv" else self.delimiter))
-        else:
+        elif fmt == "parquet":
             recs = list(iter_parquet(p))
+        else:
+            raise SourceError(str(p), "unknown_format", f"format {fmt!r} is not jsonl, csv, tsv or parquet")
         if not recs:
             raise SourceError(str(p), "empty_file", "file has no records")
         check_mapping_fields(recs, self.mapping, str(p))
