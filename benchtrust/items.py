@@ -239,6 +239,10 @@ def _canonical(rec: RawRecord, mapping: FieldMapping, benchmark: str, task_type:
         raise RowRuleError("null_field", f"field {mapping.input!r} is null", raw_input)
     if not text:
         raise RowRuleError("empty_input", f"field {mapping.input!r} is empty or whitespace only", raw_input)
+    if task_type == "generation":
+        # code and free-form prompts are whitespace-significant (a HumanEval prompt ends in a newline that the
+        # completion continues from): keep the text exactly as given; only emptiness is judged stripped
+        text = raw_input.decode("utf-8", errors="replace") if isinstance(raw_input, bytes) else str(raw_input)
     if len(text) > limits.max_input_chars:
         raise RowRuleError("input_too_long", f"{len(text)} characters > {limits.max_input_chars}", text)
     _check_text(text, "input")
@@ -275,7 +279,8 @@ def _canonical(rec: RawRecord, mapping: FieldMapping, benchmark: str, task_type:
         gold = LETTERS[gi]
     else:
         gi = -1
-        gold = _text(d.get(mapping.gold)) or ""
+        raw_gold = d.get(mapping.gold)
+        gold = "" if _is_null(raw_gold) else str(raw_gold)  # verbatim, like the input
 
     item_id = None  # assigned by the caller unless the mapping names an id field
     if mapping.id:

@@ -38,6 +38,9 @@ def test_humaneval_items_are_generation_tasks():
     first = n.items.iloc[0]
     assert first["item_id"] == "HumanEval/0"
     assert first["task_type"] == "generation" and first["gold_index"] == -1
+    # code is whitespace-significant: prompt + canonical solution must stay a valid program
+    assert first["input"].endswith("\n") and first["gold"].startswith("    ")
+    compile(first["input"] + first["gold"], "HumanEval/0", "exec")
     meta = json.loads(first["metadata"])
     assert meta["entry_point"] == "has_close_elements" and "def check" in meta["test"]
 
