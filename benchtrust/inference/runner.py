@@ -28,7 +28,8 @@ PREDICTION_COLUMNS = [
     "cell_key", "model", "model_version", "benchmark", "dataset_version", "grid_version", "item_id", "item_hash",
     "task_type", "template_id", "is_primary", "is_headline", "n_fewshot", "fewshot_seed", "permutation_seed", "decoding",
     "temperature", "top_p", "sample_idx", "prediction", "predicted_index", "gold", "is_correct", "score",
-    "p_correct", "logprob_gold", "option_logprobs", "token_logprobs", "generation", "device", "dtype",
+    "p_correct", "logprob_gold", "option_logprobs", "token_logprobs", "generation", "exec_status", "exec_reason",
+    "device", "dtype",
     "attn_implementation", "batch_tokens", "library_versions", "computed_at",
 ]
 
@@ -285,7 +286,25 @@ def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, b
             do_sample=dec.get("mode") == "sample", temperature=float(dec.get("temperature", 1.0)),
             top_p=float(dec.get("top_p", 1.0)), seed=int(hash_obj([dec.get("seed", 0), c.key]), 16) % (2**31))
         row = _base_row(c, grid, model, benchmark, prov)
-        row.update(prediction=text, predicted_index=None, is_correct=None, score=None, p_correct=None,
-                   logprob_gold=None, option_logprobs=None, token_logprobs=None, generation=text)
+        row.update(prediction=text, predicted_index=None, score=None, p_correct=None,
+                   logprob_gold=None, option_logprobs=None, token_logprobs=None, generation=text,
+                   **execute_generation(c.item, text))
         rows.append(row)
     return rows
+
+
+def execute_generation(item: dict[str, Any], completion: str) -> dict[str, Any]:
+    """Score a generation by running it against the item's tests in the sandbox (HumanEval-style items carry
+    ``test`` and ``entry_point`` in their metadata). Items without tests stay unscored. The result is part of
+    the cached cell, so a rerun never executes the same completion twice."""
+    meta = item.get("metadata") or "{}"
+    meta = json.loads(meta) if isinstance(meta, str) else dict(meta)
+    if not (meta.get("test") and meta.get("entry_point")):
+        return {"is_correct": None, "exec_status": None, "exec_reason": None}
+    from benchtrust.sandbox import SandboxUnavailable, check_humaneval
+
+    try:
+        res = check_humaneval(item, completion, timeout_s=float(meta.get("timeout_s", 5.0)))
+    except SandboxUnavailable as e:  # never run untrusted code outside the sandbox: leave it unscored
+        return {"is_correct": None, "exec_status": "not_run", "exec_reason": f"sandbox unavailable: {e}"[:500]}
+    return {"is_correct": bool(res.passed), "exec_status": res.status, "exec_reason": (res.reason or "")[:500]}

@@ -12,7 +12,7 @@ import pytest
 EXPECTED_KEYS = {
     "benchmark_items", "item_quarantine", "predictions", "reliability_reports",
     "staging/stg_lake__items", "staging/stg_lake__predictions", "staging/stg_lake__quarantined_items",
-    "intermediate/int_template_scores_aggregated",
+    "intermediate/int_template_scores_aggregated", "intermediate/int_generation_samples_aggregated",
     "marts/predictions", "marts/reliability_report", "marts/item_audit", "marts/quarantine",
 }
 
@@ -46,8 +46,13 @@ def test_smoke_run_materializes_everything(smoke_run):
     assert len(preds) == 12 and set(preds["template_id"]) == {"mmlu_harness", "mmlu_paren"}
     assert preds["model_version"].nunique() == 1 and (preds["dtype"] == "float32").all()
     assert preds["option_logprobs"].map(len).eq(4).all() and preds["p_correct"].between(0, 1).all()
-    gen = con.execute("select generation from marts.predictions where benchmark = 'humaneval'").fetchone()[0]
+    gen, status, correct = con.execute(
+        "select generation, exec_status, is_correct from marts.predictions where benchmark = 'humaneval'").fetchone()
     assert isinstance(gen, str)
+    # the completion was executed against the problem's tests in the sandbox, and scored by that
+    assert status in {"passed", "failed", "timeout", "memory", "killed", "error", "blocked"}
+    assert correct is (status == "passed")
+    assert rep.loc["humaneval", "n_scored"] == 1 and rep.loc["humaneval", "n_samples"] == 1
     con.close()
 
     # materializations and check results are in the instance the UI reads

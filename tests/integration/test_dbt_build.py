@@ -46,6 +46,19 @@ def _lake(home):
                     "computed_at": pd.Timestamp.now(tz="UTC")})
         df = rows_to_frame(rows).assign(written_at=pd.Timestamp.now(tz="UTC"))
         lake.write_parquet(df, lake.predictions_path(lk, "synth", model, "mv", "dv1"))
+    # a generation benchmark: one item, 10 executed samples of which 3 pass (AUDITS.md pass@k reference)
+    gen_items = items.head(1).assign(benchmark="synthgen", dataset_version="dvg", task_type="generation",
+                                     choices=[[]], gold="pass", gold_index=-1, is_duplicate=False, duplicate_of=None)
+    lake.write_parquet(gen_items, lake.items_path(lk, "synthgen", "dvg"))
+    rows = [{c: None for c in PREDICTION_COLUMNS} | {
+        "cell_key": f"g{s}", "model": "coder", "model_version": "mv", "benchmark": "synthgen", "dataset_version": "dvg",
+        "grid_version": "g", "item_id": "i000", "item_hash": "h0", "task_type": "generation", "template_id": "t",
+        "is_primary": s == 0, "is_headline": s == 0, "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": 0,
+        "decoding": "sample", "temperature": 0.8, "top_p": 0.95, "sample_idx": s, "prediction": "x", "gold": "pass",
+        "is_correct": s < 3, "generation": "x", "exec_status": "passed" if s < 3 else "failed", "dtype": "float32",
+        "attn_implementation": "sdpa", "computed_at": pd.Timestamp.now(tz="UTC")} for s in range(10)]
+    lake.write_parquet(rows_to_frame(rows).assign(written_at=pd.Timestamp.now(tz="UTC")),
+                       lake.predictions_path(lk, "synthgen", "coder", "mv", "dvg"))
 
 
 def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
@@ -59,7 +72,14 @@ def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
     assert "reliability_report_headline_and_spread" in proc.stdout  # the dbt unit test ran
 
     con = duckdb.connect(str(settings.warehouse), read_only=True)
-    rep = con.execute("select * from marts.reliability_report order by model").df().set_index("model")
+    gen = con.execute("select * from marts.reliability_report where benchmark = 'synthgen'").df().iloc[0]
+    assert gen["n_samples"] == 10 and gen["n_scored"] == 1
+    assert gen["pass_at_1"] == pytest.approx(0.30) and gen["pass_at_5"] == pytest.approx(0.9167, abs=1e-4)
+    assert gen["pass_at_10"] == pytest.approx(1.0)
+    from benchtrust.stats import pass_at_k
+
+    assert gen["pass_at_5"] == pytest.approx(float(pass_at_k(10, 3, 5)), abs=1e-12)
+    rep = con.execute("select * from marts.reliability_report where benchmark = 'synth' order by model").df().set_index("model")
     for (model, k, n), (lo, hi) in REFERENCE.items():
         r = rep.loc[model]
         assert (r["n_scored"], r["n_correct"]) == (n, k)
@@ -71,7 +91,7 @@ def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
         assert r["ci_method"] == "wilson" and r["n_templates"] == 2 and r["is_latest"]
         assert r["prompt_spread"] == pytest.approx(k / n - (k // 2) / n)
         assert r["n_duplicate_items"] == 1 and r["n_quarantined"] == 1 and r["benchmark_items"] == 200
-    assert con.execute("select count(*) from marts.predictions").fetchone()[0] == 2 * (10 + 10 + 200)
+    assert con.execute("select count(*) from marts.predictions").fetchone()[0] == 2 * (10 + 10 + 200) + 10
     assert con.execute("select count(*) from marts.item_audit where is_duplicate").fetchone()[0] == 1
     assert con.execute("select rule, source_row from marts.quarantine").fetchall() == [("invalid_json", 7)]
     con.close()

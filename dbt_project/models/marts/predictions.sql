@@ -27,6 +27,8 @@ select
     p.option_logprobs,
     p.token_logprobs,
     p.generation,
+    p.exec_status,
+    p.exec_reason,
     p.cell_key,
     p.item_hash,
     p.device,

@@ -28,6 +28,10 @@ items as (
     group by all
 ),
 
+generation as (
+    select * from {{ ref('int_generation_samples_aggregated') }}
+),
+
 quarantine as (
     select benchmark, dataset_version, count(*) as n_quarantined
     from {{ ref('stg_lake__quarantined_items') }}
@@ -58,9 +62,14 @@ select
     coalesce(i.benchmark_items, 0)::integer as benchmark_items,
     coalesce(i.n_duplicate_items, 0)::integer as n_duplicate_items,
     coalesce(q.n_quarantined, 0)::integer as n_quarantined,
+    g.n_samples::integer as n_samples,
+    g.pass_at_1,
+    g.pass_at_5,
+    g.pass_at_10,
     h.written_at,
     row_number() over (partition by h.model, h.benchmark order by h.written_at desc, h.dataset_version) = 1 as is_latest
 from headline as h
 left join spread as s using (model, model_version, benchmark, dataset_version, grid_version)
 left join items as i using (benchmark, dataset_version)
 left join quarantine as q using (benchmark, dataset_version)
+left join generation as g using (model, model_version, benchmark, dataset_version, grid_version)

@@ -28,6 +28,8 @@ select
     option_logprobs::double[] as option_logprobs,
     token_logprobs::double[] as token_logprobs,
     generation::varchar as generation,
+    exec_status::varchar as exec_status,
+    exec_reason::varchar as exec_reason,
     device::varchar as device,
     dtype::varchar as dtype,
     attn_implementation::varchar as attn_implementation,
