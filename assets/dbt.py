@@ -15,6 +15,10 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name="benchtrust_dbt_models")
     def benchtrust_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        from benchtrust.lake import ensure_layout
+        from benchtrust.settings import get_settings
+
+        ensure_layout(get_settings().ensure().lake)
         yield from dbt.cli(["build"], context=context).stream()
 
     return benchtrust_dbt_models

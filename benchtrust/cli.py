@@ -115,6 +115,58 @@ def report(model: Optional[str] = typer.Argument(None), benchmark: Optional[str]
         typer.echo(str(p))
 
 
+@app.command("import")
+def import_(
+    format: str = typer.Argument(..., help="lm-eval | helm | csv | parquet | jsonl | llm-stability"),
+    path: Path = typer.Argument(..., help="file or folder to import"),
+    benchmark: Optional[str] = typer.Option(None, help="benchmark name (when the source does not say)"),
+    model: Optional[str] = typer.Option(None, help="model name (when the source does not say)"),
+    model_version: Optional[str] = typer.Option(None, "--model-version"),
+    build: bool = typer.Option(True, help="run dbt build afterwards so the marts include the import"),
+):
+    """Import predictions from lm-evaluation-harness, HELM or a CSV/Parquet table into the lake; they pass
+    the same contracts as benchtrust's own predictions, and the audits run over them."""
+    from benchtrust.importers import import_predictions
+    from benchtrust.importers._common import ImportFormatError
+    from benchtrust.importers.load import folder_name, write_import
+    from benchtrust.lake import quarantine_path, write_parquet
+    from data_contracts import validate
+    from data_contracts.predictions import split_predictions
+
+    s = get_settings().ensure()
+    opts = {k: v for k, v in {"benchmark": benchmark, "model": model, "model_version": model_version}.items() if v}
+    try:
+        res = import_predictions(format, path, **opts)
+    except (ImportFormatError, ValueError) as e:
+        typer.echo(f"import failed: {e}", err=True)
+        raise typer.Exit(2)
+    for w in res.warnings:
+        typer.echo(f"note: {w}", err=True)
+    good, quarantined = split_predictions(res.canonical_predictions(), res.items, source=str(path))
+    if len(quarantined):
+        qp = write_parquet(quarantined, quarantine_path(s.lake, "predictions", folder_name(str(good["benchmark"].iloc[0]) if len(good) else "import"),
+                                                        f"import__{folder_name(path.name)}"))
+        typer.echo(f"{len(quarantined)} row(s) quarantined ({quarantined['rule'].value_counts().to_dict()}): {qp}", err=True)
+    result = validate(good, "predictions")
+    if not result.success:
+        typer.echo(f"contract failed, nothing imported: {result.summary()}", err=True)
+        raise typer.Exit(1)
+    files = write_import(res, good, s.lake)
+    typer.echo(f"imported {len(good)} prediction rows of {good['model'].nunique()} model(s) on "
+               f"{good['item_id'].nunique()} items into {len(files)} lake file(s)")
+    if build:
+        from benchtrust.lake import ensure_layout
+        from benchtrust.settings import DBT_PROJECT_DIR
+
+        ensure_layout(s.lake)
+        proc = subprocess.run([str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", ".", "--quiet"],
+                              cwd=DBT_PROJECT_DIR, env=dict(os.environ), capture_output=True, text=True)
+        if proc.returncode != 0:
+            typer.echo(f"dbt build failed:\n{proc.stdout[-3000:]}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"warehouse rebuilt: {s.warehouse}")
+
+
 def main() -> None:
     app()
 

@@ -63,3 +63,19 @@ def latest_items(lake: Path, benchmark: str) -> tuple[pd.DataFrame, dict]:
         raise FileNotFoundError(f"no items for benchmark {benchmark!r} in {lake} (materialize benchmark_items first)")
     info = json.loads(p.read_text())
     return pd.read_parquet(items_path(lake, benchmark, info["dataset_version"])), info
+
+
+def ensure_layout(lake: Path) -> None:
+    """Give every external source of the dbt project at least one (zero-row) file, so ``dbt build`` works on a
+    lake that has, say, never quarantined anything (DuckDB's read_parquet fails on a glob matching nothing)."""
+    from benchtrust.inference.runner import PREDICTION_COLUMNS
+    from benchtrust.items import ITEM_COLUMNS, QUARANTINE_COLUMNS
+
+    schema_files = {
+        lake / "items" / "benchmark=_schema" / "_schema.parquet": [*ITEM_COLUMNS, "ingested_at"],
+        lake / "quarantine" / "items" / "benchmark=_schema" / "_schema.parquet": QUARANTINE_COLUMNS,
+        lake / "predictions" / "benchmark=_schema" / "model=_schema" / "_schema.parquet": [*PREDICTION_COLUMNS, "written_at"],
+    }
+    for path, cols in schema_files.items():
+        if not path.exists():
+            write_parquet(pd.DataFrame({c: pd.Series(dtype="object") for c in cols}), path)

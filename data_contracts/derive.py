@@ -114,6 +114,9 @@ def predictions(df: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     if "task_type" not in df.columns:
         return out
     is_mc = (df["task_type"] == MC).to_numpy(dtype=bool)
+    # option scores are owed only where options were scored by log-likelihood; a multiple-choice answer that
+    # was *generated* (HELM, API models, imported runs) legitimately has none
+    scored = is_mc & (df["decoding"].eq("loglikelihood").to_numpy(dtype=bool) if "decoding" in df.columns else True)
     if "option_logprobs" in df.columns:
         has, finite, maxes = list_float_stats(df["option_logprobs"])
         out["max_option_logprob"] = maxes
@@ -124,9 +127,9 @@ def predictions(df: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
         if c in df.columns:
             v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             present = ~np.isnan(v)
-            # multiple-choice rows need a finite score; any other row may leave it empty but not infinite
-            ok &= np.where(is_mc, np.isfinite(v), ~present | np.isfinite(v))
-    ok &= np.where(is_mc, has & finite, ~has | finite)
+            # log-likelihood-scored rows need a finite score; any other row may leave it empty but not infinite
+            ok &= np.where(scored, np.isfinite(v), ~present | np.isfinite(v))
+    ok &= np.where(scored, has & finite, ~has | finite)
     out["scores_finite"] = ok
     if "generation" in df.columns:
         gen = df["generation"]

@@ -129,6 +129,10 @@ def split_predictions(df: pd.DataFrame, items: pd.DataFrame | None, source: str 
                  lambda i: str(df["item_hash"].iloc[i]))
 
     is_mc = (df["task_type"] == MC).to_numpy(dtype=bool) if "task_type" in df.columns else np.zeros(n, bool)
+    # scores are owed only by options scored by log-likelihood (see derive.predictions); a generated
+    # multiple-choice answer has none, and that is not a defect
+    if "decoding" in df.columns:
+        is_mc = is_mc & df["decoding"].eq("loglikelihood").to_numpy(dtype=bool)
     lp = _numeric(df, "logprob_gold")
     lp_bad = np.where(is_mc, ~np.isfinite(lp), ~np.isnan(lp) & ~np.isfinite(lp))
     mark(lp_bad, "nonfinite_logprob", lambda i: "logprob_gold is " + ("NaN or missing" if np.isnan(lp[i]) else "infinite"),

@@ -64,7 +64,7 @@ from benchtrust.importers._common import (
     is_missing,
     letter_answer,
 )
-from benchtrust.items import LETTERS, normalise_for_dedup
+from benchtrust.items import LETTERS, SourceError, normalise_for_dedup
 
 __all__ = ["import_table", "ALIASES"]
 
@@ -100,9 +100,20 @@ def _read(p: Path) -> pd.DataFrame:
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(p, lines=True, dtype=False)
         sep = "\t" if suffix in (".tsv", ".tab") else ","
+        # the items reader's CSV parser first: a ragged row or a bad encoding is a corrupt file, named by row,
+        # not a silently padded prediction
+        from benchtrust.sources.files import iter_csv
+
+        bad = next((r for r in iter_csv(p, sep) if r.error), None)
+        if bad is not None:
+            raise ImportFormatError(str(p), bad.error[0], bad.error[1], row=bad.row)
         return pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise ImportFormatError(str(p), "not_found", "no such file") from None
+    except ImportFormatError:
+        raise
+    except SourceError as e:  # whole-file problems found by the CSV reader (encoding, empty, csv_parse)
+        raise ImportFormatError(str(p), e.rule, e.detail, row=e.row) from None
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ImportFormatError(str(p), "unreadable", str(e).splitlines()[0] if str(e) else type(e).__name__) from None
 

@@ -142,7 +142,7 @@ class PredictionCache:
         import duckdb
 
         con = duckdb.connect()
-        df = con.execute("select * from read_parquet(?, union_by_name=true)", [[str(f) for f in files]]).df()
+        df = con.execute("select * from read_parquet(?, union_by_name=true, hive_partitioning=false)", [[str(f) for f in files]]).df()
         df = df.drop_duplicates("cell_key", keep="first")
         if keys is not None:
             df = df[df["cell_key"].isin(keys)]
