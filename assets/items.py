@@ -48,7 +48,9 @@ def benchmark_items(context: dg.AssetExecutionContext, benchtrust: BenchtrustRes
     result = validate(items, "benchmark_items", params={"n_quarantined": len(norm.quarantine)})
     qpath = lake.write_parquet(norm.quarantine, lake.quarantine_path(settings.lake, "items", benchmark, norm.dataset_version))
     if result.success:
-        path = lake.write_parquet(items, lake.items_path(settings.lake, benchmark, norm.dataset_version))
+        # the contract version that validated these rows travels with them, into the marts and the report
+        path = lake.write_parquet(items.assign(contract_version=result.version),
+                                  lake.items_path(settings.lake, benchmark, norm.dataset_version))
         lake.set_latest(settings.lake, benchmark, {
             "dataset_version": norm.dataset_version, "fingerprint": source.fingerprint(),
             "source": source.describe(), "contract_version": result.version, "n_items": len(items),

@@ -67,7 +67,7 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
     if not result.success:
         target = settings.lake / "rejected" / target.relative_to(settings.lake)
         context.log.error(f"predictions contract failed for {model} × {benchmark}: {result.summary()}")
-    lake.write_parquet(df, target)
+    lake.write_parquet(df.assign(contract_version=result.version), target)
     qrules = quarantine["rule"].value_counts().to_dict() if len(quarantine) else {}
     scored = df[df["is_headline"] & df["is_correct"].notna()]
     yield dg.MaterializeResult(

@@ -151,7 +151,7 @@ def import_(
     if not result.success:
         typer.echo(f"contract failed, nothing imported: {result.summary()}", err=True)
         raise typer.Exit(1)
-    files = write_import(res, good, s.lake)
+    files = write_import(res, good.assign(contract_version=result.version), s.lake)
     typer.echo(f"imported {len(good)} prediction rows of {good['model'].nunique()} model(s) on "
                f"{good['item_id'].nunique()} items into {len(files)} lake file(s)")
     if build:

@@ -72,10 +72,14 @@ def ensure_layout(lake: Path) -> None:
     from benchtrust.items import ITEM_COLUMNS, QUARANTINE_COLUMNS
 
     schema_files = {
-        lake / "items" / "benchmark=_schema" / "_schema.parquet": [*ITEM_COLUMNS, "ingested_at"],
+        lake / "items" / "benchmark=_schema" / "_schema.parquet": [*ITEM_COLUMNS, "ingested_at", "contract_version"],
         lake / "quarantine" / "items" / "benchmark=_schema" / "_schema.parquet": QUARANTINE_COLUMNS,
-        lake / "predictions" / "benchmark=_schema" / "model=_schema" / "_schema.parquet": [*PREDICTION_COLUMNS, "written_at"],
+        lake / "predictions" / "benchmark=_schema" / "model=_schema" / "_schema.parquet": [*PREDICTION_COLUMNS, "written_at", "contract_version"],
     }
+    from benchtrust.hashing import hash_obj
+
     for path, cols in schema_files.items():
-        if not path.exists():
-            write_parquet(pd.DataFrame({c: pd.Series(dtype="object") for c in cols}), path)
+        # named by its column list, so a lake from an older version gains a file with the new columns
+        versioned = path.with_name(f"_schema-{hash_obj(cols, 8)}.parquet")
+        if not versioned.exists():
+            write_parquet(pd.DataFrame({c: pd.Series(dtype="object") for c in cols}), versioned)

@@ -13,5 +13,6 @@ select
     source_row::bigint as source_row,
     is_duplicate::boolean as is_duplicate,
     duplicate_of::varchar as duplicate_of,
-    ingested_at::timestamptz as ingested_at
+    ingested_at::timestamptz as ingested_at,
+    contract_version::varchar as contract_version
 from {{ source('lake', 'items') }}

@@ -36,5 +36,6 @@ select
     batch_tokens::integer as batch_tokens,
     library_versions::varchar as library_versions,
     computed_at::timestamptz as computed_at,
-    written_at::timestamptz as written_at
+    written_at::timestamptz as written_at,
+    contract_version::varchar as contract_version
 from {{ source('lake', 'predictions') }}
