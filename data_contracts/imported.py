@@ -19,28 +19,9 @@ import pandas as pd
 
 from data_contracts.runner import ContractResult, validate
 
-IMPORT_ALIASES: dict[str, tuple[str, ...]] = {
-    "model": ("model",),
-    "item_id": ("item_id", "id"),
-    "input": ("input", "question"),
-    "prediction": ("prediction", "answer"),
-    "gold": ("gold", "target"),
-    "correct": ("correct", "is_correct"),
-    "score": ("score",),
-    "p_correct": ("p_correct",),
-    "seed": ("seed", "fewshot_seed"),
-    "permutation_seed": ("permutation_seed",),
-    "template": ("template", "template_id"),
-    "run": ("run", "sample_idx", "sample"),
-    "model_version": ("model_version",),
-    "benchmark": ("benchmark",),
-    "subject": ("subject",),
-    "choices": ("choices",),
-    "decoding": ("decoding",),
-    "temperature": ("temperature",),
-}
-TRUE_WORDS = {"true", "1", "yes", "y", "t", "1.0"}
-FALSE_WORDS = {"false", "0", "no", "n", "f", "0.0"}
+# one definition of the layout: the importer's (the contract checks what the importer will read)
+from benchtrust.importers.table import FALSE_WORDS, TRUE_WORDS  # noqa: E402
+from benchtrust.importers.table import ALIASES as IMPORT_ALIASES  # noqa: E402
 
 
 def canonical_import_columns(df: pd.DataFrame) -> pd.DataFrame:

@@ -66,7 +66,7 @@ from benchtrust.importers._common import (
 )
 from benchtrust.items import LETTERS, SourceError, normalise_for_dedup
 
-__all__ = ["import_table", "ALIASES"]
+__all__ = ["import_table", "ALIASES", "TRUE_WORDS", "FALSE_WORDS"]
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "model": ("model",),
@@ -88,8 +88,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "decoding": ("decoding",),
     "temperature": ("temperature",),
 }
-_TRUE = {"true", "1", "yes", "y", "t", "1.0"}
-_FALSE = {"false", "0", "no", "n", "f", "0.0"}
+TRUE_WORDS = {"true", "1", "yes", "y", "t", "1.0"}
+FALSE_WORDS = {"false", "0", "no", "n", "f", "0.0"}
 
 
 def _read(p: Path) -> pd.DataFrame:
@@ -150,9 +150,9 @@ def _bool(v: Any, file: str, row: int, col: str) -> bool | None:
     s = str(v).strip().lower()
     if s == "":
         return None
-    if s in _TRUE:
+    if s in TRUE_WORDS:
         return True
-    if s in _FALSE:
+    if s in FALSE_WORDS:
         return False
     raise ImportFormatError(file, "bad_value", f"{col} {v!r} is not true/false/1/0/yes/no", row=row)
 
