@@ -85,6 +85,10 @@ class TransformersEngine:
         self.attn_implementation = getattr(self.model.config, "_attn_implementation", attn) or "default"
         self.token_budget = token_budget or default_token_budget(self.device)
         self.max_batch = max_batch
+        # batch questions that share a cached few-shot prefix (one prefix copy per row), or run them one by one
+        # against a single cache cropped back after each; batching measured faster on CPU too (83 s vs 130 s
+        # for 12 five-shot questions on a loaded 2-core machine), so it is the default everywhere
+        self.batch_shared_prefix = True
         self._torch = torch
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
@@ -168,10 +172,11 @@ class TransformersEngine:
             (single if same_ctx and all(len(p[1]) == 1 for p in pairs) else multi).append(i)
 
         single.sort(key=lambda i: len(encoded[i][0][0]) - k)
+        max_batch = self.max_batch if (cache is None or self.batch_shared_prefix) else 1
         start = 0
         while start < len(single):
             end = start + 1
-            while (end < len(single) and end - start < self.max_batch
+            while (end < len(single) and end - start < max_batch
                    and (len(encoded[single[end]][0][0]) - k) * (end - start + 1) <= self.token_budget):
                 end += 1
             batch = single[start:end]
@@ -184,9 +189,13 @@ class TransformersEngine:
                 ids[r, : lens[r]] = torch.tensor(suf)
                 mask[r, k: k + lens[r]] = 1
             kwargs = {}
-            if cache is not None:
+            if cache is not None and len(batch) == 1:
+                kwargs["past_key_values"] = cache  # reused in place, cropped back to the prefix below
+            elif cache is not None:
                 kwargs["past_key_values"] = _expand(cache, len(batch))
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs).logits
+            if cache is not None and len(batch) == 1:
+                _crop_to(cache, k)
             last = logits[torch.arange(len(batch)), torch.tensor(lens) - 1].float()
             logp = torch.log_softmax(last, dim=-1).cpu()
             for r, i in enumerate(batch):
@@ -266,6 +275,13 @@ def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
         if a[i] != b[i]:
             return i
     return n
+
+
+def _crop_to(cache, k: int) -> None:
+    """Drop everything after the first k positions (the shared prefix) from a cache used in place."""
+    extra = cache.get_seq_length() - k
+    if extra > 0:
+        cache.crop(-extra)  # transformers 5 takes the number of tokens to remove, as a negative count
 
 
 def _expand(cache, n: int):
