@@ -216,7 +216,9 @@ def run_grid(
         bar.close()
         cached = cache.load(keys)
     df = cached.copy()
-    # coordinates that are not part of the cell key are stamped for this run
+    # coordinates that are not part of the cell key are stamped for this run (two registered names with the
+    # same weights share cells, but each partition's rows carry its own model name)
+    df["model"] = model.name
     df["benchmark"] = benchmark
     df["dataset_version"] = dataset_version
     df["grid_version"] = grid.version
