@@ -14,6 +14,26 @@ EXPECTED_KEYS = {
     "staging/stg_lake__items", "staging/stg_lake__predictions", "staging/stg_lake__quarantined_items",
     "intermediate/int_template_scores_aggregated", "intermediate/int_generation_samples_aggregated",
     "marts/predictions", "marts/reliability_report", "marts/item_audit", "marts/quarantine",
+    # versioned reports (issue 7): report lineage and paired comparisons
+    "intermediate/int_item_outcomes_selected", "marts/report_versions", "marts/model_comparisons",
+    # the SQL audits (models/intermediate/audits, models/marts/audits)
+    "intermediate/int_subject_scores_aggregated", "intermediate/int_score_uncertainties_estimated",
+    "intermediate/int_run_variances_measured", "intermediate/int_prompt_sensitivities_measured",
+    "intermediate/int_answer_calibrations_measured", "intermediate/int_label_errors_scored",
+    "intermediate/int_item_qualities_checked", "intermediate/int_numeric_configs_compared",
+    "intermediate/int_model_versions_compared", "intermediate/int_subject_scores_pooled",
+    "marts/subject_scores", "marts/prompt_sensitivity", "marts/run_variance", "marts/calibration",
+    "marts/numeric_determinism", "marts/version_regressions",
+    # contamination audits (assets/contamination.py, models/*/contamination)
+    "corpus_docs", "corpus_ngram_matches", "corpus_ngram_scans", "text_embeddings", "corpus_neighbours", "item_neighbours",
+    "membership_signals", "rewrite_predictions",
+    "staging/stg_lake__corpus_docs", "staging/stg_lake__corpus_ngram_matches", "staging/stg_lake__corpus_ngram_scans",
+    "staging/stg_lake__text_embeddings", "staging/stg_lake__embedding_neighbours", "staging/stg_lake__item_neighbours",
+    "staging/stg_lake__membership_signals", "staging/stg_lake__rewrite_predictions",
+    "intermediate/int_item_ngrams_hashed", "intermediate/int_item_ngram_overlaps_measured",
+    "intermediate/int_item_corpus_neighbours_ranked", "intermediate/int_near_duplicates_paired",
+    "intermediate/int_membership_signals_scored", "intermediate/int_control_gaps_compared",
+    "marts/contamination_evidence", "marts/contamination_summary", "marts/near_duplicates", "marts/control_gap",
 }
 
 

@@ -17,6 +17,33 @@ from benchtrust.stats import wilson
 REFERENCE = {("m8of10", 8, 10): (0.4902, 0.9433), ("m10of10", 10, 10): (0.7225, 1.0), ("m170of200", 170, 200): (0.7939, 0.8929)}
 
 
+# ------------------------------------------------------------------ helpers shared with test_dbt_audits.py
+
+
+def prediction_row(**fields) -> dict:
+    """One grid cell with every PREDICTION_COLUMNS key (None unless given; computed_at defaults to now)."""
+    return {c: None for c in PREDICTION_COLUMNS} | {"computed_at": pd.Timestamp.now(tz="UTC")} | fields
+
+
+def write_predictions(lake_root, rows: list[dict], written_at: pd.Timestamp | None = None) -> None:
+    """Write cells to the lake, one file per benchmark × model × model version × dataset version (the layout the
+    predictions asset writes)."""
+    df = rows_to_frame(rows).assign(written_at=written_at if written_at is not None else pd.Timestamp.now(tz="UTC"))
+    for (bench, model, mv, dv), grp in df.groupby(["benchmark", "model", "model_version", "dataset_version"]):
+        lake.write_parquet(grp.reset_index(drop=True), lake.predictions_path(lake_root, bench, model, mv, dv))
+
+
+def dbt_build(*args: str) -> subprocess.CompletedProcess:
+    """`dbt build` on the warehouse of the current BENCHTRUST_HOME; asserts that everything passed."""
+    from benchtrust.settings import DBT_PROJECT_DIR
+
+    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", *args], cwd=DBT_PROJECT_DIR,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "ERROR=0" in proc.stdout and "FAIL=" not in proc.stdout.replace("FAIL=0", "")
+    return proc
+
+
 def _lake(home):
     items = pd.DataFrame({
         "benchmark": "synth", "dataset_version": "dv1", "item_id": [f"i{j:03d}" for j in range(200)],
@@ -35,40 +62,35 @@ def _lake(home):
         for j in range(n):
             for t in ("t_head", "t_other"):
                 ok = j < k if t == "t_head" else j < k // 2
-                rows.append({c: None for c in PREDICTION_COLUMNS} | {
+                rows.append(prediction_row(**{
                     "cell_key": f"{model}-{t}-{j}", "model": model, "model_version": "mv", "benchmark": "synth",
                     "dataset_version": "dv1", "grid_version": "g", "item_id": f"i{j:03d}", "item_hash": f"h{j}",
                     "task_type": "multiple_choice", "template_id": t, "is_primary": True, "is_headline": t == "t_head", "n_fewshot": 0,
                     "fewshot_seed": 0, "permutation_seed": 0, "decoding": "loglikelihood", "temperature": 0.0,
                     "top_p": 1.0, "sample_idx": 0, "prediction": "A" if ok else "B", "predicted_index": 0 if ok else 1,
                     "gold": "A", "is_correct": ok, "score": -0.1, "p_correct": 0.9 if ok else 0.1,
-                    "logprob_gold": -0.1 if ok else -2.3, "option_logprobs": [-0.1, -2.3], "token_logprobs": [-0.1],
-                    "computed_at": pd.Timestamp.now(tz="UTC")})
-        df = rows_to_frame(rows).assign(written_at=pd.Timestamp.now(tz="UTC"))
-        lake.write_parquet(df, lake.predictions_path(lk, "synth", model, "mv", "dv1"))
+                    "logprob_gold": -0.1 if ok else -2.3, "option_logprobs": [-0.1, -2.3], "token_logprobs": [-0.1]}))
+        write_predictions(lk, rows)
     # a generation benchmark: one item, 10 executed samples of which 3 pass (AUDITS.md pass@k reference)
     gen_items = items.head(1).assign(benchmark="synthgen", dataset_version="dvg", task_type="generation",
                                      choices=[[]], gold="pass", gold_index=-1, is_duplicate=False, duplicate_of=None)
     lake.write_parquet(gen_items, lake.items_path(lk, "synthgen", "dvg"))
-    rows = [{c: None for c in PREDICTION_COLUMNS} | {
+    rows = [prediction_row(**{
         "cell_key": f"g{s}", "model": "coder", "model_version": "mv", "benchmark": "synthgen", "dataset_version": "dvg",
         "grid_version": "g", "item_id": "i000", "item_hash": "h0", "task_type": "generation", "template_id": "t",
         "is_primary": s == 0, "is_headline": s == 0, "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": 0,
         "decoding": "sample", "temperature": 0.8, "top_p": 0.95, "sample_idx": s, "prediction": "x", "gold": "pass",
         "is_correct": s < 3, "generation": "x", "exec_status": "passed" if s < 3 else "failed", "dtype": "float32",
-        "attn_implementation": "sdpa", "computed_at": pd.Timestamp.now(tz="UTC")} for s in range(10)]
-    lake.write_parquet(rows_to_frame(rows).assign(written_at=pd.Timestamp.now(tz="UTC")),
-                       lake.predictions_path(lk, "synthgen", "coder", "mv", "dvg"))
+        "attn_implementation": "sdpa"}) for s in range(10)]
+    write_predictions(lk, rows)
 
 
 def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
-    from benchtrust.settings import DBT_PROJECT_DIR, get_settings
+    from benchtrust.settings import get_settings
 
     settings = get_settings().ensure()
     _lake(bt_home)
-    proc = subprocess.run(["dbt", "build", "--profiles-dir", "."], cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "ERROR=0" in proc.stdout and "FAIL=" not in proc.stdout.replace("FAIL=0", "")
+    proc = dbt_build()
     assert "reliability_report_headline_and_spread" in proc.stdout  # the dbt unit test ran
 
     con = duckdb.connect(str(settings.warehouse), read_only=True)

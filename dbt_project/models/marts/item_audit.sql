@@ -20,6 +20,20 @@ select
     i.is_duplicate,
     i.duplicate_of,
     coalesce(h.n_models, 0)::integer as n_models,
-    h.headline_accuracy
+    h.headline_accuracy,
+    -- audit 10: label-error candidates (int_label_errors_scored) and item quality (int_item_qualities_checked)
+    le.score as label_error_score,
+    le.llr as label_error_llr,
+    le.rank as label_error_rank,
+    le.is_candidate as is_label_error_candidate,
+    le.top_alternative as modal_wrong_option,
+    le.share_top_alternative as share_agreeing_wrong,
+    le.share_correct as share_choosing_gold,
+    q.has_repeated_options,
+    q.gold_option_repeated,
+    q.gold_outside_options,
+    q.is_exact_duplicate
 from {{ ref('stg_lake__items') }} as i
 left join headline as h using (benchmark, dataset_version, item_id)
+left join {{ ref('int_label_errors_scored') }} as le using (benchmark, dataset_version, item_id)
+left join {{ ref('int_item_qualities_checked') }} as q using (benchmark, dataset_version, item_id)

@@ -36,6 +36,17 @@ quarantine as (
     select benchmark, dataset_version, count(*) as n_quarantined
     from {{ ref('stg_lake__quarantined_items') }}
     group by all
+),
+
+-- audit 10 summaries per benchmark × dataset version (the item-level evidence is in item_audit)
+item_quality as (
+    select
+        q.benchmark, q.dataset_version,
+        count(*) filter (where q.has_repeated_options or q.gold_outside_options) as n_option_problem_items,
+        count(*) filter (where le.is_candidate) as n_label_error_candidates
+    from {{ ref('int_item_qualities_checked') }} as q
+    left join {{ ref('int_label_errors_scored') }} as le using (benchmark, dataset_version, item_id)
+    group by all
 )
 
 select
@@ -67,9 +78,30 @@ select
     g.pass_at_5,
     g.pass_at_10,
     h.written_at,
-    row_number() over (partition by h.model, h.benchmark order by h.written_at desc, h.dataset_version) = 1 as is_latest
+    row_number() over (partition by h.model, h.benchmark order by h.written_at desc, h.dataset_version) = 1 as is_latest,
+    -- audit summaries from models/intermediate/audits (the full audits are the marts in marts/audits)
+    u.clustered_se,
+    ra.iqm_subject_accuracy,
+    rv.n_runs,
+    rv.seed_sd,
+    rv.independent_sd,
+    rv.pairwise_churn,
+    rv.flip_share,
+    ps.cps,
+    ps.pss,
+    ps.kendalls_w,
+    ca.ece,
+    ca.brier,
+    coalesce(iq.n_label_error_candidates, 0)::integer as n_label_error_candidates,
+    coalesce(iq.n_option_problem_items, 0)::integer as n_option_problem_items
 from headline as h
 left join spread as s using (model, model_version, benchmark, dataset_version, grid_version)
 left join items as i using (benchmark, dataset_version)
 left join quarantine as q using (benchmark, dataset_version)
 left join generation as g using (model, model_version, benchmark, dataset_version, grid_version)
+left join {{ ref('int_score_uncertainties_estimated') }} as u using (model, model_version, benchmark, dataset_version, grid_version)
+left join {{ ref('int_subject_scores_pooled') }} as ra using (model, model_version, benchmark, dataset_version, grid_version)
+left join {{ ref('int_run_variances_measured') }} as rv using (model, model_version, benchmark, dataset_version, grid_version)
+left join {{ ref('int_prompt_sensitivities_measured') }} as ps using (model, model_version, benchmark, dataset_version, grid_version)
+left join {{ ref('int_answer_calibrations_measured') }} as ca using (model, model_version, benchmark, dataset_version, grid_version)
+left join item_quality as iq using (benchmark, dataset_version)

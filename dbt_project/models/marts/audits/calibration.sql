@@ -1,0 +1,10 @@
+-- One row per model × model version × benchmark × dataset version × grid version: calibration of the confidence
+-- and answer-position bias at the headline cells (audit 11; definitions in int_answer_calibrations_measured).
+-- position_p_value is not here: it needs the χ² cdf (the report computes it with scipy from position_chi2 and
+-- position_df).
+select
+    model, model_version, benchmark, dataset_version, grid_version,
+    n_cells, accuracy, n_with_confidence, mean_confidence, ece, brier, brier_top_label, auroc,
+    n_options, n_unparsed, pred_counts, gold_counts, n_by_position, accuracy_by_position,
+    position_chi2, position_df
+from {{ ref('int_answer_calibrations_measured') }}
