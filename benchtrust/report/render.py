@@ -1,123 +1,165 @@
-"""Render reports from the warehouse (read-only).
+"""Render reports: self-contained HTML (inline CSS and SVG plots, readable from disk without a server), Markdown and
+JSON with the same numbers.
 
-A report lives in ``reports/<model>/<benchmark>/<report_version>/`` and never changes once written: a new
-input makes a new report version. Benchmark text is untrusted: Jinja2 autoescaping is on for HTML.
+Layout under the reports root (``BENCHTRUST_HOME/reports``):
+
+- ``<model>/<benchmark>/<report_version>/report.{html,md,json}`` — one report version; never rewritten once its
+  ``report.json`` exists (a new input makes a new version, listed in ``marts.report_versions``);
+- ``_benchmarks/<benchmark>/<index_version>/index.{html,md,json}`` — one benchmark across models (forest plot,
+  paired comparisons), versioned by the report versions it shows;
+- ``index.html`` — the landing page: links to the latest benchmark pages and reports (the one mutable file).
+
+Benchmark text is untrusted: Jinja2 autoescaping is on for every HTML template, the plots' SVG is generated
+by matplotlib from numbers and safe names, and Markdown cells are escaped.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import dataclass
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2.runtime import Undefined
+from markupsafe import Markup
 
 from benchtrust.lake import safe_name
+from benchtrust.report import plots
+from benchtrust.report import verdicts as vd
+from benchtrust.report.bundle import BenchmarkIndex, ReportBundle, build_bundle, build_bundles, build_indexes
+
+__all__ = ["ReportBundle", "BenchmarkIndex", "build_bundle", "build_bundles", "build_indexes", "render_html",
+           "render_markdown", "render_json", "report_dir", "write_report", "write_index", "write_home",
+           "latest_report", "BENCHMARKS_DIR"]
+
+BENCHMARKS_DIR = "_benchmarks"
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return None
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return _clean(v.item())
-    return v
+def _none(v: Any) -> bool:
+    return v is None or isinstance(v, Undefined)
 
 
-def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = con.execute(sql, params)
-    cols = [d[0] for d in cur.description]
-    return [{c: _clean(v) for c, v in zip(cols, row)} for row in cur.fetchall()]
+def _pct(v: Any, d: int = 1) -> str:
+    return "—" if _none(v) else f"{100 * v:.{d}f}%"
 
 
-@dataclass
-class ReportBundle:
-    headline: dict[str, Any]
-    templates: list[dict[str, Any]]
-    provenance: dict[str, Any]
-    quarantine: list[dict[str, Any]]
-    sample_items: list[dict[str, Any]]
-
-    @property
-    def version(self) -> str:
-        return self.headline["report_version"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"report_version": self.version, "headline": self.headline, "templates": self.templates,
-                "provenance": self.provenance, "quarantine": self.quarantine, "sample_items": self.sample_items}
+def _pts(v: Any) -> str:
+    return "—" if _none(v) else f"{100 * v:+.1f} pts"
 
 
-def build_bundles(warehouse: Path, latest_only: bool = True) -> list[ReportBundle]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        heads = _records(con, "select * from marts.reliability_report"
-                         + (" where is_latest" if latest_only else "") + " order by benchmark, model", [])
-        out = []
-        for h in heads:
-            key = [h["model"], h["model_version"], h["benchmark"], h["dataset_version"]]
-            templates = _records(con, """
-                select template_id, count(is_correct) as n_scored, count(*) filter (where is_correct) as n_correct,
-                       avg(case when is_correct then 1.0 when not is_correct then 0.0 end) as accuracy,
-                       bool_or(is_headline) as is_headline
-                from marts.predictions
-                where model = ? and model_version = ? and benchmark = ? and dataset_version = ?
-                  and is_primary
-                group by template_id order by template_id""", key)
-            prov = _records(con, """
-                select any_value(device) as device, any_value(dtype) as dtype,
-                       any_value(attn_implementation) as attn_implementation,
-                       any_value(library_versions) as library_versions, min(computed_at) as first_computed,
-                       max(computed_at) as last_computed
-                from marts.predictions
-                where model = ? and model_version = ? and benchmark = ? and dataset_version = ?""", key)[0]
-            if prov.get("library_versions"):
-                prov["library_versions"] = json.loads(prov["library_versions"])
-            prov.update({k: h[k] for k in ("model_version", "dataset_version", "grid_version")})
-            quarantine = _records(con, """
-                select rule, count(*) as n, min(source_row) as first_row, any_value(source_file) as source_file
-                from marts.quarantine where benchmark = ? and dataset_version = ? group by rule order by n desc""",
-                                  [h["benchmark"], h["dataset_version"]])
-            sample = _records(con, """
-                select p.item_id, p.template_id, i.input, p.prediction, p.gold, p.is_correct, p.p_correct
-                from marts.predictions p join staging.stg_lake__items i
-                  on i.benchmark = p.benchmark and i.dataset_version = p.dataset_version and i.item_id = p.item_id
-                where p.model = ? and p.model_version = ? and p.benchmark = ? and p.dataset_version = ? and p.is_headline
-                order by p.item_id limit 10""", key)
-            out.append(ReportBundle(h, templates, prov, quarantine, sample))
-        return out
-    finally:
-        con.close()
+def _num(v: Any, d: int = 3) -> str:
+    return "—" if _none(v) else f"{v:.{d}f}"
+
+
+def _p(v: Any) -> str:
+    if _none(v):
+        return "—"
+    return f"{v:.3f}" if v >= 0.001 else f"{v:.1e}"
 
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("benchtrust.report", "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True))
-    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
-    env.filters["num"] = lambda v, d=3: "—" if v is None else f"{v:.{d}f}"
+    env.filters.update(pct=_pct, pts=_pts, num=_num, pval=_p)
+    env.globals.update(rules=vd.RULES)
     return env
 
 
+def _plots(b: ReportBundle) -> dict[str, Markup | None]:
+    """SVG markup generated by matplotlib from the bundle's numbers (not from item text), marked safe."""
+    h = b.headline
+    made = {
+        "forest": plots.forest_plot(b.forest, highlight=h.get("model"), title=f"{h.get('benchmark')}: every model's latest score"),
+        "templates": plots.template_plot(b.templates),
+        "seeds": plots.seed_plot(b.audits.get("seeds") or []),
+        "calibration": plots.calibration_plot(b.audits.get("calibration")),
+        "position": plots.position_plot(b.audits.get("position_bias")),
+        "changes": plots.flips_plot(b.changes),
+    }
+    return {k: (Markup(v) if v else None) for k, v in made.items()}
+
+
 def render_html(b: ReportBundle) -> str:
-    return _env().get_template("report.html.j2").render(b=b, h=b.headline, generated=datetime.now(timezone.utc))
+    return _env().get_template("report.html.j2").render(
+        b=b, h=b.headline, plots=_plots(b), overall=b.overall, generated=datetime.now(timezone.utc))
+
+
+def _md(v: Any) -> str:
+    """A Markdown table cell: untrusted text with HTML and table syntax neutralised, on one line."""
+    s = "—" if v is None else str(v)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    s = " ".join(s.split())
+    return s[:157] + "…" if len(s) > 160 else s
 
 
 def render_markdown(b: ReportBundle) -> str:
     h = b.headline
-    acc = "—" if h["accuracy"] is None else f"{h['accuracy']:.3f}"
-    ci = "—" if h["ci_low"] is None else f"[{h['ci_low']:.3f}, {h['ci_high']:.3f}] ({h['ci_method']}, 95%)"
-    lines = [f"# {h['model']} on {h['benchmark']}", "", f"**Accuracy {acc}** {ci}, n = {h['n_scored']} items "
-             f"(template `{h['headline_template']}`)", "", "| template | n | accuracy |", "|---|---|---|"]
+    acc = "—" if h.get("accuracy") is None else f"{h['accuracy']:.3f}"
+    ci = "—" if h.get("ci_low") is None else f"[{h['ci_low']:.3f}, {h['ci_high']:.3f}] ({h.get('ci_method')}, 95%)"
+    out = [f"# {_md(h['model'])} on {_md(h['benchmark'])}", "",
+           f"**Accuracy {acc}** {ci}, n = {h.get('n_scored')} items (template `{_md(h.get('headline_template'))}`) · "
+           f"overall verdict **{b.overall}**", ""]
+    if h.get("pass_at_1") is not None:
+        out += [f"pass@1 {_num(h.get('pass_at_1'))} · pass@5 {_num(h.get('pass_at_5'))} · pass@10 {_num(h.get('pass_at_10'))} "
+                f"({h.get('n_samples')} samples per item)", ""]
+    out += ["## Verdicts", "", "| audit | verdict | value | rule |", "|---|---|---|---|"]
+    for v in b.verdicts:
+        out.append(f"| {_md(v['title'])} | **{v['status']}** | {_md(v['shown'])} | {_md(v['rule'])} |")
+    c = b.changes
+    out += ["", "## What changed", ""]
+    if not c:
+        out.append("First version of this model × benchmark: nothing to compare against.")
+    else:
+        p = c["paired"]
+        out += [f"Against version `{c['previous_report_version']}`: " + ", ".join(
+            f"{i['input']} `{i['previous']}` → `{i['current']}`" for i in c["inputs"] if i["changed"]) + ".", "",
+                _md(c["summary"]), "",
+                f"Headline {_pts(c.get('headline_delta'))}; on {p['n_shared']} shared items: both right {p['n_both_correct']}, "
+                f"only before {p['n_only_old']}, only now {p['n_only_new']}, neither {p['n_neither']}; exact McNemar "
+                f"p = {_p(p['mcnemar_p'])}; minimum detectable effect {_pct(c['power']['mde'])}.", "",
+                f"Items: {c['n_edited']} edited, {c['n_added']} added, {c['n_removed']} removed, {c['n_fixed']} fixed "
+                f"(wrong → right), {c['n_broken']} broken (right → wrong).", ""]
+        if c["edited"] or c["flips"] or c["added"] or c["removed"]:
+            out += ["| item | change |", "|---|---|"]
+            out += [f"| `{_md(e['item_id'])}` | edited (correct: {e['was_correct']} → {e['is_correct']}) |" for e in c["edited"]]
+            out += [f"| `{_md(f['item_id'])}` | {f['direction']} |" for f in c["flips"]]
+            out += [f"| `{_md(i)}` | added |" for i in c["added"]] + [f"| `{_md(i)}` | removed |" for i in c["removed"]]
+    if b.comparisons:
+        out += ["", "## Against the other models (shared items)", "",
+                "| model | n | Δ (other − this) | only this | only other | McNemar p | MDE |", "|---|---|---|---|---|---|---|"]
+        for r in b.comparisons:
+            out.append(f"| {_md(r['other_model'])} | {r['n_shared']} | {_pts(r['delta'])} | {r['n_only_this']} | "
+                       f"{r['n_only_other']} | {_p(r['mcnemar_p'])} | {_pct(r['mde'])} |")
+    out += ["", "## Score by prompt template", "", "| template | n | accuracy | 95% interval |", "|---|---|---|---|"]
     for t in b.templates:
         a = "—" if t["accuracy"] is None else f"{t['accuracy']:.3f}"
-        lines.append(f"| {t['template_id']} | {t['n_scored']} | {a} |")
-    lines += ["", f"report version `{b.version}` · dataset `{h['dataset_version']}` · model `{h['model_version']}`"]
-    return "\n".join(lines) + "\n"
+        out.append(f"| {_md(t['template_id'])}{' (headline)' if t.get('is_headline') else ''} | {t['n_scored']} | {a} | "
+                   f"{_pct(t.get('ci_low'))} – {_pct(t.get('ci_high'))} |")
+    cal, pb = b.audits.get("calibration"), b.audits.get("position_bias")
+    if cal:
+        out += ["", f"Calibration: ECE {_num(cal['ece'])}, Brier {_num(cal['brier'])}, AUROC {_num(cal.get('auroc'))} "
+                f"on {cal['n']} items."]
+    if pb:
+        out += [f"Answer positions (predicted / gold): {pb['pred_counts']} / {pb['gold_counts']}; χ² p = {_p(pb['p_value'])}."]
+    if b.quarantine:
+        out += ["", "## Quarantined rows", ""] + [f"- `{_md(q['rule'])}` × {q['n']} (first at row {q['first_row']})" for q in b.quarantine]
+    out += ["", f"## Items ({len(b.sample_items)} shown, changed items first)", "",
+            "| item | change | prediction | gold | correct |", "|---|---|---|---|---|"]
+    for s in b.sample_items:
+        ok = "—" if s.get("is_correct") is None else ("yes" if s["is_correct"] else "no")
+        out.append(f"| `{_md(s['item_id'])}` | {_md(s.get('change') or '')} | {_md(s.get('prediction'))} | "
+                   f"{_md(s.get('gold'))} | {ok} |")
+    out += ["", f"report version `{b.version}` · dataset `{h['dataset_version']}` · model `{h['model_version']}` · "
+            f"grid `{h.get('grid_version')}`"]
+    return "\n".join(out) + "\n"
+
+
+def render_json(b: ReportBundle) -> str:
+    return json.dumps(b.to_json(), indent=2, default=str)
 
 
 def report_dir(root: Path, b: ReportBundle) -> Path:
@@ -125,23 +167,74 @@ def report_dir(root: Path, b: ReportBundle) -> Path:
     return root / safe_name(h["model"]) / safe_name(h["benchmark"]) / safe_name(b.version)
 
 
+def _write_folder(d: Path, files: dict[str, str], marker: str) -> bool:
+    """Write ``files`` into ``d`` atomically (temporary folder + rename); an existing version is kept as is."""
+    if (d / marker).exists():
+        return False
+    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for name, text in files.items():
+        (tmp / name).write_text(text, encoding="utf-8")
+    if d.exists():  # a half-written folder from a killed run
+        shutil.rmtree(d)
+    os.replace(tmp, d)
+    return True
+
+
 def write_report(root: Path, b: ReportBundle) -> tuple[Path, bool]:
     """Write html/md/json into the version folder; an existing version is never rewritten. Returns
     (folder, written_now)."""
     d = report_dir(root, b)
-    if (d / "report.json").exists():
-        return d, False
-    tmp = d.with_name(d.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "report.html").write_text(render_html(b), encoding="utf-8")
-    (tmp / "report.md").write_text(render_markdown(b), encoding="utf-8")
-    (tmp / "report.json").write_text(json.dumps(b.to_json(), indent=2, default=str), encoding="utf-8")
-    if d.exists():  # a half-written folder from a killed run
-        import shutil
+    written = _write_folder(d, {"report.html": render_html(b), "report.md": render_markdown(b),
+                                "report.json": render_json(b)}, "report.json")
+    return d, written
 
-        shutil.rmtree(d)
-    os.replace(tmp, d)
-    return d, True
+
+def render_index_html(ix: BenchmarkIndex) -> str:
+    forest = plots.forest_plot(ix.rows, title=f"{ix.benchmark}: every model's latest score")
+    return _env().get_template("index.html.j2").render(
+        ix=ix, forest=Markup(forest) if forest else None, prefix="../../../", generated=datetime.now(timezone.utc))
+
+
+def render_index_markdown(ix: BenchmarkIndex) -> str:
+    out = [f"# {_md(ix.benchmark)} across models", "", "| model | accuracy | 95% interval | n | verdict | report |",
+           "|---|---|---|---|---|---|"]
+    for r in ix.rows:
+        out.append(f"| {_md(r['model'])} | {_pct(r['accuracy'])} | {_pct(r['ci_low'])} – {_pct(r['ci_high'])} | "
+                   f"{r['n_scored']} | {r.get('overall_verdict') or '—'} | `{r['report_version']}` |")
+    if ix.comparisons:
+        out += ["", "| a | b | n | Δ (b − a) | only a | only b | McNemar p | MDE |", "|---|---|---|---|---|---|---|---|"]
+        for c in ix.comparisons:
+            out.append(f"| {_md(c['model_a'])} | {_md(c['model_b'])} | {c['n_shared']} | {_pts(c['delta'])} | "
+                       f"{c['n_only_this']} | {c['n_only_other']} | {_p(c['mcnemar_p'])} | {_pct(c['mde'])} |")
+    return "\n".join(out) + "\n"
+
+
+def index_dir(root: Path, ix: BenchmarkIndex) -> Path:
+    return root / BENCHMARKS_DIR / safe_name(ix.benchmark) / ix.version
+
+
+def write_index(root: Path, ix: BenchmarkIndex) -> tuple[Path, bool]:
+    d = index_dir(root, ix)
+    written = _write_folder(d, {"index.html": render_index_html(ix), "index.md": render_index_markdown(ix),
+                                "index.json": json.dumps(ix.to_json(), indent=2, default=str)}, "index.json")
+    return d, written
+
+
+def write_home(root: Path, indexes: list[BenchmarkIndex]) -> Path:
+    """``<root>/index.html``: links to the latest page of every benchmark and every latest report (rewritten
+    whenever reports are rendered; everything it links to is immutable)."""
+    html = _env().get_template("home.html.j2").render(
+        indexes=[(ix, f"{BENCHMARKS_DIR}/{ix.benchmark}/{ix.version}/index.html") for ix in indexes],
+        generated=datetime.now(timezone.utc))
+    p = root / "index.html"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f"index.html.tmp{os.getpid()}")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, p)
+    return p
 
 
 def latest_report(root: Path, warehouse: Path, model: str | None = None, benchmark: str | None = None) -> list[Path]:
