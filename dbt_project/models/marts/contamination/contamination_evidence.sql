@@ -1,0 +1,66 @@
+-- One row per benchmark × dataset version × item × signal × (corpus or model): every piece of contamination
+-- evidence the audits have for an item, each with its value, its threshold (where one is defined) and its
+-- strength (AUDITS.md audit 8):
+--   strong    ngram_overlap      share of the item's informative n-grams found in the corpus (method 'n=13', …)
+--   moderate  embedding_nn       max cosine of the item to a corpus document (method = embedding model)
+--   moderate  prefix_completion  share of 32 greedy tokens that reproduce the item after its first 32 tokens
+--   weak      perplexity, zlib_ratio, min_k_prob, min_k_plus_plus  membership scores (no threshold: near-random
+--             AUROC on Pythia per MIMIR; they rank items, they do not flag them)
+-- Columns that do not apply are '' (corpus for a model signal, model for a corpus signal), so the key has no NULL.
+{%- set flag_share = var('contamination_ngram_flag_share', 0.1) %}
+{%- set flag_cos = var('contamination_embedding_flag_cosine', 0.8) %}
+{%- set flag_prefix = var('contamination_prefix_flag_share', 0.5) %}
+
+with ngram as (
+    select
+        benchmark, dataset_version, item_id, 'ngram_overlap' as signal, 'n=' || n as method, 'corpus' as evidence_source,
+        corpus, corpus_version, '' as model, '' as model_version,
+        overlap_share as value, {{ flag_share }}::double as threshold,
+        overlap_share >= {{ flag_share }} as is_flagged, 'strong' as strength,
+        json_object('n_informative', n_informative, 'n_matched_informative', n_matched_informative,
+            'raw_overlap_share', raw_overlap_share, 'longest_span_tokens', longest_span_tokens,
+            'n_matching_docs', n_matching_docs, 'matching_doc_ids', matching_doc_ids)::varchar as detail
+    from {{ ref('int_item_ngram_overlaps_measured') }}
+),
+
+embedding as (
+    select
+        benchmark, dataset_version, item_id, 'embedding_nn' as signal, embedding_model as method, 'corpus' as evidence_source,
+        corpus, corpus_version, '' as model, '' as model_version,
+        max_cosine as value, {{ flag_cos }}::double as threshold, max_cosine >= {{ flag_cos }} as is_flagged,
+        'moderate' as strength,
+        json_object('nearest_doc_ids', nearest_doc_ids, 'nearest_cosines', nearest_cosines)::varchar as detail
+    from {{ ref('int_item_corpus_neighbours_ranked') }}
+),
+
+membership as (
+    select
+        benchmark, dataset_version, item_id, s.signal, s.method, 'model' as evidence_source, '' as corpus,
+        '' as corpus_version, model, model_version, s.value, s.threshold, s.is_flagged, s.strength,
+        json_object('n_tokens', n_tokens, 'min_k_plus_plus_rank', min_k_plus_plus_rank)::varchar as detail
+    from {{ ref('int_membership_signals_scored') }}
+    cross join lateral (
+        select * from (values
+            ('perplexity', 'token log-probs of the item text', perplexity, null::double, null::boolean, 'weak'),
+            ('zlib_ratio', 'log-perplexity / zlib bytes', zlib_ratio, null, null, 'weak'),
+            ('min_k_prob', 'k=' || round(min_k * 100)::integer || '%', min_k_prob, null, null, 'weak'),
+            ('min_k_plus_plus', 'k=' || round(min_k * 100)::integer || '%', min_k_plus_plus, null, null, 'weak'),
+            ('prefix_completion', prefix_tokens || '->' || probe_tokens || ' greedy', prefix_match_share,
+                {{ flag_prefix }}::double, prefix_flagged, 'moderate')
+        ) as v(signal, method, value, threshold, is_flagged, strength)
+    ) as s
+)
+
+select
+    benchmark::varchar as benchmark, dataset_version::varchar as dataset_version, item_id::varchar as item_id,
+    signal::varchar as signal, method::varchar as method, evidence_source::varchar as evidence_source,
+    corpus::varchar as corpus, corpus_version::varchar as corpus_version, model::varchar as model,
+    model_version::varchar as model_version, value::double as value, threshold::double as threshold,
+    is_flagged::boolean as is_flagged, strength::varchar as strength, detail::varchar as detail
+from (
+    select * from ngram
+    union all by name
+    select * from embedding
+    union all by name
+    select * from membership
+)
