@@ -331,6 +331,17 @@ def _provenance(con: duckdb.DuckDBPyConnection, h: dict[str, Any], lake: Path | 
     prov["dataset"] = {"source": info.get("source"), "fingerprint": info.get("fingerprint"),
                        "n_items": info.get("n_items")} if info else {}
     prov["contracts"] = {"benchmark_items": info.get("contract_version")} if info.get("contract_version") else {}
+    # the predictions suite version travels with the rows it validated (staging keeps it; marts need not)
+    pred_contracts = [r[0] for r in con.execute(
+        f"select distinct contract_version from staging.stg_lake__predictions where {_KEY} and contract_version is not null",
+        _key(h)).fetchall()]
+    if pred_contracts:
+        prov["contracts"]["predictions"] = ", ".join(sorted(pred_contracts))
+    item_contracts = [r[0] for r in con.execute(
+        "select distinct contract_version from staging.stg_lake__items where benchmark = ? and dataset_version = ? "
+        "and contract_version is not null", [h["benchmark"], h["dataset_version"]]).fetchall()]
+    if item_contracts:
+        prov["contracts"]["benchmark_items"] = ", ".join(sorted(item_contracts))
     prov["code"] = code_versions()
     return prov
 
@@ -412,7 +423,10 @@ def build_bundle(con: duckdb.DuckDBPyConnection, h: dict[str, Any], lake: Path |
     changes = _changes(con, h, lineage, cells) if lineage else None
     prov = _provenance(con, h, lake)
     if extra_provenance:
-        prov.update(extra_provenance(h) or {})
+        extra = dict(extra_provenance(h) or {})
+        # contract versions merge: the rows' own versions (from the lake) win over instance metadata
+        prov["contracts"] = {**extra.pop("contracts", {}), **prov.get("contracts", {})}
+        prov.update(extra)
     return ReportBundle(
         headline=h, templates=_templates(con, h), provenance=prov, quarantine=_quarantine(con, h),
         sample_items=_items_table(cells, changes), audits=audits, lineage=lineage, changes=changes,

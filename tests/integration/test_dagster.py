@@ -101,6 +101,11 @@ def test_reports_are_versioned_escaped_and_match_the_mart(smoke_run):
         assert (path.parent / "report.md").exists()
     mmlu = json.loads(next(p for p in reports if "/mmlu/" in str(p)).read_text())
     assert len(mmlu["templates"]) == 2 and mmlu["provenance"]["dtype"] == "float32"
+    # the report says which contract versions validated its inputs
+    from data_contracts import suite_version
+
+    assert mmlu["provenance"]["contracts"] == {"benchmark_items": suite_version("benchmark_items"),
+                                               "predictions": suite_version("predictions")}
     assert re.search(r"\d+\.\d%", (next(p for p in reports if "/mmlu/" in str(p)).parent / "report.html").read_text())
 
 
