@@ -19,7 +19,7 @@ import pytest
 from benchtrust.inference.models import build_engine, resolve_model
 from benchtrust.inference.runner import PredictionCache, run_grid
 from benchtrust.items import FieldMapping
-from benchtrust.registry import Grid, Registry
+from benchtrust.registry import Grid, Registry, Template
 from benchtrust.sources import FileSource, load_items
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,7 +90,9 @@ def test_seeded_sampling_is_reproducible(tmp_path, model, engine):
     reg = Registry.load()
     he = load_items(__import__("benchtrust.sources", fromlist=["HumanEvalSource"]).HumanEvalSource(), "humaneval")
     items = he.items.head(2)
-    g = Grid(templates=[reg.templates["humaneval_complete"]],
+    # no stop sequences: with HumanEval's stops a 12-token sample often ends at once, hiding the sampler
+    free = Template(id="free_completion", task_type="generation", prompt="{{ input }}")
+    g = Grid(templates=[free],
              decoding={"mode": "sample", "samples": 3, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 12, "seed": 1})
     r1 = run_grid(items, g, model, "humaneval", "v", lambda n: engine, tmp_path / "s1", progress=False)[0]
     r2 = run_grid(items, g, model, "humaneval", "v", lambda n: engine, tmp_path / "s2", progress=False)[0]
