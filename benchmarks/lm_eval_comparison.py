@@ -171,15 +171,16 @@ def main() -> None:
     version = ensure_lm_eval()
     import torch
 
-    results = {"machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+    results = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
                            "cuda": torch.cuda.is_available()},
                "lm_eval_version": version, "model": "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised, fp32, CPU)",
                "per_subject": a.per_subject, "settings": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for setting in a.setting or list(SETTINGS):
-            outs, meas = {}, {}
+            outs, meas, load_before = {}, {}, {}
             for tool in ("harness", "benchtrust"):
                 path = Path(tmp) / f"{setting}_{tool}.json"
+                load_before[tool] = round(os.getloadavg()[0], 2)
                 meas[tool] = measured(["--worker", tool, "--setting", setting, "--per-subject", str(a.per_subject),
                                        "--seed", str(a.seed), "--out", str(path)])
                 outs[tool] = json.loads(path.read_text())
@@ -202,6 +203,7 @@ def main() -> None:
                 "speedup_whole_process": round(meas["harness"][0] / meas["benchtrust"][0], 2),
                 "max_abs_loglik_diff_nats": max(diffs), "options_compared": len(diffs),
                 "accuracy_identical": acc_h == acc_b and not disagree, "items_with_different_correctness": disagree[:20],
+                "load_average_1min_before_each_leg": load_before,
             }
             results["settings"][setting] = entry
             print(setting, json.dumps(entry, indent=1), flush=True)

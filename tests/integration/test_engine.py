@@ -77,3 +77,17 @@ def test_shared_prefix_groups_match_a_plain_forward_pass(engine):
     for (ctx, conts, _), opts in zip(requests, scores):
         for cont, o in zip(conts, opts):
             assert o.logprob == pytest.approx(naive_loglikelihood(engine, ctx, cont), abs=1e-4)
+
+    # a second call with the same prefix (a subject split across the runner's chunks) reuses the cached prefix,
+    # which must come back unchanged: cropped to the prefix after in-place use, copied before batched use
+    memo = engine._prefix_memo
+    assert memo is not None and len(memo[0]) > 0
+    engine.batch_shared_prefix = False  # one question at a time against the single cache, cropped after each
+    try:
+        again = engine.score(requests[::-1])
+    finally:
+        engine.batch_shared_prefix = True
+    assert engine._prefix_memo[1] is memo[1]
+    assert memo[1].get_seq_length() == len(memo[0])
+    for a, b in zip(scores[::-1], again):
+        assert [o.logprob for o in a] == pytest.approx([o.logprob for o in b], abs=1e-5)
