@@ -46,7 +46,9 @@ class Grid:
     """One benchmark's evaluation grid: every prediction row records its coordinates in it."""
 
     templates: list[Template]
-    decoding: dict[str, Any] = field(default_factory=lambda: {"mode": "loglikelihood"})
+    # one decoding ({mode: greedy | sample | loglikelihood, …}) or a list of them: [greedy, sample × K] gives the
+    # decoding-gap audit (greedy vs sampling) its paired cells; the first is the primary (headline) decoding
+    decoding: dict[str, Any] | list[dict[str, Any]] = field(default_factory=lambda: {"mode": "loglikelihood"})
     subset: dict[str, Any] = field(default_factory=dict)
     fewshot: dict[str, Any] = field(default_factory=lambda: {"n": 0, "seeds": [0]})
     permutation_seeds: list[int] = field(default_factory=lambda: [0])
@@ -59,6 +61,14 @@ class Grid:
             "templates": [t.spec() for t in self.templates], "decoding": self.decoding, "subset": self.subset,
             "fewshot": self.fewshot, "permutation_seeds": self.permutation_seeds, "numeric": self.numeric,
         })
+
+    @property
+    def decodings(self) -> list[dict[str, Any]]:
+        return [dict(d) for d in self.decoding] if isinstance(self.decoding, list) else [dict(self.decoding)]
+
+    @property
+    def primary_decoding(self) -> dict[str, Any]:
+        return self.decodings[0]
 
     @property
     def headline_template(self) -> str:

@@ -71,6 +71,8 @@ class Cell:
     key: str
     examples: list[dict[str, Any]] = field(default_factory=list)
     numeric_idx: int = 0
+    decoding: dict[str, Any] = field(default_factory=lambda: {"mode": "loglikelihood"})
+    decoding_idx: int = 0  # position in the grid's decodings; 0 is the primary (headline) decoding
 
 
 class FewshotSelector:
@@ -105,8 +107,6 @@ class FewshotSelector:
 
 
 def plan_cells(items: pd.DataFrame, grid: Grid, model_version: str, pool: pd.DataFrame | None = None) -> list[Cell]:
-    dec = grid.decoding
-    n_samples = int(dec.get("samples", 1)) if dec.get("mode") == "sample" else 1
     n_shot = int(grid.fewshot.get("n", 0))
     selector = FewshotSelector(pool if pool is not None else items, set(items["item_id"]), n_shot)
     cells = []
@@ -117,14 +117,18 @@ def plan_cells(items: pd.DataFrame, grid: Grid, model_version: str, pool: pd.Dat
             for fs in grid.fewshot.get("seeds", [0]):
                 perms = grid.permutation_seeds if t.task_type == "multiple_choice" else [0]
                 for ps in perms:
-                    for s in range(n_samples):
-                        for it in records:
-                            if it["task_type"] != t.task_type:
-                                continue
-                            ex = selector.examples(it, int(fs))
-                            key = hash_obj([model_version, it["item_hash"], tspec, n_shot, fs,
-                                            [e["item_hash"] for e in ex], ps, dec, s, numeric], 24)
-                            cells.append(Cell(it, t, int(fs), int(ps), s, key, ex, ni))
+                    for di, dec in enumerate(grid.decodings):
+                        if t.task_type == "multiple_choice" and di > 0:
+                            continue  # options are scored by log-likelihood: decoding modes do not apply
+                        n_samples = int(dec.get("samples", 1)) if dec.get("mode") == "sample" else 1
+                        for s in range(n_samples):
+                            for it in records:
+                                if it["task_type"] != t.task_type:
+                                    continue
+                                ex = selector.examples(it, int(fs))
+                                key = hash_obj([model_version, it["item_hash"], tspec, n_shot, fs,
+                                                [e["item_hash"] for e in ex], ps, dec, s, numeric], 24)
+                                cells.append(Cell(it, t, int(fs), int(ps), s, key, ex, ni, dec, di))
     return cells
 
 
@@ -203,7 +207,7 @@ def run_grid(
             engine = engine_factory(numeric)
             prov = engine.provenance()
             # chunks in prefix order, so a chunk's questions share few-shot prefixes and batch well
-            mine.sort(key=lambda c: (c.template.id, c.fewshot_seed, c.permutation_seed, c.sample_idx,
+            mine.sort(key=lambda c: (c.template.id, c.fewshot_seed, c.permutation_seed, c.decoding_idx, c.sample_idx,
                                      c.item.get("subject", ""), c.item["item_id"]))
             for start in range(0, len(mine), chunk_size):
                 chunk = mine[start: start + chunk_size]
@@ -224,7 +228,7 @@ def run_grid(
     df["grid_version"] = grid.version
     # primary coordinates: original answer order, first few-shot seed, first sample, first numeric config —
     # every template at these coordinates is comparable; the headline is the first template among them
-    primary_keys = {c.key for c in cells if c.numeric_idx == 0}
+    primary_keys = {c.key for c in cells if c.numeric_idx == 0 and c.decoding_idx == 0}
     df["is_primary"] = (df["permutation_seed"] == 0) & (df["fewshot_seed"] == grid.fewshot.get("seeds", [0])[0]) & (
         df["sample_idx"] == 0) & df["cell_key"].isin(primary_keys)
     df["is_headline"] = df["is_primary"] & (df["template_id"] == grid.headline_template)
@@ -235,7 +239,7 @@ def run_grid(
 
 
 def _base_row(cell: Cell, grid: Grid, model: ResolvedModel, benchmark: str, prov: dict[str, Any]) -> dict[str, Any]:
-    dec = grid.decoding
+    dec = cell.decoding
     return {
         "cell_key": cell.key, "model": model.name, "model_version": model.model_version, "benchmark": benchmark,
         "item_id": cell.item["item_id"], "item_hash": cell.item["item_hash"], "task_type": cell.item["task_type"],
@@ -281,8 +285,8 @@ def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, b
                        score=float(lp[pred]), p_correct=float(probs[gi]), logprob_gold=float(lp[gi]),
                        option_logprobs=[float(x) for x in lp], token_logprobs=toks[gi], generation=None)
             rows.append(row)
-    dec = grid.decoding
     for c in gen:
+        dec = c.decoding
         text = engine.generate(
             build_context(c.template, c.item, c.examples)[1], max_new_tokens=int(dec.get("max_new_tokens", 128)), stop=c.template.stop,
             do_sample=dec.get("mode") == "sample", temperature=float(dec.get("temperature", 1.0)),

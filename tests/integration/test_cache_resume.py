@@ -104,6 +104,31 @@ def test_seeded_sampling_is_reproducible(tmp_path, model, engine):
     assert r3["generation"].tolist() != r1["generation"].tolist()
 
 
+
+def test_greedy_and_sampling_in_one_grid(tmp_path, model, engine):
+    """decoding: [greedy, sample × K] (the decoding-gap audit's grid): the greedy cell is the primary one, the
+    samples carry their own coordinates, and the greedy cells are the very cells (same keys, reused from the
+    cache) of a greedy-only grid."""
+    he = load_items(__import__("benchtrust.sources", fromlist=["HumanEvalSource"]).HumanEvalSource(), "humaneval")
+    items = he.items.head(2)
+    free = Template(id="free_completion", task_type="generation", prompt="{{ input }}")
+    greedy = {"mode": "greedy", "max_new_tokens": 8}
+    sample = {"mode": "sample", "samples": 2, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 8, "seed": 0}
+    cache = tmp_path / "c"
+    only_greedy, st0 = run_grid(items, Grid(templates=[free], decoding=greedy), model, "humaneval", "v",
+                                lambda n: engine, cache, progress=False)
+    both, st = run_grid(items, Grid(templates=[free], decoding=[greedy, sample]), model, "humaneval", "v",
+                        lambda n: engine, cache, progress=False)
+    assert (st0.computed, st.cells, st.cached, st.computed) == (2, 6, 2, 4)
+    assert sorted(zip(both["decoding"], both["sample_idx"])) == sorted(
+        [("greedy", 0)] * 2 + [("sample", 0)] * 2 + [("sample", 1)] * 2)
+    prim = both[both["is_primary"]]
+    assert len(prim) == 2 and (prim["decoding"] == "greedy").all() and prim["is_headline"].all()
+    assert set(prim["cell_key"]) == set(only_greedy["cell_key"])
+    assert (both.loc[both["decoding"] == "sample", "temperature"] == 0.8).all()
+    assert (both.loc[both["decoding"] == "greedy", "temperature"] == 0.0).all()
+
+
 WORKER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -83,6 +84,68 @@ def _lake(home):
         "is_correct": s < 3, "generation": "x", "exec_status": "passed" if s < 3 else "failed", "dtype": "float32",
         "attn_implementation": "sdpa"}) for s in range(10)]
     write_predictions(lk, rows)
+    _decoding_gap_lake(lk, gen_items)
+
+
+GAP_ITEMS, GAP_SAMPLES = 30, 4
+
+
+def _decoding_gap_lake(lk, gen_items):
+    """A grid with decoding [greedy, sample × 4] (audit 3): two models, random outcomes; one item of model c2
+    lacks a sample (left out of the comparison as incomplete)."""
+    rng = np.random.default_rng(3)
+    items = pd.concat([gen_items.assign(item_id=f"g{j:02d}", item_hash=f"gh{j}", source_row=j + 1)
+                       for j in range(GAP_ITEMS)]).assign(benchmark="synthgap", dataset_version="dvgap")
+    lake.write_parquet(items.reset_index(drop=True), lake.items_path(lk, "synthgap", "dvgap"))
+    rows = []
+    for model, p_greedy, p_sample in (("c1", 0.6, 0.4), ("c2", 0.3, 0.35)):
+        for j in range(GAP_ITEMS):
+            cells = [("greedy", 0, 0.0)] + [("sample", s, 0.8) for s in range(GAP_SAMPLES)]
+            for dec, s, temp in cells:
+                if model == "c2" and j == 0 and dec == "sample" and s == 3:
+                    continue
+                ok = bool(rng.random() < (p_greedy if dec == "greedy" else p_sample))
+                rows.append(prediction_row(**{
+                    "cell_key": f"{model}-{j}-{dec}-{s}", "model": model, "model_version": "mv", "benchmark": "synthgap",
+                    "dataset_version": "dvgap", "grid_version": "g", "item_id": f"g{j:02d}", "item_hash": f"gh{j}",
+                    "task_type": "generation", "template_id": "t", "is_primary": dec == "greedy",
+                    "is_headline": dec == "greedy", "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": 0,
+                    "decoding": dec, "temperature": temp, "top_p": 0.95 if dec == "sample" else 1.0, "sample_idx": s,
+                    "prediction": "x", "gold": "pass", "is_correct": ok, "generation": "x",
+                    "exec_status": "passed" if ok else "failed", "dtype": "float32", "attn_implementation": "sdpa",
+                    "batch_tokens": 1024}))
+    write_predictions(lk, rows)
+
+
+def _check_decoding_gap(con):
+    """marts.decoding_gap equals benchtrust.stats.decoding_summary on the same complete items, and pass@k counts
+    the samples only (not the greedy cell)."""
+    from benchtrust.stats import decoding_summary
+
+    preds = con.execute("select * from marts.predictions where benchmark = 'synthgap'").df()
+    mart = con.execute("select * from marts.decoding_gap where benchmark = 'synthgap'").df().set_index("model")
+    assert sorted(mart.index) == ["c1", "c2"]
+    for model, grp in preds.groupby("model"):
+        g = grp[grp["decoding"] == "greedy"].set_index("item_id")["is_correct"].astype(float)
+        s = grp[grp["decoding"] == "sample"].pivot(index="item_id", columns="sample_idx", values="is_correct")
+        s = s.dropna().astype(float)
+        ref = decoding_summary(g.loc[s.index].to_numpy(), s.to_numpy())
+        r = mart.loc[model]
+        assert (r["n_samples"], r["n_items"]) == (GAP_SAMPLES, len(s))
+        assert r["n_items_incomplete"] == GAP_ITEMS - len(s) == (1 if model == "c2" else 0)
+        for col, val in (("greedy_accuracy", ref.greedy_accuracy), ("sample_accuracy_mean", ref.sample_mean),
+                         ("gap", ref.gap), ("sample_sd", ref.sample_sd), ("sample_min", ref.sample_min),
+                         ("sample_max", ref.sample_max), ("best_of_n", ref.best_of_n), ("worst_of_n", ref.worst_of_n)):
+            assert r[col] == pytest.approx(val, abs=1e-12), col
+        d = g.loc[s.index].to_numpy() - s.mean(axis=1).to_numpy()
+        se = d.std(ddof=1) / np.sqrt(len(d))
+        assert r["gap_se"] == pytest.approx(se, abs=1e-12)
+        assert r["gap_ci_low"] == pytest.approx(ref.gap - 1.959963984540054 * se, abs=1e-12)
+    rep = con.execute("select model, n_samples, pass_at_1 from marts.reliability_report "
+                      "where benchmark = 'synthgap' order by model").df().set_index("model")
+    assert (rep["n_samples"] == GAP_SAMPLES - 1).tolist() == [False, True]  # c2's min(n) is 3 (one sample missing)
+    s1 = preds[(preds["model"] == "c1") & (preds["decoding"] == "sample")]
+    assert rep.loc["c1", "pass_at_1"] == pytest.approx(s1["is_correct"].astype(float).mean(), abs=1e-12)
 
 
 def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
@@ -113,7 +176,9 @@ def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
         assert r["ci_method"] == "wilson" and r["n_templates"] == 2 and r["is_latest"]
         assert r["prompt_spread"] == pytest.approx(k / n - (k // 2) / n)
         assert r["n_duplicate_items"] == 1 and r["n_quarantined"] == 1 and r["benchmark_items"] == 200
-    assert con.execute("select count(*) from marts.predictions").fetchone()[0] == 2 * (10 + 10 + 200) + 10
+    n_gap = 2 * GAP_ITEMS * (1 + GAP_SAMPLES) - 1
+    assert con.execute("select count(*) from marts.predictions").fetchone()[0] == 2 * (10 + 10 + 200) + 10 + n_gap
+    _check_decoding_gap(con)
     assert con.execute("select count(*) from marts.item_audit where is_duplicate").fetchone()[0] == 1
     assert con.execute("select rule, source_row from marts.quarantine").fetchall() == [("invalid_json", 7)]
     con.close()
