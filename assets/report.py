@@ -78,27 +78,14 @@ def reliability_reports(context: dg.AssetExecutionContext, benchtrust: Benchtrus
     """
     import duckdb
 
-    from benchtrust.report import build_bundles, build_indexes, write_home, write_index, write_report
-    from benchtrust.report.render import render_markdown
+    from benchtrust.report.render import publish, render_markdown, report_folder
 
     settings = benchtrust.settings()
     root = settings.reports
-
-    def on_disk(h: dict[str, Any]) -> bool:
-        return (root / h["model"] / h["benchmark"] / h["report_version"] / "report.json").exists()
-
-    # every version not yet on disk (oldest first, so each new one can name its predecessor's folder)
-    bundles = build_bundles(settings.warehouse, latest_only=False, lake=settings.lake, skip=on_disk,
-                            extra_provenance=_extra_provenance(context, benchtrust))
-    written = []
-    for b in bundles:
-        folder, new = write_report(root, b)
-        if new:
-            written.append((b, folder))
-            context.log.info(f"new report version {b.version} for {b.headline['model']} × {b.headline['benchmark']}: {folder}")
-    indexes = build_indexes(settings.warehouse, root)
-    index_paths = [write_index(root, ix)[0] / "index.html" for ix in indexes]
-    home = write_home(root, indexes)
+    pub = publish(settings.warehouse, root, lake=settings.lake, extra_provenance=_extra_provenance(context, benchtrust))
+    written, indexes, index_paths, home = pub.written, pub.indexes, pub.index_paths, pub.home
+    for b, folder in written:
+        context.log.info(f"new report version {b.version} for {b.headline['model']} × {b.headline['benchmark']}: {folder}")
 
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
@@ -111,12 +98,12 @@ def reliability_reports(context: dg.AssetExecutionContext, benchtrust: Benchtrus
 
     rows, summary, missing, mismatched, red = [], [], [], [], []
     for v in versions.to_dict("records"):
-        d = root / v["model"] / v["benchmark"] / v["report_version"]
+        d = report_folder(root, v["model"], v["benchmark"], v["report_version"])
         if not all((d / f).exists() for f in ("report.html", "report.md", "report.json")) or \
                 (d / "report.html").resolve() != Path(v["report_path"]).resolve():
             missing.append(v["report_path"])
     for r in latest.to_dict("records"):
-        d = root / r["model"] / r["benchmark"] / r["report_version"]
+        d = report_folder(root, r["model"], r["benchmark"], r["report_version"])
         try:
             data = json.loads((d / "report.json").read_text())
         except (OSError, ValueError):
@@ -143,9 +130,9 @@ def reliability_reports(context: dg.AssetExecutionContext, benchtrust: Benchtrus
     # the newest version written by this run (by when its predictions were written) is the one previewed
     preview_bundle = max((b for b, _ in written), key=lambda b: str(b.headline.get("written_at") or "")) if written else None
     first = rows[0] if rows else {}
-    preview_path = (root / preview_bundle.headline["model"] / preview_bundle.headline["benchmark"] / preview_bundle.version
-                    / "report.md") if preview_bundle else (root / first["model"] / first["benchmark"] / first["report_version"]
-                                                            / "report.md" if first else None)
+    preview_path = (report_folder(root, preview_bundle.headline["model"], preview_bundle.headline["benchmark"],
+                                  preview_bundle.version) / "report.md") if preview_bundle else (
+        report_folder(root, first["model"], first["benchmark"], first["report_version"]) / "report.md" if first else None)
     preview = preview_path.read_text() if preview_path and preview_path.exists() else "no reports"
     headline_row = next((r for r in rows if preview_bundle and r["report_version"] == preview_bundle.version
                          and r["model"] == preview_bundle.headline["model"]), first)

@@ -123,6 +123,7 @@ def import_(
     model: Optional[str] = typer.Option(None, help="model name (when the source does not say)"),
     model_version: Optional[str] = typer.Option(None, "--model-version"),
     build: bool = typer.Option(True, help="run dbt build afterwards so the marts include the import"),
+    report: bool = typer.Option(True, help="after the build, write the reliability reports and benchmark pages"),
 ):
     """Import predictions from lm-evaluation-harness, HELM or a CSV/Parquet table into the lake; they pass
     the same contracts as benchtrust's own predictions, and the audits run over them."""
@@ -165,6 +166,12 @@ def import_(
             typer.echo(f"dbt build failed:\n{proc.stdout[-3000:]}", err=True)
             raise typer.Exit(1)
         typer.echo(f"warehouse rebuilt: {s.warehouse}")
+        if report:
+            from benchtrust.report.render import publish
+
+            pub = publish(s.warehouse, s.reports, lake=s.lake)
+            typer.echo(f"{len(pub.written)} new report version(s); benchmark pages: "
+                       + ", ".join(str(p) for p in pub.index_paths))
 
 
 def main() -> None:

@@ -192,16 +192,18 @@ def _headline_cells(con: duckdb.DuckDBPyConnection, key: list[Any], with_text: b
 
 def _seeds(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> list[dict[str, Any]]:
     rows = _records(con, f"""
-        select fewshot_seed, permutation_seed, sample_idx, dtype, attn_implementation,
+        select fewshot_seed, permutation_seed, decoding, sample_idx, dtype, attn_implementation,
                count(is_correct) as n_scored, count(*) filter (where is_correct) as n_correct
         from marts.predictions
         where {_KEY} and template_id = ?
-        group by all order by fewshot_seed, permutation_seed, sample_idx, dtype, attn_implementation""",
+        group by all order by fewshot_seed, permutation_seed, decoding, sample_idx, dtype, attn_implementation""",
                     _key(h) + [h.get("headline_template")])
     multi_numeric = len({(r["dtype"], r["attn_implementation"]) for r in rows}) > 1
+    multi_decoding = len({r["decoding"] for r in rows}) > 1
     for r in rows:
         r["accuracy"] = r["n_correct"] / r["n_scored"] if r["n_scored"] else None
-        r["label"] = (f"few-shot seed {r['fewshot_seed']} · order {r['permutation_seed']} · sample {r['sample_idx']}"
+        r["label"] = (f"few-shot seed {r['fewshot_seed']} · order {r['permutation_seed']}"
+                      + (f" · {r['decoding']}" if multi_decoding else "") + f" · sample {r['sample_idx']}"
                       + (f" · {r['dtype']}/{r['attn_implementation']}" if multi_numeric else ""))
     return _with_interval(rows)
 
@@ -386,6 +388,41 @@ def label_errors_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_v
                                                    "n_top_alternative", "score", "rank"]].to_dict("records")]}
 
 
+def decoding_gap_audit(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> dict[str, Any] | None:
+    """Greedy against sampled decoding of the same items (marts.decoding_gap, audit 3); None unless the grid
+    decodes both ways."""
+    if not _has_table(con, "marts", "decoding_gap"):
+        return None
+    rows = _records(con, f"select * from marts.decoding_gap where {_KEY}", _key(h))
+    return rows[0] if rows else None
+
+
+def ranking_stability_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str,
+                            reps: int = 10_000) -> dict[str, Any] | None:
+    """Does the leaderboard order survive resampling the items? (audit 7: benchtrust.audits.leaderboard_stability,
+    a paired item bootstrap over the items every model answered at its latest headline cells). None with fewer
+    than two models."""
+    from benchtrust.audits import leaderboard_stability
+
+    df = con.execute("""
+        select p.model, p.item_id, p.is_correct
+        from marts.predictions p
+        join marts.reliability_report r using (model, model_version, benchmark, dataset_version, grid_version)
+        where r.is_latest and p.benchmark = ? and p.dataset_version = ? and p.is_headline and p.is_correct is not null
+        """, [benchmark, dataset_version]).df()
+    if df.empty or df["model"].nunique() < 2:
+        return None
+    try:
+        st = leaderboard_stability(df, reps=reps, seed=0)
+    except ValueError:  # no item shared by every model
+        return None
+    out = st.as_dict()
+    out["method"] = (f"paired bootstrap of the {st.n_items} items every model answered, {reps} resamples (seed 0): "
+                     "Kendall τ-b of each resampled ranking against the full one, P(top-1 changes), and for each "
+                     "model whether leaving it out changes the leader")
+    return _clean(out)
+
+
 def contamination_audit(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Contamination evidence summarised per signal (marts.contamination_summary), only where that mart exists and
     has rows for this model version on this dataset version: the report never shows a placeholder."""
@@ -420,6 +457,7 @@ def build_bundle(con: duckdb.DuckDBPyConnection, h: dict[str, Any], lake: Path |
     audits["calibration"] = calibration_audit(cells)
     audits["label_errors"] = label_errors_audit(con, h["benchmark"], h["dataset_version"])
     audits["contamination"] = contamination_audit(con, h)
+    audits["decoding_gap"] = decoding_gap_audit(con, h)
     changes = _changes(con, h, lineage, cells) if lineage else None
     prov = _provenance(con, h, lake)
     if extra_provenance:
@@ -459,6 +497,7 @@ class BenchmarkIndex:
     rows: list[dict[str, Any]]  # latest report per model, with its overall verdict and link
     comparisons: list[dict[str, Any]]
     label_errors: dict[str, Any] | None = None
+    ranking_stability: dict[str, Any] | None = None
 
     @property
     def version(self) -> str:
@@ -470,21 +509,28 @@ class BenchmarkIndex:
 
     def to_json(self) -> dict[str, Any]:
         return _clean({"benchmark": self.benchmark, "index_version": self.version, "models": self.rows,
-                       "comparisons": self.comparisons, "label_errors": self.label_errors})
+                       "comparisons": self.comparisons, "label_errors": self.label_errors,
+                       "ranking_stability": self.ranking_stability})
 
 
 def build_indexes(warehouse: Path, reports_root: Path) -> list[BenchmarkIndex]:
+    from benchtrust.report.render import path_part
+
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         benches = [r["benchmark"] for r in _records(con, "select distinct benchmark from marts.reliability_report order by 1")]
         out = []
         for b in benches:
-            rows = _forest(con, b)
+            # ranked: best accuracy first, ties share the better rank
+            rows = sorted(_forest(con, b), key=lambda r: (-(r["accuracy"] if r["accuracy"] is not None else -1),
+                                                           r["model"]))
             for r in rows:
+                r["rank"] = 1 + sum(1 for o in rows if o["accuracy"] is not None and r["accuracy"] is not None
+                                    and o["accuracy"] > r["accuracy"])
                 data = _read_report_json(reports_root, r["model"], b, r["report_version"])
                 r["overall_verdict"] = data.get("overall_verdict")
                 r["verdicts"] = {v["audit"]: v["status"] for v in data.get("verdicts", [])}
-                r["href"] = f"{r['model']}/{b}/{r['report_version']}/report.html"
+                r["href"] = f"{path_part(r['model'])}/{path_part(b)}/{r['report_version']}/report.html"
             comps = []
             if _has_table(con, "marts", "model_comparisons"):
                 for c in _records(con, """select * from marts.model_comparisons where comparison = 'models'
@@ -493,8 +539,10 @@ def build_indexes(warehouse: Path, reports_root: Path) -> list[BenchmarkIndex]:
                     comps.append({"model_a": c["model_a"], "model_b": c["model_b"], **{k: v for k, v in o.items()
                                                                                        if k not in ("other_model", "this_model")}})
             versions = {r["dataset_version"] for r in rows}
-            le = label_errors_audit(con, b, versions.pop()) if len(versions) == 1 else None
-            out.append(BenchmarkIndex(b, rows, comps, le))
+            dv = versions.pop() if len(versions) == 1 else None
+            le = label_errors_audit(con, b, dv) if dv else None
+            rs = ranking_stability_audit(con, b, dv) if dv else None
+            out.append(BenchmarkIndex(b, rows, comps, le, rs))
         return out
     finally:
         con.close()
@@ -502,6 +550,8 @@ def build_indexes(warehouse: Path, reports_root: Path) -> list[BenchmarkIndex]:
 
 def _read_report_json(root: Path, model: str, benchmark: str, version: str) -> dict[str, Any]:
     try:
-        return json.loads((root / model / benchmark / version / "report.json").read_text())
+        from benchtrust.report.render import report_folder
+
+        return json.loads((report_folder(root, model, benchmark, version) / "report.json").read_text())
     except (OSError, ValueError):
         return {}

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -34,7 +36,7 @@ from benchtrust.report.bundle import BenchmarkIndex, ReportBundle, build_bundle,
 
 __all__ = ["ReportBundle", "BenchmarkIndex", "build_bundle", "build_bundles", "build_indexes", "render_html",
            "render_markdown", "render_json", "report_dir", "write_report", "write_index", "write_home",
-           "latest_report", "BENCHMARKS_DIR"]
+           "latest_report", "publish", "Published", "path_part", "report_folder", "BENCHMARKS_DIR"]
 
 BENCHMARKS_DIR = "_benchmarks"
 
@@ -162,9 +164,23 @@ def render_json(b: ReportBundle) -> str:
     return json.dumps(b.to_json(), indent=2, default=str)
 
 
+def path_part(name: str) -> str:
+    """A folder name for any model or benchmark name: every run of characters outside [A-Za-z0-9._-] becomes
+    '__' ('openai/gpt-4o' → 'openai__gpt-4o', as imports name them); '', '.' and '..' are wrapped in '_' so a
+    name never leaves the reports folder. Safe names are kept as they are. The same rule is the dbt macro
+    ``path_part`` (marts.report_versions.report_path)."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "__", str(name))
+    return f"_{s}_" if s in ("", ".", "..") else s
+
+
+def report_folder(root: Path, model: str, benchmark: str, version: str) -> Path:
+    """``<root>/<model>/<benchmark>/<report_version>`` with each part made a safe folder name."""
+    return root / path_part(model) / path_part(benchmark) / safe_name(version)
+
+
 def report_dir(root: Path, b: ReportBundle) -> Path:
     h = b.headline
-    return root / safe_name(h["model"]) / safe_name(h["benchmark"]) / safe_name(b.version)
+    return report_folder(root, h["model"], h["benchmark"], b.version)
 
 
 def _write_folder(d: Path, files: dict[str, str], marker: str) -> bool:
@@ -199,21 +215,38 @@ def render_index_html(ix: BenchmarkIndex) -> str:
 
 
 def render_index_markdown(ix: BenchmarkIndex) -> str:
-    out = [f"# {_md(ix.benchmark)} across models", "", "| model | accuracy | 95% interval | n | verdict | report |",
-           "|---|---|---|---|---|---|"]
+    out = [f"# {_md(ix.benchmark)} across models", "", "| rank | model | accuracy | 95% interval | n | verdict | report |",
+           "|---|---|---|---|---|---|---|"]
     for r in ix.rows:
-        out.append(f"| {_md(r['model'])} | {_pct(r['accuracy'])} | {_pct(r['ci_low'])} – {_pct(r['ci_high'])} | "
-                   f"{r['n_scored']} | {r.get('overall_verdict') or '—'} | `{r['report_version']}` |")
+        out.append(f"| {r.get('rank', '—')} | {_md(r['model'])} | {_pct(r['accuracy'])} | {_pct(r['ci_low'])} – "
+                   f"{_pct(r['ci_high'])} | {r['n_scored']} | {r.get('overall_verdict') or '—'} | `{r['report_version']}` |")
     if ix.comparisons:
         out += ["", "| a | b | n | Δ (b − a) | only a | only b | McNemar p | MDE |", "|---|---|---|---|---|---|---|---|"]
         for c in ix.comparisons:
             out.append(f"| {_md(c['model_a'])} | {_md(c['model_b'])} | {c['n_shared']} | {_pts(c['delta'])} | "
                        f"{c['n_only_this']} | {c['n_only_other']} | {_p(c['mcnemar_p'])} | {_pct(c['mde'])} |")
+    rs = ix.ranking_stability
+    if rs:
+        lo, _, hi = rs["tau_quantiles"]
+        out += ["", f"Ranking stability: leader {_md(rs['leader'])}; Kendall τ {_num(rs['tau_mean'])} "
+                    f"(95% of resamples {_num(lo)} – {_num(hi)}); P(top-1 changes) {_pct(rs['p_top1_change'])}.", "",
+                "| model | P(top 1) | mean rank | rank 95% range | leaving it out changes the leader |", "|---|---|---|---|---|"]
+        for r in rs["rank_probabilities"]:
+            out.append(f"| {_md(r['model'])} | {_pct(r['p_top1'])} | {_num(r['mean_rank'], 2)} | "
+                       f"{int(r['rank_q025'])} – {int(r['rank_q975'])} | "
+                       f"{'yes' if rs['lomo_leader_flips'].get(r['model']) else 'no'} |")
+    le = ix.label_errors
+    if le and le.get("candidates"):
+        out += ["", f"Label-error candidates: {le['n_candidates']} of {le['n_items']} items ({_md(le['rule'])}).", "",
+                "| rank | item | gold | models' answer | models on it |", "|---|---|---|---|---|"]
+        for r in le["candidates"]:
+            out.append(f"| {r['rank']} | `{_md(r['item_id'])}` | {_md(r['gold'])} | {_md(r['top_alternative'])} | "
+                       f"{_num(r['n_top_alternative'], 1)} |")
     return "\n".join(out) + "\n"
 
 
 def index_dir(root: Path, ix: BenchmarkIndex) -> Path:
-    return root / BENCHMARKS_DIR / safe_name(ix.benchmark) / ix.version
+    return root / BENCHMARKS_DIR / path_part(ix.benchmark) / ix.version
 
 
 def write_index(root: Path, ix: BenchmarkIndex) -> tuple[Path, bool]:
@@ -227,7 +260,7 @@ def write_home(root: Path, indexes: list[BenchmarkIndex]) -> Path:
     """``<root>/index.html``: links to the latest page of every benchmark and every latest report (rewritten
     whenever reports are rendered; everything it links to is immutable)."""
     html = _env().get_template("home.html.j2").render(
-        indexes=[(ix, f"{BENCHMARKS_DIR}/{ix.benchmark}/{ix.version}/index.html") for ix in indexes],
+        indexes=[(ix, f"{BENCHMARKS_DIR}/{path_part(ix.benchmark)}/{ix.version}/index.html") for ix in indexes],
         generated=datetime.now(timezone.utc))
     p = root / "index.html"
     root.mkdir(parents=True, exist_ok=True)
@@ -235,6 +268,33 @@ def write_home(root: Path, indexes: list[BenchmarkIndex]) -> Path:
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, p)
     return p
+
+
+@dataclass
+class Published:
+    written: list[tuple[ReportBundle, Path]]  # report versions new on disk
+    indexes: list[BenchmarkIndex]
+    index_paths: list[Path]
+    home: Path
+
+
+def publish(warehouse: Path, root: Path, lake: Path | None = None,
+            extra_provenance: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Published:
+    """Write every report version of the warehouse not yet on disk (oldest first, so each new one can name its
+    predecessor's folder), the benchmark pages across models and the home page. Used by the reports asset and
+    by ``benchtrust import`` (imported predictions get the same reports as benchtrust's own)."""
+
+    def on_disk(h: dict[str, Any]) -> bool:
+        return (report_folder(root, h["model"], h["benchmark"], h["report_version"]) / "report.json").exists()
+
+    written = []
+    for b in build_bundles(warehouse, latest_only=False, lake=lake, skip=on_disk, extra_provenance=extra_provenance):
+        folder, new = write_report(root, b)
+        if new:
+            written.append((b, folder))
+    indexes = build_indexes(warehouse, root)
+    index_paths = [write_index(root, ix)[0] / "index.html" for ix in indexes]
+    return Published(written, indexes, index_paths, write_home(root, indexes))
 
 
 def latest_report(root: Path, warehouse: Path, model: str | None = None, benchmark: str | None = None) -> list[Path]:
@@ -251,4 +311,4 @@ def latest_report(root: Path, warehouse: Path, model: str | None = None, benchma
         rows = con.execute(sql + " order by model, benchmark", params).fetchall()
     finally:
         con.close()
-    return [root / m / b / v / "report.html" for m, b, v in rows]
+    return [report_folder(root, m, b, v) / "report.html" for m, b, v in rows]

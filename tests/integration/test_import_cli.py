@@ -3,6 +3,7 @@ audit them like our own."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,29 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     n_pred = con.execute("select count(*) from marts.predictions where decoding = 'greedy'").fetchone()[0]
     assert n_pred == 140150
     con.close()
+
+    # the import also wrote the reports: one per model, and the benchmark page across the 10 models ranks them
+    # with intervals, the pairwise McNemar matrix, ranking stability and the label-error candidates
+    reports = bt_home / "reports"
+    assert len(list(reports.glob("*/*/*/report.html"))) == 10
+    [ix_json] = list((reports / "_benchmarks").glob("*/*/index.json"))
+    ix = json.loads(ix_json.read_text())
+    models = ix["models"]
+    assert [m["rank"] for m in models] == sorted(m["rank"] for m in models) and models[0]["rank"] == 1
+    assert models[0]["model"] == "anthropic/claude-3-opus-20240229"
+    assert all(m["ci_low"] < m["accuracy"] < m["ci_high"] for m in models)
+    assert len(ix["comparisons"]) == 45 and all(0 <= c["mcnemar_p"] <= 1 for c in ix["comparisons"])
+    rs = ix["ranking_stability"]
+    assert len(rs["models"]) == 10 and rs["n_items"] == 14014 and rs["reps"] == 10_000
+    assert 0 < rs["tau_mean"] <= 1 and 0 <= rs["p_top1_change"] <= 1
+    assert rs["leader"] == "anthropic/claude-3-opus-20240229"
+    assert [r["model"] for r in rs["rank_probabilities"]][0] == rs["leader"]
+    le = ix["label_errors"]
+    assert le["n_models"] == 10 and le["n_candidates"] > 100 and le["candidates"][0]["rank"] == 1
+    html = ix_json.with_name("index.html").read_text()
+    for anchor in ('id="models"', 'id="comparisons"', 'id="ranking-stability"', "Label-error candidates"):
+        assert anchor in html
+    assert "Ranking stability" in ix_json.with_name("index.md").read_text()
 
 
 def test_import_lm_eval_samples(bt_home):

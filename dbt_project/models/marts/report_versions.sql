@@ -30,7 +30,8 @@ select
     model_version,
     grid_version,
     report_version,
-    '{{ env_var("BENCHTRUST_HOME", "data") }}/reports/' || model || '/' || benchmark || '/' || report_version
+    '{{ env_var("BENCHTRUST_HOME", "data") }}/reports/' || {{ path_part('model') }} || '/' || {{ path_part('benchmark') }}
+        || '/' || report_version
         || '/report.html' as report_path,
     written_at as created_at,
     version_seq::integer as version_seq,
