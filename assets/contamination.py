@@ -104,7 +104,8 @@ def corpus_ngram_matches(context: dg.AssetExecutionContext, benchtrust: Benchtru
         spec.get("type") == "benchmark" or (spec.get("source") or {}).get("type") == "benchmark") else []
     items = latest_item_sets(settings.lake)
     scan = scan_corpus(settings.lake, name, info["corpus_version"], items, reg.settings.ngram_sizes,
-                       threads=int(spec.get("threads", 2)), exclude_benchmarks=[e for e in exclude if e])
+                       threads=int(spec.get("threads", 2)), exclude_benchmarks=[e for e in exclude if e],
+                       processes=int(spec["processes"]) if "processes" in spec else None)
     meta = {"corpus_version": info["corpus_version"], "scanned_pairs": len(scan.pairs)}
     if scan.result is not None:
         r = scan.result
@@ -132,14 +133,14 @@ def text_embeddings(context: dg.AssetExecutionContext, benchtrust: BenchtrustRes
     items of every benchmark and of the document windows of every corpus with ``embed: true``, keyed by text
     hash under ``embeddings/model=<m>/``. Only texts not embedded before are computed."""
     from benchtrust.contamination.corpora import corpus_docs_path, latest_corpus
-    from benchtrust.contamination.embeddings import EmbeddingCache, Embedder, doc_windows
+    from benchtrust.contamination.embeddings import EmbeddingCache, Embedder, doc_windows, item_embedding_text
     from benchtrust.contamination.overlap import latest_item_sets
 
     settings = benchtrust.settings()
     reg = _corpus_registry(benchtrust)
     cache = EmbeddingCache(settings.lake, Embedder())
     items = latest_item_sets(settings.lake)
-    _, _, n_items_new = cache.embed(items["text"].tolist())
+    _, _, n_items_new = cache.embed([item_embedding_text(t) for t in items["text"]])
     per_corpus = {}
     for name in reg.corpora:
         if not reg.embed(name):

@@ -324,12 +324,24 @@ def worker_hash_pass(path: Path, mb: int) -> dict:
     return out
 
 
+REPEAT = 1
+
+
 def run_worker(args: list[str], timeout: int = 3600) -> dict:
-    cmd = [sys.executable, __file__, "--worker", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        return {"error": proc.stderr[-2000:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """Run one measurement in a fresh process (peak RSS per configuration), REPEAT times; keep the fastest."""
+    runs = []
+    for _ in range(REPEAT):
+        cmd = [sys.executable, __file__, "--worker", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            return {"error": proc.stderr[-2000:]}
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    key = next((k for k in ("mb_per_s", "lookup_mb_per_s", "ngram_generation_mb_per_s", "md5_mb_per_s")
+                if k in runs[0]), None)
+    best = max(runs, key=lambda r: r.get(key) or 0) if key else runs[-1]
+    if len(runs) > 1 and key:
+        best = {**best, "runs": [r.get(key) for r in runs]}
+    return best
 
 
 def main() -> None:
@@ -342,6 +354,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ngram_throughput.json")
     ap.add_argument("--quick", action="store_true", help="small sizes, no output file")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per configuration; the fastest is reported "
+                    "(this machine is shared: the slower runs are kept under 'runs')")
     ap.add_argument("--worker", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     if a.worker:
@@ -362,13 +376,17 @@ def main() -> None:
         print(json.dumps(res))
         return
 
+    global REPEAT
+    REPEAT = max(1, a.repeat)
     sizes = [int(s) for s in a.sizes.split(",")]
     threads = [int(t) for t in a.threads.split(",")]
     work = a.workdir or Path(tempfile.mkdtemp(prefix="ngram_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / f"corpus_{max(sizes)}MB.parquet"
     out: dict = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
-                             "cpus": os.cpu_count(), "cpu": _cpu_name()},
+                             "cpus": os.cpu_count(), "cpu": _cpu_name(),
+                             "note": "shared with other jobs while measured: each figure is the fastest of "
+                                     f"{REPEAT} runs (all under 'runs')"},
                  "benchmark_side": "MMLU test set (14,042 items), question + choices", "n": 13}
     if not corpus.exists():
         print(f"generating {max(sizes)} MB of corpus text into {corpus} …", flush=True)

@@ -35,6 +35,18 @@ DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 EMBED_DIM = 384
 
 
+ITEM_MAX_WORDS = 150  # ~200 word pieces: the question and all choices fit MiniLM's 256
+
+
+def item_embedding_text(text: str, max_words: int = ITEM_MAX_WORDS) -> str:
+    """What is embedded for a benchmark item: its text, or its last ``max_words`` words when longer. MiniLM reads
+    256 word pieces and cuts the rest; items that long are passages followed by their question and choices
+    (MMLU's "This question refers to the following information. …"), and it is the question and choices that
+    tell two items apart — embedding the head made every question on one passage a "near duplicate"."""
+    words = text.split()
+    return text if len(words) <= max_words else " ".join(words[-max_words:])
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
@@ -222,7 +234,8 @@ def corpus_neighbours(lake: Path, corpus: str, corpus_version: str, items: pd.Da
 
     t0 = time.perf_counter()
     embedder = embedder or Embedder()
-    fp = hash_obj([embedder.name, k, chunk_words, sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
+    fp = hash_obj([embedder.name, k, chunk_words, ITEM_MAX_WORDS,
+                   sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
     out = lake / "embedding_neighbours" / f"corpus={safe_name(corpus)}" / f"{corpus_version}__{fp}.parquet"
     if out.exists():
         return NeighbourRun(pd.read_parquet(out), out, len(items), 0, 0, time.perf_counter() - t0)
@@ -233,7 +246,7 @@ def corpus_neighbours(lake: Path, corpus: str, corpus_version: str, items: pd.Da
                          "this machine would take too long; set `embed: false` for it or raise the limit")
     cache = EmbeddingCache(lake, embedder)
     kv, kh, n1 = cache.embed(win["text"].tolist())
-    qv, qh, n2 = cache.embed(items["text"].tolist())
+    qv, qh, n2 = cache.embed([item_embedding_text(t) for t in items["text"]])
     idx, val = top_k(qv, kv, k)
     rows = []
     for qi in range(len(items)):
@@ -257,13 +270,14 @@ def item_neighbours(lake: Path, items: pd.DataFrame, embedder: Embedder | None =
 
     t0 = time.perf_counter()
     embedder = embedder or Embedder()
-    fp = hash_obj([embedder.name, k, min_cosine, sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
+    fp = hash_obj([embedder.name, k, min_cosine, ITEM_MAX_WORDS,
+                   sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
     folder = lake / "item_neighbours"
     out = folder / f"{fp}.parquet"
     if out.exists():
         return NeighbourRun(pd.read_parquet(out), out, len(items), len(items), 0, time.perf_counter() - t0)
     cache = EmbeddingCache(lake, embedder)
-    vecs, hashes, n_new = cache.embed(items["text"].tolist())
+    vecs, hashes, n_new = cache.embed([item_embedding_text(t) for t in items["text"]])
     idx, val = top_k(vecs, vecs, k, exclude=np.arange(len(items)))
     qi, r = np.nonzero(val >= min_cosine)
     j = idx[qi, r]

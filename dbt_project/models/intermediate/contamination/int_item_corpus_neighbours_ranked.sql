@@ -4,10 +4,11 @@
 -- embeddings (array_cosine_similarity on FLOAT[384]), and cosine_drift records any difference.
 {{ config(materialized='table') }}
 
-with emb as (
-    select embedding_model, text_hash, any_value(embedding) as embedding
+with emb as (  -- one row per model × text hash, joined on one combined key: with two equalities on the model
+    -- column, DuckDB 2.0's planner derives model = model between the two embedding scans and joins them on the
+    -- model alone first (15k × 15k FLOAT[384] rows: tens of GB spilled to disk)
+    select distinct on (embedding_model, text_hash) embedding_model || '/' || text_hash as emb_key, embedding
     from {{ ref('stg_lake__text_embeddings') }}
-    group by all
 ),
 
 pairs as (
@@ -15,8 +16,8 @@ pairs as (
         n.*,
         array_cosine_similarity(ei.embedding, ed.embedding)::double as cosine_sql
     from {{ ref('stg_lake__embedding_neighbours') }} as n
-    join emb as ei on ei.embedding_model = n.embedding_model and ei.text_hash = n.item_text_hash
-    join emb as ed on ed.embedding_model = n.embedding_model and ed.text_hash = n.doc_text_hash
+    join emb as ei on ei.emb_key = n.embedding_model || '/' || n.item_text_hash
+    join emb as ed on ed.emb_key = n.embedding_model || '/' || n.doc_text_hash
 ),
 
 per_doc as (  -- a long document has several windows: keep its best one

@@ -7,10 +7,11 @@
 {{ config(materialized='table') }}
 {%- set thr = var('contamination_near_duplicate_cosine', 0.95) %}
 
-with emb as (
-    select embedding_model, text_hash, any_value(embedding) as embedding
+with emb as (  -- one row per model × text hash, joined on one combined key: with two equalities on the model
+    -- column, DuckDB 2.0's planner derives model = model between the two embedding scans and joins them on the
+    -- model alone first (15k × 15k FLOAT[384] rows: tens of GB spilled to disk)
+    select distinct on (embedding_model, text_hash) embedding_model || '/' || text_hash as emb_key, embedding
     from {{ ref('stg_lake__text_embeddings') }}
-    group by all
 ),
 
 neighbours as (
@@ -25,8 +26,8 @@ neighbours as (
         case when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.other_item_id else n.item_id end as item_id_b,
         array_cosine_similarity(ea.embedding, eb.embedding)::double as cosine
     from {{ ref('stg_lake__item_neighbours') }} as n
-    join emb as ea on ea.embedding_model = n.embedding_model and ea.text_hash = n.item_text_hash
-    join emb as eb on eb.embedding_model = n.embedding_model and eb.text_hash = n.other_text_hash
+    join emb as ea on ea.emb_key = n.embedding_model || '/' || n.item_text_hash
+    join emb as eb on eb.emb_key = n.embedding_model || '/' || n.other_text_hash
 ),
 
 embedded as (
