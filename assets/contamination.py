@@ -292,7 +292,7 @@ def rewrite_predictions(context: dg.AssetExecutionContext, benchtrust: Benchtrus
     items, info = lake.latest_items(settings.lake, benchmark)
     grid = registry.grid(benchmark, benchtrust.profile)
     subset = select_subset(items, grid.subset)
-    one = Grid(templates=grid.templates[:1], decoding=grid.decoding, subset={},
+    one = Grid(templates=grid.templates[:1], decoding=grid.primary_decoding, subset={},
                fewshot={"n": grid.fewshot.get("n", 0), "seeds": grid.fewshot.get("seeds", [0])[:1]},
                permutation_seeds=[0], numeric=grid.numeric[:1])
     resolved = resolve_model(model, registry.models[model])

@@ -385,8 +385,9 @@ def main() -> None:
     corpus = work / f"corpus_{max(sizes)}MB.parquet"
     out: dict = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
                              "cpus": os.cpu_count(), "cpu": _cpu_name(),
-                             "note": "shared with other jobs while measured: each figure is the fastest of "
-                                     f"{REPEAT} runs (all under 'runs')"},
+                             "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+                             "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                             "note": f"each figure is the fastest of {REPEAT} runs (all under 'runs')"},
                  "benchmark_side": "MMLU test set (14,042 items), question + choices", "n": 13}
     if not corpus.exists():
         print(f"generating {max(sizes)} MB of corpus text into {corpus} …", flush=True)
