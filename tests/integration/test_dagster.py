@@ -18,11 +18,11 @@ EXPECTED_KEYS = {
     "intermediate/int_item_outcomes_selected", "marts/report_versions", "marts/model_comparisons",
     # the SQL audits (models/intermediate/audits, models/marts/audits)
     "intermediate/int_subject_scores_aggregated", "intermediate/int_score_uncertainties_estimated",
-    "intermediate/int_run_variances_measured", "intermediate/int_prompt_sensitivities_measured",
+    "intermediate/int_run_variances_measured", "intermediate/int_decoding_gaps_measured", "intermediate/int_prompt_sensitivities_measured",
     "intermediate/int_answer_calibrations_measured", "intermediate/int_label_errors_scored",
     "intermediate/int_item_qualities_checked", "intermediate/int_numeric_configs_compared",
     "intermediate/int_model_versions_compared", "intermediate/int_subject_scores_pooled",
-    "marts/subject_scores", "marts/prompt_sensitivity", "marts/run_variance", "marts/calibration",
+    "marts/subject_scores", "marts/prompt_sensitivity", "marts/run_variance", "marts/decoding_gap", "marts/calibration",
     "marts/numeric_determinism", "marts/version_regressions",
     # contamination audits (assets/contamination.py, models/*/contamination)
     "corpus_docs", "corpus_ngram_matches", "corpus_ngram_scans", "text_embeddings", "corpus_neighbours", "item_neighbours",
