@@ -419,7 +419,7 @@ def ranking_stability_audit(con: duckdb.DuckDBPyConnection, benchmark: str, data
     out = st.as_dict()
     out["method"] = (f"paired bootstrap of the {st.n_items} items every model answered, {reps} resamples (seed 0): "
                      "Kendall τ-b of each resampled ranking against the full one, P(top-1 changes), and for each "
-                     "model whether leaving it out changes the leader")
+                     "model P(top-1 changes) among the others when it is left out")
     return _clean(out)
 
 

@@ -230,11 +230,11 @@ def render_index_markdown(ix: BenchmarkIndex) -> str:
         lo, _, hi = rs["tau_quantiles"]
         out += ["", f"Ranking stability: leader {_md(rs['leader'])}; Kendall τ {_num(rs['tau_mean'])} "
                     f"(95% of resamples {_num(lo)} – {_num(hi)}); P(top-1 changes) {_pct(rs['p_top1_change'])}.", "",
-                "| model | P(top 1) | mean rank | rank 95% range | leaving it out changes the leader |", "|---|---|---|---|---|"]
+                "| model | P(top 1) | mean rank | rank 95% range | P(top 1 changes) without it |", "|---|---|---|---|---|"]
         for r in rs["rank_probabilities"]:
             out.append(f"| {_md(r['model'])} | {_pct(r['p_top1'])} | {_num(r['mean_rank'], 2)} | "
                        f"{int(r['rank_q025'])} – {int(r['rank_q975'])} | "
-                       f"{'yes' if rs['lomo_leader_flips'].get(r['model']) else 'no'} |")
+                       f"{_pct(rs['lomo_leader_flips'].get(r['model']))} |")
     le = ix.label_errors
     if le and le.get("candidates"):
         out += ["", f"Label-error candidates: {le['n_candidates']} of {le['n_items']} items ({_md(le['rule'])}).", "",
