@@ -88,6 +88,13 @@ RULES: list[Rule] = [
          "ECE ≤ 0.15: confidences are rough", "ECE > 0.15: the confidences mean little",
          f"no option probabilities, or fewer than {MIN_ITEMS_CALIBRATION} scored items",
          0.05, 0.15),
+    Rule("decoding_gap", "Greedy vs sampling",
+         "|greedy accuracy − mean accuracy of the K sampled decodings| on the same items (marts.decoding_gap)",
+         "≤ 2 points: the decoding mode barely moves the score",
+         "≤ 5 points: say which decoding the headline used",
+         "> 5 points: the score depends on the decoding more than most reported gaps",
+         "the grid does not decode the same items both greedily and by sampling",
+         0.02, 0.05),
 ]
 RULES_BY_AUDIT = {r.audit: r for r in RULES}
 
@@ -178,13 +185,26 @@ def calibration_verdict(cal: dict[str, Any] | None) -> Verdict:
                     f"Brier = {cal['brier']:.3f}, n = {cal['n']}" if _finite(cal.get("brier")) else "")
 
 
+def decoding_gap_verdict(dg: dict[str, Any] | None) -> Verdict:
+    if not dg or not dg.get("n_items"):
+        return _verdict("decoding_gap", None, "")
+    gap = dg.get("gap")
+    if not _finite(gap):
+        return _verdict("decoding_gap", None, "")
+    ci = (f", 95% interval {100 * dg['gap_ci_low']:+.1f} to {100 * dg['gap_ci_high']:+.1f}"
+          if _finite(dg.get("gap_ci_low")) and _finite(dg.get("gap_ci_high")) else "")
+    return _verdict("decoding_gap", abs(float(gap)), f"{100 * float(gap):+.1f} points",
+                    f"greedy {_pct(dg['greedy_accuracy'])} vs {dg['n_samples']} samples {_pct(dg['sample_accuracy_mean'])}"
+                    f" on {dg['n_items']} items{ci}")
+
+
 def evaluate(headline: dict[str, Any], audits: dict[str, Any] | None = None) -> list[Verdict]:
     """Every audit's verdict for one report, in :data:`RULES` order."""
     audits = audits or {}
     return [
         interval_verdict(headline), prompt_spread_verdict(headline), duplicates_verdict(headline),
         quarantine_verdict(headline), position_bias_verdict(audits.get("position_bias")),
-        calibration_verdict(audits.get("calibration")),
+        calibration_verdict(audits.get("calibration")), decoding_gap_verdict(audits.get("decoding_gap")),
     ]
 
 

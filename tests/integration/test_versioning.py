@@ -51,7 +51,8 @@ def test_rules_cover_every_audit_and_na_is_never_green():
                        "calibration": {"n": 10, "ece": 0.01, "brier": 0.1}})
     by = {v.audit: v for v in got}
     assert list(by) == [r.audit for r in vd.RULES] == ["interval", "prompt_spread", "duplicates", "quarantine",
-                                                        "position_bias", "calibration"]
+                                                        "position_bias", "calibration", "decoding_gap"]
+    assert by["decoding_gap"].status == "n/a"  # one decoding only: not measured, never green
     assert by["interval"].status == "green" and by["prompt_spread"].status == "red"
     assert by["duplicates"].status == "amber" and by["quarantine"].status == "red"  # 2 of 102 rows ≥ 1%
     assert by["position_bias"].status == "red"
@@ -61,6 +62,11 @@ def test_rules_cover_every_audit_and_na_is_never_green():
     assert {v.audit: v.status for v in one_template}["prompt_spread"] == "n/a"
     few = vd.position_bias_verdict({"p_value": 0.5, "chi2": 1.0, "dof": 3, "n": 8, "min_expected": 2})
     assert few.status == "n/a" and "Cochran" in few.rule
+    gap = {"n_items": 40, "n_samples": 5, "greedy_accuracy": 0.6, "sample_accuracy_mean": 0.52, "gap": 0.08,
+           "gap_ci_low": 0.01, "gap_ci_high": 0.15}
+    assert vd.decoding_gap_verdict(gap).status == "red" and "+8.0" in vd.decoding_gap_verdict(gap).shown
+    assert vd.decoding_gap_verdict(gap | {"gap": -0.03}).status == "amber"  # either sign counts
+    assert vd.decoding_gap_verdict(gap | {"gap": 0.02}).status == "green"
     assert vd.overall([vd.Verdict("x", "x", "n/a", None, "", "")]) == "n/a"
     assert vd.overall([vd.Verdict("x", "x", "green", 0, "", ""), vd.Verdict("y", "y", "n/a", None, "", "")]) == "green"
 
@@ -322,7 +328,7 @@ def test_report_formats_carry_the_same_numbers(vh):
         assert f"{100 * r['accuracy']:.1f}%" in html and f"{100 * r['ci_high']:.1f}%" in html
         assert data["overall_verdict"] in {"green", "amber", "red", "n/a"}
         assert {v["audit"] for v in data["verdicts"]} == {"interval", "prompt_spread", "duplicates", "quarantine",
-                                                          "position_bias", "calibration"}
+                                                          "position_bias", "calibration", "decoding_gap"}
         pb = data["audits"]["position_bias"]
         assert pb["n"] == 40 and sum(pb["gold_counts"]) == 40 and data["audits"]["calibration"]["n"] == 40
         assert data["audits"]["label_errors"]["n_models"] == 3
