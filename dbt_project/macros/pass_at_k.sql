@@ -4,6 +4,7 @@
     case
         when {{ n }} < {{ k }} then null
         when {{ n }} - {{ c }} < {{ k }} then 1.0
-        else 1.0 - exp(list_sum(list_transform(range({{ n }} - {{ c }} + 1, {{ n }} + 1), lambda i: ln(1.0 - {{ k }}::double / i))))
+        -- c = 0: the product is empty (pass@k = 0), and DuckDB's list_sum of an empty list is NULL, not 0
+        else 1.0 - exp(coalesce(list_sum(list_transform(range({{ n }} - {{ c }} + 1, {{ n }} + 1), lambda i: ln(1.0 - {{ k }}::double / i))), 0.0))
     end
 {%- endmacro %}

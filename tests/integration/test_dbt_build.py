@@ -87,7 +87,7 @@ def _lake(home):
     _decoding_gap_lake(lk, gen_items)
 
 
-GAP_ITEMS, GAP_SAMPLES = 30, 4
+GAP_ITEMS, GAP_SAMPLES = 30, 5
 
 
 def _decoding_gap_lake(lk, gen_items):
@@ -98,7 +98,7 @@ def _decoding_gap_lake(lk, gen_items):
                        for j in range(GAP_ITEMS)]).assign(benchmark="synthgap", dataset_version="dvgap")
     lake.write_parquet(items.reset_index(drop=True), lake.items_path(lk, "synthgap", "dvgap"))
     rows = []
-    for model, p_greedy, p_sample in (("c1", 0.6, 0.4), ("c2", 0.3, 0.35)):
+    for model, p_greedy, p_sample in (("c1", 0.6, 0.25), ("c2", 0.3, 0.35)):
         for j in range(GAP_ITEMS):
             cells = [("greedy", 0, 0.0)] + [("sample", s, 0.8) for s in range(GAP_SAMPLES)]
             for dec, s, temp in cells:
@@ -141,11 +141,16 @@ def _check_decoding_gap(con):
         se = d.std(ddof=1) / np.sqrt(len(d))
         assert r["gap_se"] == pytest.approx(se, abs=1e-12)
         assert r["gap_ci_low"] == pytest.approx(ref.gap - 1.959963984540054 * se, abs=1e-12)
-    rep = con.execute("select model, n_samples, pass_at_1 from marts.reliability_report "
+    rep = con.execute("select model, n_samples, pass_at_1, pass_at_5 from marts.reliability_report "
                       "where benchmark = 'synthgap' order by model").df().set_index("model")
     assert (rep["n_samples"] == GAP_SAMPLES - 1).tolist() == [False, True]  # c2's min(n) is 3 (one sample missing)
     s1 = preds[(preds["model"] == "c1") & (preds["decoding"] == "sample")]
     assert rep.loc["c1", "pass_at_1"] == pytest.approx(s1["is_correct"].astype(float).mean(), abs=1e-12)
+    from benchtrust.stats import pass_at_k
+
+    c = s1.groupby("item_id")["is_correct"].sum().to_numpy()
+    assert (c == 0).any()  # items with no correct sample: pass@k = 0 there (an empty product, not NULL)
+    assert rep.loc["c1", "pass_at_5"] == pytest.approx(float(pass_at_k(GAP_SAMPLES, c, 5).mean()), abs=1e-12)
 
 
 def test_dbt_build_reproduces_reference_wilson_intervals(bt_home, dbt_manifest):
