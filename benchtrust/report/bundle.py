@@ -368,14 +368,16 @@ def _templates(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> list[dict[s
 
 def label_errors_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str) -> dict[str, Any] | None:
     """Label-error candidates (benchtrust.audits.label_errors) from the latest headline answers of every model
-    evaluated on this dataset version; None with fewer than MIN_MODELS_LABEL_ERRORS models."""
+    evaluated on this dataset version; None with fewer than MIN_MODELS_LABEL_ERRORS models. Unparsable answers
+    stay in: the audit itself decides how they vote (as marts.item_audit's SQL port does), so the report and the
+    mart name the same candidates."""
     from benchtrust.audits.label_errors import label_error_candidates
 
     df = con.execute("""
         select p.model, p.item_id, p.prediction, p.predicted_index, p.gold, p.subject
         from marts.predictions p
         join marts.reliability_report r using (model, model_version, benchmark, dataset_version, grid_version)
-        where r.is_latest and p.benchmark = ? and p.dataset_version = ? and p.is_headline and p.predicted_index is not null
+        where r.is_latest and p.benchmark = ? and p.dataset_version = ? and p.is_headline
         """, [benchmark, dataset_version]).df()
     n_models = int(df["model"].nunique()) if len(df) else 0
     if n_models < MIN_MODELS_LABEL_ERRORS:

@@ -50,7 +50,13 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     assert rs["leader"] == "anthropic/claude-3-opus-20240229"
     assert [r["model"] for r in rs["rank_probabilities"]][0] == rs["leader"]
     le = ix["label_errors"]
-    assert le["n_models"] == 10 and le["n_candidates"] > 100 and le["candidates"][0]["rank"] == 1
+    assert le["n_models"] == 10 and le["candidates"][0]["rank"] == 1
+    con = duckdb.connect(str(bt_home / "warehouse" / "benchtrust.duckdb"), read_only=True)
+    sql = con.execute("select count(*) filter (where is_candidate), "
+                      "list(item_id order by rank) filter (where rank <= 20) from intermediate.int_label_errors_scored").fetchone()
+    con.close()
+    assert le["n_candidates"] == sql[0] == 1439  # the report and the SQL mart name the same candidates
+    assert [c["item_id"] for c in le["candidates"][:20]] == sql[1]
     html = ix_json.with_name("index.html").read_text()
     for anchor in ('id="models"', 'id="comparisons"', 'id="ranking-stability"', "Label-error candidates"):
         assert anchor in html
