@@ -78,12 +78,12 @@ def reliability_reports(context: dg.AssetExecutionContext, benchtrust: Benchtrus
     """
     import duckdb
 
-    from benchtrust.report.render import publish, render_markdown, report_folder
+    from benchtrust.report.render import publish, report_folder
 
     settings = benchtrust.settings()
     root = settings.reports
     pub = publish(settings.warehouse, root, lake=settings.lake, extra_provenance=_extra_provenance(context, benchtrust))
-    written, indexes, index_paths, home = pub.written, pub.indexes, pub.index_paths, pub.home
+    written, index_paths, home = pub.written, pub.index_paths, pub.home
     for b, folder in written:
         context.log.info(f"new report version {b.version} for {b.headline['model']} × {b.headline['benchmark']}: {folder}")
 

@@ -25,6 +25,15 @@ def safe_name(s: str) -> str:
     return s
 
 
+def path_part(name: str) -> str:
+    """A folder name for any model or benchmark name: every run of characters outside [A-Za-z0-9._-] becomes
+    '__' ('openai/gpt-4o' → 'openai__gpt-4o'); '', '.' and '..' are wrapped in '_' so a name never leaves its
+    parent folder. Safe names are kept as they are. The dbt macro ``path_part`` is the same rule
+    (marts.report_versions.report_path)."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "__", str(name))
+    return f"_{s}_" if s in ("", ".", "..") else s
+
+
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

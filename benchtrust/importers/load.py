@@ -3,7 +3,6 @@ audits pick them up like predictions benchtrust computed itself."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +12,9 @@ from benchtrust.importers._common import ImportResult
 
 
 def folder_name(name: str) -> str:
-    """A partition folder for any model or benchmark name ('openai/gpt-4o' → 'openai__gpt-4o')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "__", name).strip("_") or "unnamed"
+    """A partition folder for any model or benchmark name ('openai/gpt-4o' → 'openai__gpt-4o'): the lake's
+    :func:`~benchtrust.lake.path_part`, without leading or trailing underscores."""
+    return lake.path_part(name).strip("_") or "unnamed"
 
 
 def write_import(res: ImportResult, predictions: pd.DataFrame, lake_root: Path) -> list[Path]:

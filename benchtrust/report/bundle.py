@@ -16,12 +16,18 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from benchtrust.lake import path_part, safe_name
 from benchtrust.report import changes as ch
 from benchtrust.report import verdicts as vd
 
 MAX_ITEMS = 100  # rows of the items table (changed items first); counts and audits always use every item
 MIN_MODELS_LABEL_ERRORS = 3  # model agreement on a wrong answer means little with fewer models
 MAX_LABEL_ERRORS = 20
+
+
+def report_folder(root: Path, model: str, benchmark: str, version: str) -> Path:
+    """``<root>/<model>/<benchmark>/<report_version>`` with each part made a safe folder name."""
+    return root / path_part(model) / path_part(benchmark) / safe_name(version)
 
 
 def _clean(v: Any) -> Any:
@@ -366,6 +372,18 @@ def _templates(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> list[dict[s
     return _with_interval(rows)
 
 
+def _latest_headline_answers(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str,
+                             columns: str) -> pd.DataFrame:
+    """``columns`` (a fixed list from this module, never user input) of the headline cells of every model's latest
+    report on this benchmark × dataset version."""
+    return con.execute(f"""
+        select {columns}
+        from marts.predictions p
+        join marts.reliability_report r using (model, model_version, benchmark, dataset_version, grid_version)
+        where r.is_latest and p.benchmark = ? and p.dataset_version = ? and p.is_headline
+        """, [benchmark, dataset_version]).df()
+
+
 def label_errors_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str) -> dict[str, Any] | None:
     """Label-error candidates (benchtrust.audits.label_errors) from the latest headline answers of every model
     evaluated on this dataset version; None with fewer than MIN_MODELS_LABEL_ERRORS models. Unparsable answers
@@ -373,12 +391,8 @@ def label_errors_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_v
     mart name the same candidates."""
     from benchtrust.audits.label_errors import label_error_candidates
 
-    df = con.execute("""
-        select p.model, p.item_id, p.prediction, p.predicted_index, p.gold, p.subject
-        from marts.predictions p
-        join marts.reliability_report r using (model, model_version, benchmark, dataset_version, grid_version)
-        where r.is_latest and p.benchmark = ? and p.dataset_version = ? and p.is_headline
-        """, [benchmark, dataset_version]).df()
+    df = _latest_headline_answers(con, benchmark, dataset_version,
+                                  "p.model, p.item_id, p.prediction, p.predicted_index, p.gold, p.subject")
     n_models = int(df["model"].nunique()) if len(df) else 0
     if n_models < MIN_MODELS_LABEL_ERRORS:
         return None
@@ -406,12 +420,8 @@ def ranking_stability_audit(con: duckdb.DuckDBPyConnection, benchmark: str, data
     than two models."""
     from benchtrust.audits import leaderboard_stability
 
-    df = con.execute("""
-        select p.model, p.item_id, p.is_correct
-        from marts.predictions p
-        join marts.reliability_report r using (model, model_version, benchmark, dataset_version, grid_version)
-        where r.is_latest and p.benchmark = ? and p.dataset_version = ? and p.is_headline and p.is_correct is not null
-        """, [benchmark, dataset_version]).df()
+    df = _latest_headline_answers(con, benchmark, dataset_version, "p.model, p.item_id, p.is_correct")
+    df = df[df["is_correct"].notna()]
     if df.empty or df["model"].nunique() < 2:
         return None
     try:
@@ -516,8 +526,6 @@ class BenchmarkIndex:
 
 
 def build_indexes(warehouse: Path, reports_root: Path) -> list[BenchmarkIndex]:
-    from benchtrust.report.render import path_part
-
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         benches = [r["benchmark"] for r in _records(con, "select distinct benchmark from marts.reliability_report order by 1")]
@@ -552,8 +560,6 @@ def build_indexes(warehouse: Path, reports_root: Path) -> list[BenchmarkIndex]:
 
 def _read_report_json(root: Path, model: str, benchmark: str, version: str) -> dict[str, Any]:
     try:
-        from benchtrust.report.render import report_folder
-
         return json.loads((report_folder(root, model, benchmark, version) / "report.json").read_text())
     except (OSError, ValueError):
         return {}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,10 +28,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from jinja2.runtime import Undefined
 from markupsafe import Markup
 
-from benchtrust.lake import safe_name
+from benchtrust.lake import path_part
 from benchtrust.report import plots
 from benchtrust.report import verdicts as vd
-from benchtrust.report.bundle import BenchmarkIndex, ReportBundle, build_bundle, build_bundles, build_indexes
+from benchtrust.report.bundle import (BenchmarkIndex, ReportBundle, build_bundle, build_bundles, build_indexes,
+                                      report_folder)
 
 __all__ = ["ReportBundle", "BenchmarkIndex", "build_bundle", "build_bundles", "build_indexes", "render_html",
            "render_markdown", "render_json", "report_dir", "write_report", "write_index", "write_home",
@@ -162,20 +162,6 @@ def render_markdown(b: ReportBundle) -> str:
 
 def render_json(b: ReportBundle) -> str:
     return json.dumps(b.to_json(), indent=2, default=str)
-
-
-def path_part(name: str) -> str:
-    """A folder name for any model or benchmark name: every run of characters outside [A-Za-z0-9._-] becomes
-    '__' ('openai/gpt-4o' → 'openai__gpt-4o', as imports name them); '', '.' and '..' are wrapped in '_' so a
-    name never leaves the reports folder. Safe names are kept as they are. The same rule is the dbt macro
-    ``path_part`` (marts.report_versions.report_path)."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "__", str(name))
-    return f"_{s}_" if s in ("", ".", "..") else s
-
-
-def report_folder(root: Path, model: str, benchmark: str, version: str) -> Path:
-    """``<root>/<model>/<benchmark>/<report_version>`` with each part made a safe folder name."""
-    return root / path_part(model) / path_part(benchmark) / safe_name(version)
 
 
 def report_dir(root: Path, b: ReportBundle) -> Path:
