@@ -211,7 +211,7 @@ class TransformersEngine:
             finally:
                 if cache is not None and len(batch) == 1:
                     _crop_to(cache, k)
-            last = logits.reshape(len(batch), -1)[:, -logits.shape[-1]:].float()
+            last = logits[:, -1].float()  # (B, 1, V): one kept position per row
             logp = torch.log_softmax(last, dim=-1).cpu()
             for r, i in enumerate(batch):
                 argmax = int(logp[r].argmax())

@@ -186,10 +186,8 @@ def calibration_verdict(cal: dict[str, Any] | None) -> Verdict:
 
 
 def decoding_gap_verdict(dg: dict[str, Any] | None) -> Verdict:
-    if not dg or not dg.get("n_items"):
-        return _verdict("decoding_gap", None, "")
-    gap = dg.get("gap")
-    if not _finite(gap):
+    gap = (dg or {}).get("gap")
+    if not dg or not dg.get("n_items") or not _finite(gap):
         return _verdict("decoding_gap", None, "")
     ci = (f", 95% interval {100 * dg['gap_ci_low']:+.1f} to {100 * dg['gap_ci_high']:+.1f}"
           if _finite(dg.get("gap_ci_low")) and _finite(dg.get("gap_ci_high")) else "")
