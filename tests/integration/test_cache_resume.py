@@ -13,14 +13,13 @@ import textwrap
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from benchtrust.inference.models import build_engine, resolve_model
 from benchtrust.inference.runner import PredictionCache, run_grid
 from benchtrust.items import FieldMapping
 from benchtrust.registry import Grid, Registry, Template
-from benchtrust.sources import FileSource, load_items
+from benchtrust.sources import FileSource, HumanEvalSource, load_items
 
 REPO = Path(__file__).resolve().parents[2]
 MAPPING = FieldMapping(input="question", choices="choices", gold="answer", gold_format="index", id="id", subject="subject")
@@ -87,8 +86,7 @@ def test_greedy_reruns_are_bit_identical(tmp_path, model, engine):
 
 
 def test_seeded_sampling_is_reproducible(tmp_path, model, engine):
-    reg = Registry.load()
-    he = load_items(__import__("benchtrust.sources", fromlist=["HumanEvalSource"]).HumanEvalSource(), "humaneval")
+    he = load_items(HumanEvalSource(), "humaneval")
     items = he.items.head(2)
     # no stop sequences: with HumanEval's stops a 12-token sample often ends at once, hiding the sampler
     free = Template(id="free_completion", task_type="generation", prompt="{{ input }}")
@@ -109,7 +107,7 @@ def test_greedy_and_sampling_in_one_grid(tmp_path, model, engine):
     """decoding: [greedy, sample × K] (the decoding-gap audit's grid): the greedy cell is the primary one, the
     samples carry their own coordinates, and the greedy cells are the very cells (same keys, reused from the
     cache) of a greedy-only grid."""
-    he = load_items(__import__("benchtrust.sources", fromlist=["HumanEvalSource"]).HumanEvalSource(), "humaneval")
+    he = load_items(HumanEvalSource(), "humaneval")
     items = he.items.head(2)
     free = Template(id="free_completion", task_type="generation", prompt="{{ input }}")
     greedy = {"mode": "greedy", "max_new_tokens": 8}

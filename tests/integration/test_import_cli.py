@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import duckdb
-import pytest
 from typer.testing import CliRunner
 
 from benchtrust.cli import app

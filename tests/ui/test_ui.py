@@ -11,14 +11,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port, graphql
 from tests.ui import support
 
 pytestmark = pytest.mark.skipif(
@@ -27,19 +26,6 @@ pytestmark = pytest.mark.skipif(
            "`chromium` package with apt-get where apt is available (or install it yourself and rerun)")
 
 SHOTS = support.ARTIFACTS / "ui"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +41,7 @@ def ui(vh, tmp_path_factory):
     dh = tmp / "dagster_home"
     shutil.copytree(vh.home / "dagster_home", dh, ignore=shutil.ignore_patterns("*.lock", ".nux", ".telemetry"))
     (dh / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
-    port = _free_port()
+    port = free_port()
     log_path = tmp / "dagster_dev.log"
     log = open(log_path, "w")
     env = dict(os.environ, DAGSTER_HOME=str(dh), BENCHTRUST_HOME=str(vh.home), BENCHTRUST_CONFIG=str(vh.config),
@@ -68,7 +54,7 @@ def ui(vh, tmp_path_factory):
         while time.time() < deadline:
             assert proc.poll() is None, f"dagster dev exited early:\n{log_path.read_text()[-3000:]}"
             try:
-                if _graphql(port, "{ assetNodes { id } }")["data"]["assetNodes"]:
+                if graphql(port, "{ assetNodes { id } }")["data"]["assetNodes"]:
                     break
             except Exception as e:  # still starting
                 last = e
@@ -129,7 +115,7 @@ def test_report_opens_in_chromium_with_headline_verdicts_and_plots(vh):
     dom = support.dump_dom(report.as_uri(), budget_ms=3000, size="1300,5200")
     headline = re.search(r'<span class="headline" id="headline">([^<]+)</span>', dom)
     assert headline and headline.group(1) == f"{100 * data['headline']['accuracy']:.1f}%"
-    assert f"fake-b on tinyq" in dom and 'id="overall-verdict"' in dom
+    assert "fake-b on tinyq" in dom and 'id="overall-verdict"' in dom
     assert len(re.findall(r"<svg[^>]*class=\"plot\"", dom)) >= 5  # forest, templates, calibration, positions, changes
     for label in ("interval forest plot across models", "score by prompt template", "calibration curve",
                   "answer-position bias", "items changed since the previous version"):
