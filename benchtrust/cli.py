@@ -55,9 +55,18 @@ def ui(port: int = typer.Option(3000, help="port for the Dagster UI"), host: str
 @app.command()
 def query(sql: Optional[str] = typer.Argument(None, help="SQL to run against the warehouse (read-only)"),
           format: Format = typer.Option(Format.table, "--format", "-f"),
-          where: bool = typer.Option(False, "--where", help="print the warehouse path and exit")):
-    """Run read-only SQL on the DuckDB warehouse, e.g. select * from marts.reliability_report."""
+          where: bool = typer.Option(False, "--where", help="print the warehouse path and exit"),
+          max_rows: int = typer.Option(10_000, "--max-rows", min=1, help="print at most this many rows"),
+          timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="stop the query after this many seconds"),
+          wait: float = typer.Option(10.0, "--wait", min=0.0,
+                                     help="seconds to wait while dbt build holds the warehouse")):
+    """Run read-only SQL on the DuckDB warehouse, e.g. select * from marts.reliability_report.
+
+    Only SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN run, on a connection without file or network
+    access (exit code 2 for a refused statement, 3 when the warehouse is being rebuilt or the time limit hit)."""
     import duckdb
+
+    from benchtrust.query import QueryTimeout, Refused, WarehouseBusy, run_query
 
     s = get_settings()
     if where:
@@ -68,18 +77,22 @@ def query(sql: Optional[str] = typer.Argument(None, help="SQL to run against the
     if not s.warehouse.exists():
         typer.echo(f"no warehouse at {s.warehouse}; run `benchtrust run` first", err=True)
         raise typer.Exit(2)
-    con = duckdb.connect(str(s.warehouse), read_only=True)
     try:
-        cur = con.execute(sql)
-        if cur.description is None:
-            return
-        cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        res = run_query(s.warehouse, sql, max_rows=max_rows, timeout_s=timeout, wait_s=wait)
+    except Refused as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(2)
+    except (WarehouseBusy, QueryTimeout) as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(3)
     except duckdb.Error as e:
-        typer.echo(f"query failed: {e}", err=True)
+        typer.echo(f"query failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}", err=True)
         raise typer.Exit(1)
-    finally:
-        con.close()
+    if not res.columns:
+        return
+    cols, rows = res.columns, res.rows
+    if res.truncated:
+        typer.echo(f"showing the first {max_rows} rows (--max-rows)", err=True)
     if format is Format.json:
         typer.echo(json.dumps([dict(zip(cols, r)) for r in rows], default=str, indent=1))
     elif format is Format.csv:
