@@ -64,10 +64,18 @@ def resolve_model(name: str, cfg: dict[str, Any]) -> ResolvedModel:
         return ResolvedModel(name, src["id"], src.get("gguf_file"),
                              hash_obj({"id": src["id"], "revision": rev or "main"}), revision=rev, **common)
     if kind == "openai":
-        # a served model: its version is what the registry pins (the server cannot prove its weights)
-        opts = {k: src[k] for k in ("api_key_env", "timeout", "max_retries", "chat") if k in src}
-        return ResolvedModel(name, src["base_url"], None,
-                             hash_obj({"base_url": src["base_url"], "model": src["model"], "revision": src.get("revision")}),
+        # a served model: its version is what the registry pins (the server cannot prove its weights). Replicas
+        # (`base_urls`) serve the same weights, so the version hashes the first URL only: adding or removing a
+        # replica keeps the cached cells.
+        urls = ([src["base_url"]] if src.get("base_url") else []) + list(src.get("base_urls") or [])
+        if not urls:
+            raise ValueError(f"model {name!r}: an openai source needs base_url or base_urls")
+        opts = {k: src[k] for k in ("api_key_env", "timeout", "max_retries", "chat", "max_in_flight_per_replica",
+                                    "max_backoff", "max_retry_after", "unhealthy_seconds") if k in src}
+        if len(urls) > 1:
+            opts["replicas"] = tuple(urls)
+        return ResolvedModel(name, urls[0], None,
+                             hash_obj({"base_url": urls[0], "model": src["model"], "revision": src.get("revision")}),
                              revision=src["model"], engine="openai", options=tuple(sorted(opts.items())), **common)
     raise ValueError(f"model {name!r}: unknown source type {kind!r} (wheel_gguf, gguf, local, hf or openai)")
 
@@ -82,7 +90,8 @@ def build_engine(model: ResolvedModel, numeric: dict[str, Any] | None = None):
 
         opts = dict(model.options)
         key = os.environ.get(opts.pop("api_key_env")) if "api_key_env" in opts else None
-        return OpenAICompatibleEngine(model.load_path, model.revision or model.name, api_key=key, **opts)
+        urls = list(opts.pop("replicas", (model.load_path,)))
+        return OpenAICompatibleEngine(urls, model.revision or model.name, api_key=key, **opts)
     from benchtrust.inference.transformers_engine import TransformersEngine
 
     return TransformersEngine(model, dtype=numeric.get("dtype"), attn_implementation=numeric.get("attn_implementation"),

@@ -285,12 +285,14 @@ def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, b
                        score=float(lp[pred]), p_correct=float(probs[gi]), logprob_gold=float(lp[gi]),
                        option_logprobs=[float(x) for x in lp], token_logprobs=toks[gi], generation=None)
             rows.append(row)
-    for c in gen:
-        dec = c.decoding
-        text = engine.generate(
-            build_context(c.template, c.item, c.examples)[1], max_new_tokens=int(dec.get("max_new_tokens", 128)), stop=c.template.stop,
-            do_sample=dec.get("mode") == "sample", temperature=float(dec.get("temperature", 1.0)),
-            top_p=float(dec.get("top_p", 1.0)), seed=int(hash_obj([dec.get("seed", 0), c.key]), 16) % (2**31))
+    calls = [dict(prompt=build_context(c.template, c.item, c.examples)[1],
+                  max_new_tokens=int(c.decoding.get("max_new_tokens", 128)), stop=c.template.stop,
+                  do_sample=c.decoding.get("mode") == "sample", temperature=float(c.decoding.get("temperature", 1.0)),
+                  top_p=float(c.decoding.get("top_p", 1.0)),
+                  seed=int(hash_obj([c.decoding.get("seed", 0), c.key]), 16) % (2**31)) for c in gen]
+    # an engine that fans out over server replicas takes the chunk at once (texts come back in input order)
+    texts = engine.generate_many(calls) if hasattr(engine, "generate_many") else [engine.generate(**kw) for kw in calls]
+    for c, text in zip(gen, texts):
         row = _base_row(c, grid, model, benchmark, prov)
         row.update(prediction=text, predicted_index=None, score=None, p_correct=None,
                    logprob_gold=None, option_logprobs=None, token_logprobs=None, generation=text,

@@ -2,7 +2,8 @@
 
 For tests and for sharing one loaded model between processes. Implements ``/v1/models``,
 ``/v1/completions`` (text prompts; ``echo`` + ``logprobs`` + ``max_tokens=0`` returns the prompt's token
-log-probabilities) and ``/v1/chat/completions``. It binds to loopback unless told otherwise; one request is
+log-probabilities), ``/v1/chat/completions``, and ``/stats`` (POST requests answered per route, for checking
+how a client spreads its load over replicas). It binds to loopback unless told otherwise; one request is
 computed at a time.
 """
 
@@ -21,6 +22,12 @@ from benchtrust.inference.transformers_engine import TransformersEngine
 class CompletionService:
     def __init__(self, engine: TransformersEngine, name: str):
         self.engine, self.name, self.lock = engine, name, threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.counts_lock = threading.Lock()
+
+    def count(self, route: str) -> None:
+        with self.counts_lock:
+            self.counts[route] = self.counts.get(route, 0) + 1
 
     def prompt_logprobs(self, prompt: str, top: int) -> dict[str, Any]:
         import torch
@@ -84,12 +91,16 @@ def make_handler(service: CompletionService):
         def do_GET(self):
             if self.path.rstrip("/") == "/v1/models":
                 self._send(200, {"object": "list", "data": [{"id": service.name, "object": "model"}]})
+            elif self.path.rstrip("/") == "/stats":
+                with service.counts_lock:
+                    self._send(200, {"model": service.name, "requests": dict(service.counts)})
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 
         def do_POST(self):
             try:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                service.count(self.path.rstrip("/"))
                 if self.path.rstrip("/") == "/v1/completions":
                     self._send(200, service.complete(body))
                 elif self.path.rstrip("/") == "/v1/chat/completions":
