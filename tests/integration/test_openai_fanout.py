@@ -231,3 +231,20 @@ def test_gives_up_when_every_answer_is_429(servers):
     with pytest.raises(EngineHTTPError, match="gave up after 3 attempts: .*HTTP 429"):
         eng.generate("x")
     assert len(srv.arrivals) == 3
+
+
+def test_registry_base_urls_build_a_fanned_out_engine():
+    from benchtrust.inference.models import build_engine, resolve_model
+
+    one = resolve_model("m", {"source": {"type": "openai", "base_url": "http://h1:8000", "model": "served"}})
+    many = resolve_model("m", {"source": {"type": "openai", "base_url": "http://h1:8000", "model": "served",
+                                          "base_urls": ["http://h2:8000/", "http://h1:8000"],
+                                          "max_in_flight_per_replica": 3, "unhealthy_seconds": 5}})
+    assert many.model_version == one.model_version  # replicas serve the same weights: cached cells stay valid
+    eng = build_engine(many)
+    assert [r.url for r in eng.replicas] == ["http://h1:8000", "http://h2:8000"]
+    assert eng.max_in_flight == 3 and eng.unhealthy_seconds == 5 and eng.concurrency == 6
+    assert "+1 replicas" in eng.provenance()["device"]
+    assert [r.url for r in build_engine(one).replicas] == ["http://h1:8000"]
+    with pytest.raises(ValueError, match="base_url or base_urls"):
+        resolve_model("m", {"source": {"type": "openai", "model": "served"}})
