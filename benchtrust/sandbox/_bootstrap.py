@@ -12,9 +12,19 @@ Runs as the unprivileged sandbox user, inside the namespaces, before the untrust
 * compiles and runs the program as ``__main__`` and always leaves with ``os._exit`` (no atexit
   handlers or lingering threads of the program run afterwards).
 
-The nonce makes a forged ``ok`` line unlikely but not impossible (the program shares the interpreter
-and could dig it out by introspection): the sandbox contains programs, it does not make a deliberately
-adversarial program unable to *claim* success.
+The nonce makes a forged ``ok`` line unlikely but not impossible when the program shares the interpreter
+(it could dig it out by introspection). Grading therefore uses the *split* form
+(``bootstrap.py AUDIT HARNESS CANDIDATE ENTRY_POINT``, issue 15 item 3): before anything untrusted runs and
+before the nonce is read, the bootstrap makes itself non-dumpable and forks.
+
+* The child closes the result and nonce descriptors (it never sees either), installs the audit hook, runs the
+  candidate program and then serves calls of ``ENTRY_POINT``: arguments arrive pickled on a pipe, the result
+  (or the exception's type and message) goes back pickled on another.
+* The parent reads the nonce and runs the harness (the test code) with ``__bt_candidate__``, a proxy that
+  forwards each call to the child and rebuilds the answer with an unpickler that only builds plain data
+  (numbers, strings, bytes, lists, tuples, dicts, sets, None): an object with a forged ``__eq__`` cannot cross.
+  The verdict is the parent's: the candidate cannot reach its frames, ``sys.modules``, ``assert``, the
+  result descriptor or its exit code; if the child dies (``os._exit(0)``, ``sys.exit``) the call raises.
 """
 
 import os
@@ -23,15 +33,18 @@ import sys
 
 def _main():
     result_fd = 3
-    nonce = os.read(4, 128).decode("ascii", "replace").strip()
-    os.close(4)
     use_audit = sys.argv[1] == "1"
     program_path = sys.argv[2]
-    with open(program_path, encoding="utf-8") as f:
-        source = f.read()
     workdir = os.getcwd()
     write = os.write
     _exit = os._exit
+    extra = {}
+    if len(sys.argv) > 4:  # split form: the candidate runs in a child that never sees fd 3/4
+        extra["__bt_candidate__"] = _split(sys.argv[3], sys.argv[4], use_audit, workdir)
+    nonce = os.read(4, 128).decode("ascii", "replace").strip()
+    os.close(4)
+    with open(program_path, encoding="utf-8") as f:
+        source = f.read()
 
     def report(kind, detail=""):
         line = f"{nonce} {kind} {detail}".replace("\n", "\\n")
@@ -53,7 +66,7 @@ def _main():
         _install_audit_hook(report, flush, workdir, _exit)
 
     ballast = bytearray(1 << 20)  # freed on MemoryError so that reporting it has room
-    g = {"__name__": "__main__", "__builtins__": __builtins__, "__file__": "program.py"}
+    g = {"__name__": "__main__", "__builtins__": __builtins__, "__file__": "program.py", **extra}
     try:
         exec(compile(source, "program.py", "exec"), g)
     except SystemExit as e:
@@ -82,6 +95,152 @@ def _main():
     flush()
     report("ok")
     _exit(0)
+
+
+_MAX_REPLY = 64 << 20
+
+
+def _send(fd, data):
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _recv(fd, limit):
+    head = b""
+    while len(head) < 8:
+        chunk = os.read(fd, 8 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    n = int.from_bytes(head, "little")
+    if n > limit:
+        raise ValueError(f"the candidate's answer is larger than {limit} bytes")
+    parts, got = [], 0
+    while got < n:
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _split(candidate_path, entry_point, use_audit, workdir):
+    """Fork the candidate's process; return the harness's proxy for ``entry_point``."""
+    try:  # not dumpable: a process of the same uid cannot ptrace us or open /proc/<pid>/mem or fd/
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except Exception:  # noqa: BLE001 (defence in depth; fd 3/4 are closed in the child either way)
+        pass
+    call_r, call_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(3)
+            os.close(4)
+            os.close(call_w)
+            os.close(reply_r)
+        except OSError:
+            os._exit(70)
+        _serve(candidate_path, entry_point, call_r, reply_w, use_audit, workdir)
+        os._exit(0)
+    os.close(call_r)
+    os.close(reply_w)
+    return _proxy(pid, entry_point, call_w, reply_r)
+
+
+def _serve(candidate_path, entry_point, call_r, reply_w, use_audit, workdir):
+    """The candidate's process: run the candidate program, then answer calls until the harness hangs up."""
+    import pickle
+
+    def to_stderr(kind, detail=""):
+        try:
+            os.write(2, f"candidate {kind}: {detail}\n".encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+    if use_audit:
+        _install_audit_hook(to_stderr, lambda: None, workdir, os._exit)
+    dumps, loads, recv, send = pickle.dumps, pickle.loads, _recv, _send
+    g = {"__name__": "__main__", "__builtins__": __builtins__, "__file__": "candidate.py"}
+    load_error = None
+    try:
+        with open(candidate_path, encoding="utf-8") as f:
+            exec(compile(f.read(), "candidate.py", "exec"), g)
+    except BaseException as e:  # noqa: BLE001 (reported to the harness on its first call)
+        load_error = (type(e).__name__, str(e)[:500])
+    fn = g.get(entry_point)
+    while True:
+        msg = recv(call_r, _MAX_REPLY)
+        if msg is None:
+            os._exit(0)
+        if load_error is not None:
+            reply = ("exc",) + load_error
+        elif fn is None:
+            reply = ("exc", "NameError", f"name {entry_point!r} is not defined")
+        else:
+            try:
+                args, kwargs = loads(msg)
+                reply = ("ok", fn(*args, **kwargs))
+            except BaseException as e:  # noqa: BLE001
+                try:
+                    one = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
+                    reply = ("exc", type(e).__name__, one[:500])
+                except BaseException:  # noqa: BLE001
+                    reply = ("exc", "Exception", "")
+        try:
+            data = dumps(reply, protocol=4)
+        except BaseException as e:  # noqa: BLE001
+            data = dumps(("exc", "TypeError", f"the candidate's answer is not plain data ({type(e).__name__})"))
+        send(reply_w, data)
+
+
+def _proxy(pid, entry_point, call_w, reply_r):
+    import builtins
+    import io
+    import pickle
+
+    plain = {"complex", "set", "frozenset", "bytearray", "range", "slice"}
+
+    class PlainUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if module == "builtins" and name in plain:
+                return getattr(builtins, name)
+            raise pickle.UnpicklingError(f"the candidate returned a {module}.{name}, not plain data")
+
+        def persistent_load(self, pid_):
+            raise pickle.UnpicklingError("persistent ids are not plain data")
+
+    dumps = pickle.dumps
+
+    def candidate(*args, **kwargs):
+        _send(call_w, dumps((args, kwargs), protocol=4))
+        data = _recv(reply_r, _MAX_REPLY)
+        if data is None:
+            try:
+                _, status = os.waitpid(pid, 0)
+                how = f"exit code {os.waitstatus_to_exitcode(status)}"
+            except OSError:
+                how = "unknown status"
+            raise RuntimeError(f"the candidate's process ended without answering ({how})")
+        reply = PlainUnpickler(io.BytesIO(data)).load()
+        if type(reply) is not tuple or not reply or reply[0] not in ("ok", "exc"):
+            raise RuntimeError("malformed answer from the candidate's process")
+        if reply[0] == "ok" and len(reply) == 2:
+            return reply[1]
+        name, msg = (list(reply[1:3]) + ["", ""])[:2]
+        cls = getattr(builtins, str(name), None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = RuntimeError
+            msg = f"{name}: {msg}"
+        raise cls(str(msg))
+
+    candidate.__name__ = entry_point
+    candidate.__qualname__ = entry_point
+    return candidate
 
 
 _NET_PREFIXES = ("socket.", "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.",

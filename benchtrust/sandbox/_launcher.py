@@ -144,7 +144,8 @@ def build_root(cfg):
     uid, gid = cfg["uid"], cfg["gid"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates back to the host
     os.makedirs(new_root, exist_ok=True)
-    boot_size = 8 * 1024 * 1024 + 2 * os.path.getsize(cfg["program_path"])
+    boot_size = 8 * 1024 * 1024 + 2 * sum(os.path.getsize(cfg[k]) for k in ("program_path", "candidate_path")
+                                           if cfg.get(k))
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID, f"size={boot_size},mode=0755")
 
     bound = []
@@ -192,7 +193,10 @@ def build_root(cfg):
         mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
     boot = _mkdirs(new_root, ".boot")
-    for key, name in (("bootstrap_path", "bootstrap.py"), ("program_path", "program.py")):
+    for key, name in (("bootstrap_path", "bootstrap.py"), ("program_path", "program.py"),
+                      ("candidate_path", "candidate.py")):
+        if not cfg.get(key):
+            continue
         with open(cfg[key], "rb") as f_in, open(os.path.join(boot, name), "wb") as f_out:
             f_out.write(f_in.read())
         os.chmod(os.path.join(boot, name), 0o444)
@@ -309,6 +313,8 @@ def child_main(cfg, lifeline_r):
     boot = "/.boot" if cfg["mountns"] else cfg["control_dir"]
     argv = [cfg["python"], "-I", "-S", "-B", "-X", "utf8", os.path.join(boot, "bootstrap.py"),
             "1" if cfg["audit_hook"] else "0", os.path.join(boot, "program.py")]
+    if cfg.get("candidate_path"):  # split form: harness and candidate in two processes (see _bootstrap.py)
+        argv += [os.path.join(boot, "candidate.py"), cfg["entry_point"]]
     os.execve(cfg["python"], argv, cfg["env"])
 
 

