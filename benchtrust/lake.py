@@ -5,58 +5,117 @@ Layout (hive-style folders; dbt reads them as external sources):
   quarantine/items/benchmark=<b>/<dataset_version>.parquet
   predictions/benchmark=<b>/model=<m>/<model_version>__<dataset_version>.parquet
 Writes go to a temporary name and are renamed into place, so readers never see half a file.
+
+The lake accepts only files the pipeline wrote (issue 15, item 6): every writer lists its file with
+:func:`register`, a sidecar ``<file>.manifest.json`` holding its size and SHA-256, written atomically *before* the
+file is renamed into place (one small file per lake file: no shared manifest for parallel writers to fight over;
+a crash in between leaves a listing without a file, which nothing reads). The staging models read a Parquet file
+only if a sidecar lists it with its current size (``stg_lake__files``); a file that appeared by another route
+(a ``COPY … TO``, a copy by hand, an overwrite) is ignored and reported there, with a dbt warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pandas as pd
 
-SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
+KEPT = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 
 
 def safe_name(s: str) -> str:
-    if not SAFE.match(s):
-        raise ValueError(f"{s!r} is not a safe partition name (letters, digits, '.', '_' and '-' only)")
+    if not SAFE.match(s) or s in (".", ".."):
+        raise ValueError(f"{s!r} is not a safe partition name (letters, digits, '.', '_', '~' and '-' only)")
     return s
 
 
 def path_part(name: str) -> str:
-    """A folder name for any model or benchmark name: every run of characters outside [A-Za-z0-9._-] becomes
-    '__' ('openai/gpt-4o' → 'openai__gpt-4o'); '', '.' and '..' are wrapped in '_' so a name never leaves its
-    parent folder. Safe names are kept as they are. The dbt macro ``path_part`` is the same rule
-    (marts.report_versions.report_path)."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "__", str(name))
-    return f"_{s}_" if s in ("", ".", "..") else s
+    """The lake/report folder (or file-name part) of any model, benchmark or corpus name: injective, readable,
+    never leaving its parent folder (issue 15, item 5).
+
+    A *plain* name is kept as it is: lower-case letters, digits, '.', '_', '-', starting with a letter or digit,
+    no '__', not ending in '_', at most 100 characters ('smollm2-135m-instruct', 'mmlu'). Any other name
+    becomes a readable slug (runs of other characters → one '_', at most 48 characters) plus '~' and the first
+    12 hex digits of the SHA-256 of the name's UTF-8 bytes: 'openai/gpt-4o' → 'openai_gpt-4o~<hash>'.
+
+    Injective: a kept name has no '~' and every other name has one, followed by its own hash, so two names share
+    a folder only if SHA-256 collides in 48 bits; names differing only in case (upper case is never kept) differ
+    even on a case-insensitive file system. No result contains '__' nor starts or ends with '_', so
+    '<a>__<b>' file names (model version, dataset version) split back uniquely. The dbt macro ``path_part`` is
+    the same rule (tests/unit/test_report_paths.py checks them against each other)."""
+    name = str(name)
+    if KEPT.fullmatch(name) and "__" not in name and not name.endswith("_"):
+        return name
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("._-")[:48].strip("._-") or "x"
+    return f"{slug}~{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+MANIFEST_SUFFIX = ".manifest.json"
+ADOPTED_MARKER = "_manifest_adopted.json"
+
+
+def _tmp_name(path: Path) -> Path:
+    """A temporary name no other process uses (several partitions may write at once)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + MANIFEST_SUFFIX)
+
+
+def register(path: Path, data: Path | None = None) -> Path:
+    """List lake file ``path`` as written by the pipeline: its sidecar gets the size and SHA-256 of ``data`` (the
+    temporary file about to be renamed to ``path``; ``path`` itself by default). Atomic; returns the sidecar."""
+    src = Path(data) if data is not None else Path(path)
+    h = hashlib.sha256()
+    with open(src, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    entry = {"file": Path(path).name, "bytes": src.stat().st_size, "sha256": h.hexdigest(),
+             "written_at": pd.Timestamp.now(tz="UTC").isoformat(), "writer_pid": os.getpid()}
+    side = manifest_path(Path(path))
+    tmp = _tmp_name(side)
+    tmp.write_text(json.dumps(entry, sort_keys=True))
+    os.replace(tmp, side)
+    return side
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    tmp = _tmp_name(path)
+    try:
+        df.to_parquet(tmp, index=False)
+        register(path, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 
 def items_path(lake: Path, benchmark: str, dataset_version: str) -> Path:
-    return lake / "items" / f"benchmark={safe_name(benchmark)}" / f"{dataset_version}.parquet"
+    return lake / "items" / f"benchmark={path_part(benchmark)}" / f"{safe_name(dataset_version)}.parquet"
 
 
 def quarantine_path(lake: Path, kind: str, benchmark: str, version: str) -> Path:
-    return lake / "quarantine" / kind / f"benchmark={safe_name(benchmark)}" / f"{version}.parquet"
+    return lake / "quarantine" / kind / f"benchmark={path_part(benchmark)}" / f"{safe_name(version)}.parquet"
 
 
 def predictions_path(lake: Path, benchmark: str, model: str, model_version: str, dataset_version: str) -> Path:
-    return (lake / "predictions" / f"benchmark={safe_name(benchmark)}" / f"model={safe_name(model)}"
-            / f"{model_version}__{dataset_version}.parquet")
+    """Benchmark and model names go through :func:`path_part` (any name; plain names unchanged); the versions
+    must be safe names (hashes, or :func:`path_part` of an imported version)."""
+    return (lake / "predictions" / f"benchmark={path_part(benchmark)}" / f"model={path_part(model)}"
+            / f"{safe_name(model_version)}__{safe_name(dataset_version)}.parquet")
 
 
 def latest_pointer(lake: Path, benchmark: str) -> Path:
-    return lake / "items" / f"benchmark={safe_name(benchmark)}" / "LATEST.json"
+    return lake / "items" / f"benchmark={path_part(benchmark)}" / "LATEST.json"
 
 
 def set_latest(lake: Path, benchmark: str, info: dict) -> None:
@@ -87,8 +146,29 @@ def ensure_layout(lake: Path) -> None:
     }
     from benchtrust.hashing import hash_obj
 
+    adopt_existing(lake)
     for path, cols in schema_files.items():
         # named by its column list, so a lake from an older version gains a file with the new columns
         versioned = path.with_name(f"_schema-{hash_obj(cols, 8)}.parquet")
-        if not versioned.exists():
+        if not versioned.exists() or not manifest_path(versioned).exists():
             write_parquet(pd.DataFrame({c: pd.Series(dtype="object") for c in cols}), versioned)
+
+
+def adopt_existing(lake: Path) -> int:
+    """Once per lake: list the Parquet files of a lake written before the manifest existed (no sidecar anywhere:
+    its files were the pipeline's then). A lake that has any sidecar is a manifest-era lake and nothing in it is
+    adopted. A marker records the decision; afterwards nothing is listed except by :func:`register`."""
+    marker = lake / ADOPTED_MARKER
+    if marker.exists():
+        return 0
+    lake.mkdir(parents=True, exist_ok=True)
+    n = 0
+    if next(lake.rglob("*" + MANIFEST_SUFFIX), None) is None:
+        for p in sorted(lake.rglob("*.parquet")):
+            if p.is_file() and not p.is_symlink():
+                register(p)
+                n += 1
+    tmp = _tmp_name(marker)
+    tmp.write_text(json.dumps({"adopted_files": n, "at": pd.Timestamp.now(tz="UTC").isoformat()}))
+    os.replace(tmp, marker)
+    return n

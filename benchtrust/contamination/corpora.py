@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from benchtrust.lake import safe_name
+from benchtrust.lake import register, safe_name
 
 DOC_COLUMNS = ["corpus", "corpus_version", "doc_id", "text"]
 DEFAULT_NGRAM_SIZES = (13, 8)
@@ -419,6 +419,7 @@ def write_corpus(source: CorpusSource, lake: Path, validate: bool = True) -> Cor
         os.replace(tmp, rejected)
         res.path = rejected
         return res
+    register(path, tmp)  # listed in the lake manifest before it appears (issue 15, item 6)
     os.replace(tmp, path)
     res.written = True
     _set_latest(lake, source, res)

@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from benchtrust.lake import safe_name, write_parquet
+from benchtrust.lake import register, safe_name, write_parquet
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 EMBED_DIM = 384
@@ -137,6 +137,7 @@ class EmbeddingCache:
         name = f"chunk-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.dir / (name + ".tmp")
         pq.write_table(table, tmp)
+        register(self.dir / name, tmp)  # listed in the lake manifest before it appears (issue 15, item 6)
         os.replace(tmp, self.dir / name)
         return self.dir / name
 

@@ -12,9 +12,9 @@ from benchtrust.importers._common import ImportResult
 
 
 def folder_name(name: str) -> str:
-    """A partition folder for any model or benchmark name ('openai/gpt-4o' → 'openai__gpt-4o'): the lake's
-    :func:`~benchtrust.lake.path_part`, without leading or trailing underscores."""
-    return lake.path_part(name).strip("_") or "unnamed"
+    """A partition folder or file-name part for any name: the lake's injective :func:`~benchtrust.lake.path_part`
+    ('openai/gpt-4o' → 'openai_gpt-4o~<hash>'; 'org/model' and 'org:model' get different folders)."""
+    return lake.path_part(name)
 
 
 def write_import(res: ImportResult, predictions: pd.DataFrame, lake_root: Path) -> list[Path]:
@@ -27,12 +27,11 @@ def write_import(res: ImportResult, predictions: pd.DataFrame, lake_root: Path) 
         if "ingested_at" not in items.columns:
             items["ingested_at"] = now
         for (bench, dv), grp in items.groupby(["benchmark", "dataset_version"], sort=True):
-            path = lake.items_path(lake_root, folder_name(str(bench)), str(dv))
+            path = lake.items_path(lake_root, str(bench), folder_name(str(dv)))
             if not path.exists():
                 written.append(lake.write_parquet(grp.reset_index(drop=True), path))
     for (bench, model, mv, dv), grp in predictions.groupby(["benchmark", "model", "model_version", "dataset_version"],
                                                            sort=True, dropna=False):
-        path = lake.predictions_path(lake_root, folder_name(str(bench)), folder_name(str(model)),
-                                     folder_name(str(mv)), folder_name(str(dv)))
+        path = lake.predictions_path(lake_root, str(bench), str(model), folder_name(str(mv)), folder_name(str(dv)))
         written.append(lake.write_parquet(grp.assign(written_at=now).reset_index(drop=True), path))
     return written

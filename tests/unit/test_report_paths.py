@@ -13,7 +13,9 @@ from benchtrust.report.render import path_part, report_folder
 
 MACRO = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "path_part.sql"
 NAMES = ["smollm2-135m-instruct", "openai/gpt-4o-2024-05-13", "google/text-unicorn@001", "a b  c", "..", ".",
-         "../../etc", "x/../y", "ünïcode/модель", "_lead", "v1.2_final", ""]
+         "../../etc", "x/../y", "ünïcode/модель", "_lead", "v1.2_final", "", "org/model", "org:model", "org__model",
+         "a b", "a_b", "Model", "model", "MODEL", "x" * 100, "x" * 101, "trail_", "a~b", "-dash", "'; drop table x; --",
+         "name\x00nul", "a/" * 60, "😀 emoji", "tab\tname", "v1.0"]
 
 
 def _sql_path_part(names: list[str]) -> list[str]:
@@ -29,9 +31,24 @@ def test_python_and_sql_agree():
 
 
 def test_safe_names_are_kept_and_others_slugged():
+    import hashlib
+
+    h = lambda s: hashlib.sha256(s.encode()).hexdigest()[:12]  # noqa: E731
     assert path_part("smollm2-135m-instruct") == "smollm2-135m-instruct"
-    assert path_part("openai/gpt-4o-2024-05-13") == "openai__gpt-4o-2024-05-13"
-    assert path_part("google/text-unicorn@001") == "google__text-unicorn__001"
+    assert path_part("openai/gpt-4o-2024-05-13") == f"openai_gpt-4o-2024-05-13~{h('openai/gpt-4o-2024-05-13')}"
+    assert path_part("google/text-unicorn@001") == f"google_text-unicorn_001~{h('google/text-unicorn@001')}"
+    assert path_part("..") == f"x~{h('..')}"
+
+
+def test_injective_on_colliding_pairs_and_case():
+    """Distinct names never share a folder: not the pairs that collided before, not case-only differences (even
+    on a case-insensitive file system), and '<a>__<b>' file names split back uniquely."""
+    parts = [path_part(n) for n in NAMES]
+    assert len(set(parts)) == len(set(NAMES))
+    assert len({p.lower() for p in parts}) == len(set(NAMES))
+    for p in parts:
+        assert "__" not in p and not p.startswith(("_", ".", "-")) and not p.endswith("_") and len(p) <= 100
+        assert p == path_part(p) or "~" in p  # kept names are fixed points
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -67,6 +67,7 @@
         {{ c[0] }}::{{ c[1] }} as {{ c[0] }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ source(source_name, table_name) }}
+    where {{ bt_listed_file('filename') }}
     {%- else %}
     select
         {%- for c in columns %}

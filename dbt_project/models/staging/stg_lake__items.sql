@@ -16,3 +16,4 @@ select
     ingested_at::timestamptz as ingested_at,
     contract_version::varchar as contract_version
 from {{ source('lake', 'items') }}
+where {{ bt_listed_file('filename') }}

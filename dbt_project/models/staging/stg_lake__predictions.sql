@@ -39,3 +39,4 @@ select
     written_at::timestamptz as written_at,
     contract_version::varchar as contract_version
 from {{ source('lake', 'predictions') }}
+where {{ bt_listed_file('filename') }}

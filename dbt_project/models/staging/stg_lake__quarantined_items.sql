@@ -7,3 +7,4 @@ select
     detail::varchar as detail,
     raw::varchar as raw
 from {{ source('lake', 'quarantined_items') }}
+where {{ bt_listed_file('filename') }}
