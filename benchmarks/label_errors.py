@@ -20,6 +20,16 @@ on the **other 27 subjects** (``held_out``).  Per split:
   universe, recall ≈ k / universe size; ``p_value`` = hypergeometric P(hits ≥ observed) under that draw;
 - ``expected_precision`` treats the order inside tied scores as random (the cut-off can split a tie).
 
+Issue 12: the latent-truth posterior (:func:`benchtrust.audits.label_error_posteriors`: one-coin Dawid–Skene,
+GLAD and MACE from crowd-kit with the gold key as one more annotator, ranks averaged) against the naive baseline
+("how many models agree on the same non-gold letter", ties broken in expectation), the current score and a
+random ranking, all computed here on the same items (``comparison``). The split is written below
+(``DEV_SUBJECTS``, the 30 v1 subjects; held-out = the other 27) and was fixed before the posterior was tuned;
+the combination (which aggregators, gold as annotator, rank averaging) was chosen on ``dev`` only
+(``comparison.dev_variants``). Intervals: 95 % percentile bootstrap over the labelled items of the split
+(``BOOTSTRAP`` resamples, seed 0), the same resamples for every ranker, so ``method − naive`` is paired.
+``comparison.<split>.ceiling`` says how far any ranking of these letters can go.
+
     python benchmarks/label_errors.py [--external PATH]
 
 Writes ``benchmarks/results/label_errors.json``; ``tests/external/test_label_errors.py`` recomputes the
@@ -40,7 +50,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchtrust.audits import label_error_candidates, precision_recall_at_k  # noqa: E402
+from benchtrust.audits import (  # noqa: E402
+    label_error_candidates,
+    label_error_posteriors,
+    precision_recall_at_k,
+)
 from benchtrust.importers import import_predictions  # noqa: E402
 
 EXTERNAL = ROOT.parent / "shared" / "external-data"
@@ -50,6 +64,17 @@ REDUX_14 = "mmlu_redux/_joined_14models_5700items.csv"
 V1_SUBJECTS = "mmlu_redux/v1_subject_list.json"
 KS = (100, 300)
 RESULT = ROOT / "benchmarks" / "results" / "label_errors.json"
+# the dev / held-out split, fixed before the posterior was tuned: the 30 MMLU-Redux v1 subjects are dev
+DEV_SUBJECTS = frozenset({
+    "anatomy", "astronomy", "business_ethics", "clinical_knowledge", "college_chemistry", "college_computer_science",
+    "college_mathematics", "college_medicine", "college_physics", "conceptual_physics", "econometrics",
+    "electrical_engineering", "formal_logic", "global_facts", "high_school_chemistry", "high_school_geography",
+    "high_school_macroeconomics", "high_school_mathematics", "high_school_physics", "high_school_statistics",
+    "high_school_us_history", "human_aging", "logical_fallacies", "machine_learning", "miscellaneous", "philosophy",
+    "professional_accounting", "professional_law", "public_relations", "virology",
+})
+COMPARE_KS = (50, 100, 300)
+BOOTSTRAP = 2000
 
 
 def average_precision(ranked: list[str], positives: set[str], n_positive: int) -> float:
@@ -111,6 +136,152 @@ def _variants(cand: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, list[str]]]:
             for name, cols in orders.items()}
 
 
+def _ranked_hits(score: np.ndarray, y: np.ndarray, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected hits in the top ``k`` and positives, per row of ``weights`` (a resample's item counts).
+
+    Items with equal ``score`` form a tie group taken in random order: the group the cut-off splits
+    contributes its positive share of the places left (the expectation over tie-breaks)."""
+    order = np.argsort(-score, kind="stable")
+    s, yy = score[order], y[order].astype(float)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    w = weights[:, order]
+    gw = np.add.reduceat(w, starts, axis=1)
+    gy = np.add.reduceat(w * yy, starts, axis=1)
+    cw = np.cumsum(gw, axis=1)
+    cut = np.argmax(cw >= k, axis=1)  # the group holding the k-th unit
+    rows = np.arange(len(w))
+    before_w = cw[rows, cut] - gw[rows, cut]
+    before_y = np.cumsum(gy, axis=1)[rows, cut] - gy[rows, cut]
+    share = np.divide(gy[rows, cut], gw[rows, cut], out=np.zeros(len(w)), where=gw[rows, cut] > 0)
+    return before_y + (k - before_w) * share, gy.sum(axis=1)
+
+
+def _compare_split(scores: dict[str, np.ndarray], labels: pd.Series, ks: tuple[int, ...] = COMPARE_KS,
+                   reps: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    """P@k / R@k of each ranker (higher score = more suspicious; NaN = unscored, ranked last) for the two targets,
+    with 95 % item-bootstrap intervals and the paired difference of each ranker to ``naive``."""
+    n = len(labels)
+    rng = np.random.default_rng(seed)
+    boot = rng.multinomial(n, np.full(n, 1.0 / n), size=reps).astype(float)
+    weights = np.vstack([np.ones((1, n)), boot])  # row 0: the sample itself
+    out: dict[str, Any] = {"items": n, "bootstrap": {"resamples": reps, "seed": seed, "interval": "95% percentile"}}
+    targets = {"wrong_groundtruth": (labels == "wrong_groundtruth").to_numpy(),
+               "any_non_ok": (labels != "ok").to_numpy()}
+    for t, y in targets.items():
+        res: dict[str, Any] = {"n_positive": int(y.sum())}
+        est: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+        for name, sc in scores.items():
+            sc = np.where(np.isnan(sc), -np.inf, sc)
+            for k in ks:
+                hits, pos = _ranked_hits(sc, y, weights, k)
+                est[(name, k)] = (hits / k, np.divide(hits, pos, out=np.full(len(pos), np.nan), where=pos > 0))
+        for name in scores:
+            res[name] = {}
+            for k in ks:
+                p, r = est[(name, k)]
+                cell = {"P": round(float(p[0]), 4), "R": round(float(r[0]), 4)}
+                if reps:
+                    cell["P_ci"] = [round(float(v), 4) for v in np.nanpercentile(p[1:], [2.5, 97.5])]
+                    cell["R_ci"] = [round(float(v), 4) for v in np.nanpercentile(r[1:], [2.5, 97.5])]
+                if reps and name != "naive" and "naive" in scores:
+                    pn, rn = est[("naive", k)]
+                    cell["P_minus_naive"] = round(float(p[0] - pn[0]), 4)
+                    cell["P_minus_naive_ci"] = [round(float(v), 4) for v in np.nanpercentile(p[1:] - pn[1:], [2.5, 97.5])]
+                    cell["R_minus_naive"] = round(float(r[0] - rn[0]), 4)
+                    cell["R_minus_naive_ci"] = [round(float(v), 4) for v in np.nanpercentile(r[1:] - rn[1:], [2.5, 97.5])]
+                res[name][str(k)] = cell
+        out[t] = res
+    return out
+
+
+def _fix_letter(v: Any) -> str:
+    """Redux's ``correct_answer``: an option index (0-3) or a letter; '' when the experts gave none."""
+    v = str(v).strip()
+    if v in ("0", "1", "2", "3"):
+        return "ABCD"[int(v)]
+    return v if v in ("A", "B", "C", "D") else ""
+
+
+def _ceiling(uni: pd.DataFrame, votes: pd.Series, k: int = 100) -> dict[str, Any]:
+    """How far any ranking of the models' letters can go on the wrong_groundtruth items of a split.
+
+    ``uni``: the split's labelled items (item_id, gold, error_type, fix, n_correct, n_top_alternative, n_invalid,
+    n_models; NaN counts for items no model answered); ``votes``: item_id → {model: answer}."""
+    wg = uni[uni["error_type"] == "wrong_groundtruth"]
+    disagree = []
+    fix_chosen = []
+    for it, g, fx in wg[["item_id", "gold", "fix"]].itertuples(index=False):
+        v = [a for a in votes.get(it, {}).values() if a is not None]
+        disagree.append(sum(a != g for a in v))
+        fix_chosen.append(sum(a == fx for a in v) if fx else None)
+    d = np.array(disagree)
+    with_fix = [c for c in fix_chosen if c is not None]
+    # in-sample oracle over the vote-count signature: the best any score that depends only on
+    # (models on gold, models on the top alternative, models elsewhere, invalid) could do on this very split
+    sig = uni.assign(other=uni["n_models"] - uni["n_correct"] - uni["n_top_alternative"] - uni["n_invalid"])
+    key = sig[["n_correct", "n_top_alternative", "other", "n_invalid"]].fillna(-1).astype(float).apply(tuple, axis=1)
+    rate = (sig["error_type"] == "wrong_groundtruth").groupby(key).transform("mean").to_numpy()
+    y = (sig["error_type"] == "wrong_groundtruth").to_numpy()
+    hits, pos = _ranked_hits(rate, y, np.ones((1, len(y))), k)
+    return {
+        "wrong_groundtruth": int(len(wg)),
+        "no_model_gives_another_valid_answer": int((d == 0).sum()),
+        "at_most_2_models_disagree": int((d <= 2).sum()),
+        "models_disagreeing_histogram": {str(i): int((d == i).sum()) for i in range(int(d.max()) + 1)} if len(d) else {},
+        "experts_give_a_fix": len(with_fix),
+        "no_model_gives_the_experts_fix": int(sum(c == 0 for c in with_fix)),
+        "max_recall_any_ranking": round(float((d > 0).mean()), 4) if len(d) else None,
+        f"oracle_R@{k}_vote_count_signature_in_sample": round(float(hits[0] / pos[0]), 4) if pos[0] else None,
+        "items_all_models_reject_gold": int(((uni["n_correct"] == 0) & (uni["n_models"] - uni["n_invalid"] > 0)).sum()),
+        "of_which_wrong_groundtruth": int(((uni["n_correct"] == 0) & (uni["n_models"] - uni["n_invalid"] > 0)
+                                           & (uni["error_type"] == "wrong_groundtruth")).sum()),
+        "of_which_ok": int(((uni["n_correct"] == 0) & (uni["n_models"] - uni["n_invalid"] > 0)
+                            & (uni["error_type"] == "ok")).sum()),
+    }
+
+
+def compare(predictions: pd.DataFrame, labels_v2: pd.DataFrame, reps: int = BOOTSTRAP) -> dict[str, Any]:
+    """Posterior vs naive vs current score vs random, per split (``DEV_SUBJECTS`` / the rest), with the ceiling."""
+    post = label_error_posteriors(predictions)
+    cand = label_error_candidates(predictions)
+    items = predictions.groupby("item_id")[["subject", "mmlu_test_index"]].first()
+    post = post.join(items, on="item_id")
+    cand = cand.set_index("item_id")
+    post["naive"] = post["item_id"].map(cand["n_top_alternative"])
+    post["n_invalid"] = post["item_id"].map(cand["n_invalid"])
+    cur_rank = post["item_id"].map(cand["rank"])
+    lab = labels_v2.copy()
+    lab["fix"] = lab["correct_answer"].map(_fix_letter) if "correct_answer" in lab.columns else ""
+    post = post[post["mmlu_test_index"].notna()].astype({"mmlu_test_index": int})
+    m = lab.merge(post.assign(current=-cur_rank.loc[post.index].to_numpy(dtype=float)),
+                  on=["subject", "mmlu_test_index"], how="left")
+    votes = {it: json.loads(v) for it, v in zip(post["item_id"], post["votes"])}
+    out: dict[str, Any] = {"method": "label_error_posteriors: mean rank under one-coin Dawid-Skene, GLAD, MACE "
+                                     "(crowd-kit; gold key as an annotator); ties: most models on one alternative",
+                           "naive": "models agreeing on the same non-gold letter; ties in expectation",
+                           "current": "label_error_candidates score (share on one alternative x share rejecting gold)",
+                           "random": "a uniformly random order (one tie group)"}
+    for split, mask in (("dev", m["subject"].isin(DEV_SUBJECTS)), ("held_out", ~m["subject"].isin(DEV_SUBJECTS))):
+        s = m[mask].reset_index(drop=True)
+        scores = {"method": -s["rank"].to_numpy(dtype=float), "naive": s["naive"].to_numpy(dtype=float),
+                  "current": s["current"].to_numpy(dtype=float), "random": np.zeros(len(s))}
+        if split == "dev":  # the variants the combination was chosen from (dev only)
+            p_cols = [c for c in s.columns if c.startswith("posterior_")]
+            variants = {c: s[c].to_numpy(dtype=float) for c in p_cols}
+            variants["mean posterior"] = s["label_error_posterior"].to_numpy(dtype=float)
+            variants["mean rank (chosen)"] = scores["method"]
+            variants["naive"] = scores["naive"]
+            out["dev_variants"] = {}
+            for name, sc in variants.items():
+                v = _compare_split({name: sc}, s["error_type"], ks=(100,), reps=0)
+                out["dev_variants"][name] = {"wrong_groundtruth_R@100": v["wrong_groundtruth"][name]["100"]["R"],
+                                             "any_non_ok_P@100": v["any_non_ok"][name]["100"]["P"]}
+        out[split] = _compare_split(scores, s["error_type"], reps=reps)
+        out[split]["subjects"] = int(s["subject"].nunique())
+        out[split]["ceiling"] = _ceiling(s.rename(columns={"gold_x": "gold"}) if "gold_x" in s else s, votes)
+    return out
+
+
 def evaluate(external: Path = EXTERNAL) -> dict[str, Any]:
     """All figures of ``label_errors.json`` (deterministic: no timestamps, no randomness)."""
     external = Path(external)
@@ -149,6 +320,14 @@ def evaluate(external: Path = EXTERNAL) -> dict[str, Any]:
                          for t, v in ev["targets"].items()}
     result["dev_variants"] = dev_var
 
+    # issue 12: the latent-truth posterior against naive / current / random, with intervals and the ceiling
+    labels_full = pd.read_csv(external / REDUX_V2, keep_default_na=False)
+    labels_full = labels_full[labels_full["mmlu_test_index"].astype(str) != ""].astype({"mmlu_test_index": int})
+    if set(json.loads((external / V1_SUBJECTS).read_text())) != DEV_SUBJECTS:
+        raise ValueError(f"{V1_SUBJECTS} no longer lists the dev subjects fixed in this script")
+    result["comparison"] = compare(imp.predictions, labels_full[["subject", "mmlu_test_index", "error_type",
+                                                                 "correct_answer"]])
+
     # supplementary: 14 newer HELM models, on the 5,700 labelled items only (MMLU-Redux's joined file)
     f14 = external / REDUX_14
     if f14.exists():
@@ -156,6 +335,8 @@ def evaluate(external: Path = EXTERNAL) -> dict[str, Any]:
         cand14 = label_error_candidates(imp14.predictions)
         result["supplementary_14_models"] = {
             "source": REDUX_14, "models": len(imp14.models),
+            "comparison": compare(imp14.predictions, labels_full[["subject", "mmlu_test_index", "error_type",
+                                                                  "correct_answer"]]),
             "dev": _evaluate_split(cand14, labels, v1, score_cols)["targets"],
             "held_out": _evaluate_split(cand14, labels, held, score_cols)["targets"],
         }
@@ -173,6 +354,21 @@ def evaluate(external: Path = EXTERNAL) -> dict[str, Any]:
     return result
 
 
+def format_table(split: dict[str, Any]) -> str:
+    """The held-out table: ranker × target × k, P and R with their 95 % intervals."""
+    lines = []
+    for t in ("wrong_groundtruth", "any_non_ok"):
+        lines.append(f"{t} (n={split[t]['n_positive']})")
+        for name in ("method", "naive", "current", "random"):
+            cells = []
+            for k in (str(x) for x in COMPARE_KS):
+                c = split[t][name][k]
+                cells.append(f"P@{k} {c['P']:.3f} [{c['P_ci'][0]:.3f},{c['P_ci'][1]:.3f}] "
+                             f"R@{k} {c['R']:.3f} [{c['R_ci'][0]:.3f},{c['R_ci'][1]:.3f}]")
+            lines.append(f"  {name:8s} " + " | ".join(cells))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--external", type=Path, default=EXTERNAL)
@@ -186,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(res, indent=2, sort_keys=False) + "\n")
     for k, v in res["figures"].items():
         print(f"{k:40s} {v:.3f}")
+    for label, comp in (("HELM 10 models", res["comparison"]),
+                        ("14 newer models", res.get("supplementary_14_models", {}).get("comparison"))):
+        if comp:
+            print(f"\n{label}, held-out ({comp['held_out']['subjects']} subjects):")
+            print(format_table(comp["held_out"]))
+            print("ceiling:", json.dumps(comp["held_out"]["ceiling"]))
     print(f"wrote {args.out}")
     return 0
 

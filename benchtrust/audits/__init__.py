@@ -13,7 +13,12 @@ Usable on predictions benchtrust produced and on imported ones (:mod:`benchtrust
 No Dagster import here: assets and dbt models call these or re-express them in SQL.
 """
 
-from benchtrust.audits.label_errors import PrecisionAtK, label_error_candidates, precision_recall_at_k
+from benchtrust.audits.label_errors import (
+    PrecisionAtK,
+    label_error_candidates,
+    label_error_posteriors,
+    precision_recall_at_k,
+)
 from benchtrust.audits.matrix import CorrectnessMatrix, correctness_matrix
 from benchtrust.audits.ranking import (
     StabilityReport,
@@ -33,6 +38,7 @@ __all__ = [
     "StabilityReport",
     "leaderboard_stability",
     "label_error_candidates",
+    "label_error_posteriors",
     "PrecisionAtK",
     "precision_recall_at_k",
     "run_agreement",

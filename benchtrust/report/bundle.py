@@ -21,7 +21,6 @@ from benchtrust.report import changes as ch
 from benchtrust.report import verdicts as vd
 
 MAX_ITEMS = 100  # rows of the items table (changed items first); counts and audits always use every item
-MIN_MODELS_LABEL_ERRORS = 3  # model agreement on a wrong answer means little with fewer models
 MAX_LABEL_ERRORS = 20
 
 
@@ -188,10 +187,13 @@ def _headline_cells(con: duckdb.DuckDBPyConnection, key: list[Any], with_text: b
     text = ", i.input, i.choices, i.subject as item_subject" if with_text else ""
     return con.execute(f"""
         select p.item_id, p.item_hash, p.is_correct, p.prediction, p.predicted_index, p.p_correct, p.option_logprobs,
-               p.gold, i.gold_index, len(i.choices) as n_options, p.subject {text}
+               p.gold, i.gold_index, len(i.choices) as n_options, p.subject,
+               ia.label_error_posterior, ia.suggested_answer {text}
         from marts.predictions p
         left join staging.stg_lake__items i
           on i.benchmark = p.benchmark and i.dataset_version = p.dataset_version and i.item_id = p.item_id
+        left join marts.item_audit ia
+          on ia.benchmark = p.benchmark and ia.dataset_version = p.dataset_version and ia.item_id = p.item_id
         where p.{_KEY.replace(' and ', ' and p.')} and p.is_headline
         order by p.item_id""", key).df()
 
@@ -306,6 +308,8 @@ def _items_table(cells: pd.DataFrame, changes: dict[str, Any] | None) -> list[di
             "prediction": r.get("prediction"), "is_correct": None if pd.isna(r.get("is_correct")) else bool(r["is_correct"]),
             "p_correct": r.get("p_correct"), "confidence": softmax_confidence(r.get("option_logprobs")),
             "change": r.get("change"),
+            # audit 10 from marts.item_audit: P(gold is wrong) and the answer it suggests instead
+            "label_error_posterior": r.get("label_error_posterior"), "suggested_answer": r.get("suggested_answer"),
         }))
     return out
 
@@ -385,23 +389,41 @@ def _latest_headline_answers(con: duckdb.DuckDBPyConnection, benchmark: str, dat
 
 
 def label_errors_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str) -> dict[str, Any] | None:
-    """Label-error candidates (benchtrust.audits.label_errors) from the latest headline answers of every model
-    evaluated on this dataset version; None with fewer than MIN_MODELS_LABEL_ERRORS models. Unparsable answers
-    stay in: the audit itself decides how they vote (as marts.item_audit's SQL port does), so the report and the
-    mart name the same candidates."""
-    from benchtrust.audits.label_errors import label_error_candidates
-
-    df = _latest_headline_answers(con, benchmark, dataset_version,
-                                  "p.model, p.item_id, p.prediction, p.predicted_index, p.gold, p.subject")
-    n_models = int(df["model"].nunique()) if len(df) else 0
-    if n_models < MIN_MODELS_LABEL_ERRORS:
+    """Label errors of this dataset version as marts.item_audit holds them (audit 10, int_label_error_posteriors):
+    the posterior that the gold is wrong, the suggested answer and each model's vote, for the MAX_LABEL_ERRORS
+    most suspicious items by ``label_error_posterior_rank``. Read and formatted only, never recomputed; None when
+    the mart has no posterior for this dataset version (fewer than three models)."""
+    summary = _records(con, """
+        select count(*) as n_items, max(n_models) as n_models,
+               count(*) filter (where label_error_posterior >= 0.5) as n_candidates,
+               count(*) filter (where is_label_error_candidate) as n_agreement_candidates
+        from marts.item_audit
+        where benchmark = ? and dataset_version = ? and label_error_posterior_rank is not null""",
+                       [benchmark, dataset_version])[0]
+    if not summary["n_items"]:
         return None
-    ranked = label_error_candidates(df, keep=("subject",))
-    top = ranked[ranked["is_candidate"]].head(MAX_LABEL_ERRORS)
-    return {"n_models": n_models, "n_items": int(len(ranked)), "n_candidates": int(ranked["is_candidate"].sum()),
-            "rule": "most models give the same wrong answer (share on one alternative > 1/2)",
-            "candidates": [_clean(r) for r in top[["item_id", "gold", "top_alternative", "n_models", "n_correct",
-                                                   "n_top_alternative", "score", "rank"]].to_dict("records")]}
+    top = _records(con, """
+        select item_id, subject, label_error_posterior_rank as rank, label_error_posterior as posterior,
+               suggested_answer, suggested_answer_posterior, share_choosing_gold, share_agreeing_wrong,
+               label_error_votes
+        from marts.item_audit
+        where benchmark = ? and dataset_version = ? and label_error_posterior_rank is not null
+        order by label_error_posterior_rank limit ?""", [benchmark, dataset_version, MAX_LABEL_ERRORS])
+    golds = dict(con.execute("select item_id, gold from staging.stg_lake__items where benchmark = ? and "
+                             "dataset_version = ?", [benchmark, dataset_version]).fetchall())
+    for r in top:
+        votes: dict[str, str | None] = json.loads(r.pop("label_error_votes") or "{}")
+        r["gold"] = golds.get(r["item_id"])
+        r["votes"] = votes
+        by_answer: dict[str, list[str]] = {}
+        for m, a in sorted(votes.items()):
+            by_answer.setdefault(a if a is not None else "(no valid answer)", []).append(m)
+        r["votes_by_answer"] = [{"answer": a, "models": ms} for a, ms in
+                                sorted(by_answer.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    return {**summary, "source": "marts.item_audit",
+            "rule": "posterior that the gold is wrong ≥ 0.5 (models and the answer key as annotators: one-coin "
+                    "Dawid–Skene, GLAD, MACE; ranked by their mean rank)",
+            "candidates": top}
 
 
 def decoding_gap_audit(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> dict[str, Any] | None:

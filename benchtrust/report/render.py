@@ -57,6 +57,19 @@ def _num(v: Any, d: int = 3) -> str:
     return "—" if _none(v) else f"{v:.{d}f}"
 
 
+def _label_errors_md(le: dict[str, Any]) -> list[str]:
+    """The label-error candidates of marts.item_audit (bundle.label_errors_audit) as Markdown lines."""
+    out = ["", f"Label-error candidates: {le['n_candidates']} of {le['n_items']} items ({_md(le['rule'])}; "
+               f"from {le['source']}).", "",
+           "| rank | item | gold | suggested | P(gold wrong) | models' votes |", "|---|---|---|---|---|---|"]
+    for r in le["candidates"]:
+        votes = "; ".join(f"{_md(v['answer'])} × {len(v['models'])}: {_md(', '.join(v['models']))}"
+                          for v in r["votes_by_answer"])
+        out.append(f"| {r['rank']} | `{_md(r['item_id'])}` | {_md(r['gold'])} | {_md(r['suggested_answer'] or '—')} | "
+                   f"{_num(r['posterior'], 3)} | {votes} |")
+    return out
+
+
 def _p(v: Any) -> str:
     if _none(v):
         return "—"
@@ -147,14 +160,18 @@ def render_markdown(b: ReportBundle) -> str:
                 f"on {cal['n']} items."]
     if pb:
         out += [f"Answer positions (predicted / gold): {pb['pred_counts']} / {pb['gold_counts']}; χ² p = {_p(pb['p_value'])}."]
+    le = b.audits.get("label_errors")
+    if le and le.get("candidates"):
+        out += _label_errors_md(le)
     if b.quarantine:
         out += ["", "## Quarantined rows", ""] + [f"- `{_md(q['rule'])}` × {q['n']} (first at row {q['first_row']})" for q in b.quarantine]
     out += ["", f"## Items ({len(b.sample_items)} shown, changed items first)", "",
-            "| item | change | prediction | gold | correct |", "|---|---|---|---|---|"]
+            "| item | change | prediction | gold | correct | P(gold wrong) | suggested |", "|---|---|---|---|---|---|---|"]
     for s in b.sample_items:
         ok = "—" if s.get("is_correct") is None else ("yes" if s["is_correct"] else "no")
         out.append(f"| `{_md(s['item_id'])}` | {_md(s.get('change') or '')} | {_md(s.get('prediction'))} | "
-                   f"{_md(s.get('gold'))} | {ok} |")
+                   f"{_md(s.get('gold'))} | {ok} | {_num(s.get('label_error_posterior'), 3)} | "
+                   f"{_md(s.get('suggested_answer') or '')} |")
     out += ["", f"report version `{b.version}` · dataset `{h['dataset_version']}` · model `{h['model_version']}` · "
             f"grid `{h.get('grid_version')}`"]
     return "\n".join(out) + "\n"
@@ -223,11 +240,7 @@ def render_index_markdown(ix: BenchmarkIndex) -> str:
                        f"{_pct(rs['lomo_leader_flips'].get(r['model']))} |")
     le = ix.label_errors
     if le and le.get("candidates"):
-        out += ["", f"Label-error candidates: {le['n_candidates']} of {le['n_items']} items ({_md(le['rule'])}).", "",
-                "| rank | item | gold | models' answer | models on it |", "|---|---|---|---|---|"]
-        for r in le["candidates"]:
-            out.append(f"| {r['rank']} | `{_md(r['item_id'])}` | {_md(r['gold'])} | {_md(r['top_alternative'])} | "
-                       f"{_num(r['n_top_alternative'], 1)} |")
+        out += _label_errors_md(le)
     return "\n".join(out) + "\n"
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from benchtrust.audits import label_error_candidates, precision_recall_at_k
+from benchtrust.items import LETTERS
 
 
 def _benchmark_module(repo_root):
@@ -147,3 +148,106 @@ def test_candidates_are_mostly_consensus_items(helm_import):
     top = c.head(100)
     assert (top["share_top_alternative"] >= 0.8).all()
     assert np.all(np.diff(c["score"].to_numpy()) <= 1e-12)
+
+
+# ------------------------------------------------------------- issue 12: the latent-truth posterior
+
+
+def test_posterior_on_a_hand_built_example():
+    from benchtrust.audits import label_error_posteriors
+
+    rows = []
+    # 30 calibration items every model gets right, so the models (and the key) look reliable
+    for i in range(30):
+        rows += [(m, f"c{i:02d}", "A", "A") for m in ("m1", "m2", "m3", "m4")]
+    rows += [(m, "w", "D", "B") for m in ("m1", "m2", "m3", "m4")]                   # all agree on D: gold wrong
+    rows += [("m1", "x", "C", "A"), ("m2", "x", "C", "A"), ("m3", "x", "C", "A"), ("m4", "x", "A", "A")]
+    rows += [("m1", "y", "B", "A"), ("m2", "y", "C", "A"), ("m3", "y", "D", "A"), ("m4", "y", "The", "A")]
+    post = label_error_posteriors(_frame(rows)).set_index("item_id")
+    assert post.loc["w", "rank"] == 1 and post.loc["x", "rank"] == 2
+    assert post.loc["w", "suggested_answer"] == "D" and post.loc["x", "suggested_answer"] == "C"
+    assert post.loc["w", "label_error_posterior"] > 0.9 > 0.1 > post.loc["c00", "label_error_posterior"]
+    assert post.loc["w", "label_error_posterior"] >= post.loc["x", "label_error_posterior"]
+    assert pd.isna(post.loc["c00", "suggested_answer"])  # nobody chose another option
+    assert json.loads(post.loc["y", "votes"]) == {"m1": "B", "m2": "C", "m3": "D", "m4": None}  # "The" is no vote
+    assert post["cleanlab_issue_score"].isna().all()  # letters only: no option probabilities
+    for c in ("posterior_one_coin_dawid_skene", "posterior_glad", "posterior_mace"):
+        assert post.loc["w", c] > 0.5 > post.loc["c00", c]
+    # input row order does not matter; fewer than three models give no posterior
+    again = label_error_posteriors(_frame(rows).sample(frac=1.0, random_state=1)).set_index("item_id")
+    pd.testing.assert_frame_equal(post.sort_index(), again.sort_index())
+    assert label_error_posteriors(_frame([r for r in rows if r[0] in ("m1", "m2")])).empty
+
+
+def test_posterior_uses_confident_learning_where_option_probabilities_exist():
+    from cleanlab.rank import get_label_quality_scores
+
+    from benchtrust.audits import label_error_posteriors
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        gold = i % 4
+        for m in range(3):
+            lp = rng.normal(0, 0.3, 4)
+            lp[(gold + 1) % 4 if i == 7 else gold] += 3.0
+            lp = lp - np.log(np.exp(lp).sum())
+            rows.append({"model": f"m{m}", "item_id": f"i{i:02d}", "gold": LETTERS[gold],
+                         "prediction": LETTERS[int(np.argmax(lp))], "predicted_index": int(np.argmax(lp)),
+                         "option_logprobs": list(lp)})
+    df = pd.DataFrame(rows)
+    post = label_error_posteriors(df).set_index("item_id")
+    assert post.index[0] == "i07" and post.loc["i07", "suggested_answer"] == "A"  # gold D, everyone on A
+    # the score is cleanlab's self-confidence of the gold under the models' mean option probabilities
+    p = np.stack([np.mean([np.exp(r["option_logprobs"]) / np.exp(r["option_logprobs"]).sum()
+                           for r in rows if r["item_id"] == it], axis=0) for it in sorted(post.index)])
+    labels = np.array([LETTERS.index(post.loc[it, "gold"]) for it in sorted(post.index)])
+    expected = 1.0 - get_label_quality_scores(labels, p / p.sum(axis=1, keepdims=True))
+    assert np.allclose(post.loc[sorted(post.index), "cleanlab_issue_score"], expected, atol=1e-12)
+
+
+def test_bootstrap_hits_equal_the_tie_aware_reference(repo_root):
+    """benchmarks/label_errors.py's vectorised top-k counter against precision_recall_at_k (expected precision
+    with ties broken in expectation) on random scores with many ties."""
+    mod = _benchmark_module(repo_root)
+    rng = np.random.default_rng(5)
+    score = rng.integers(0, 6, 300).astype(float)
+    y = rng.random(300) < 0.1
+    ids = [f"i{i}" for i in range(300)]
+    order = np.lexsort((np.arange(300), -score))
+    ref = precision_recall_at_k([ids[i] for i in order], {ids[i] for i in np.flatnonzero(y)}, ks=(10, 50, 120),
+                                tie_key=list(score[order]))
+    for r in ref:
+        hits, pos = mod._ranked_hits(score, y, np.ones((1, 300)), r.k)
+        assert hits[0] / r.k == pytest.approx(r.expected_precision, abs=1e-12)
+        assert hits[0] / pos[0] == pytest.approx(r.expected_recall, abs=1e-12)
+    # a resample that counts each item twice gives the same shares
+    hits2, pos2 = mod._ranked_hits(score, y, np.full((1, 300), 2.0), 100)
+    hits1, pos1 = mod._ranked_hits(score, y, np.ones((1, 300)), 50)
+    assert hits2[0] / 100 == pytest.approx(hits1[0] / 50) and pos2[0] == 2 * pos1[0]
+
+
+def test_held_out_comparison_against_naive_and_random(figures):
+    """The issue-12 table (recorded in label_errors.json, comparison.held_out): the posterior is far above the
+    random ranking, and it does NOT beat the naive agreement count by the 0.1 in R@100 the issue asks for. The
+    recorded ceiling says why: even an oracle that knew, on the held-out items themselves, the error rate of every
+    vote-count signature would reach only R@100 0.75 against naive 0.71."""
+    _, res = figures
+    held = res["comparison"]["held_out"]
+    assert held["subjects"] == 27 and held["wrong_groundtruth"]["n_positive"] == 24
+    assert held["any_non_ok"]["n_positive"] == 94
+    for t in ("wrong_groundtruth", "any_non_ok"):
+        for k in ("50", "100", "300"):
+            m, r = held[t]["method"][k], held[t]["random"][k]
+            assert m["P_ci"][0] <= m["P"] <= m["P_ci"][1] and m["R_ci"][0] <= m["R"] <= m["R_ci"][1]
+            assert m["P_ci"][0] > r["P_ci"][1]  # the whole interval above random's
+    wg = held["wrong_groundtruth"]
+    assert wg["method"]["100"]["R"] == pytest.approx(16 / 24, abs=1e-4)
+    assert wg["naive"]["100"]["R"] == pytest.approx(0.7066, abs=1e-3)
+    assert wg["method"]["100"]["R_minus_naive"] < 0.1  # the acceptance target is not met (see the ceiling)
+    ceiling = held["ceiling"]
+    assert ceiling["no_model_gives_another_valid_answer"] == 2 and ceiling["at_most_2_models_disagree"] == 5
+    assert ceiling["oracle_R@100_vote_count_signature_in_sample"] < wg["naive"]["100"]["R"] + 0.1
+    assert ceiling["items_all_models_reject_gold"] == 67 and ceiling["of_which_wrong_groundtruth"] == 13
+    assert res["comparison"]["dev_variants"]["mean rank (chosen)"]["wrong_groundtruth_R@100"] >= \
+        res["comparison"]["dev_variants"]["naive"]["wrong_groundtruth_R@100"]

@@ -20,6 +20,7 @@ EXPECTED_KEYS = {
     "intermediate/int_subject_scores_aggregated", "intermediate/int_score_uncertainties_estimated",
     "intermediate/int_run_variances_measured", "intermediate/int_decoding_gaps_measured", "intermediate/int_prompt_sensitivities_measured",
     "intermediate/int_answer_calibrations_measured", "intermediate/int_label_errors_scored",
+    "intermediate/int_label_error_posteriors",
     "intermediate/int_item_qualities_checked", "intermediate/int_numeric_configs_compared",
     "intermediate/int_model_versions_compared", "intermediate/int_subject_scores_pooled",
     "marts/subject_scores", "marts/prompt_sensitivity", "marts/run_variance", "marts/decoding_gap", "marts/calibration",

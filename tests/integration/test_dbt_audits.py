@@ -463,6 +463,103 @@ def test_label_error_scores_match_python(warehouse, frames):
         assert a["modal_wrong_option"].fillna("").tolist() == py["top_alternative"].fillna("").tolist()
 
 
+def _planted(bench: str) -> set[str]:
+    """The planted label errors of a random case (the same draws as _random_case)."""
+    case = next(c for c in CASES if c[0] == bench)
+    _, seed, n_items, _, _, _, _, n_subjects, _ = case
+    rng = np.random.default_rng(seed)
+    _items(bench, f"{bench}-dv1", rng, n_items, n_subjects)
+    return {f"{bench}-{j:03d}" for j in rng.choice(np.arange(8, n_items), size=max(2, n_items // 10), replace=False)}
+
+
+def test_label_error_posteriors_match_python_and_find_planted_errors(warehouse, frames):
+    """int_label_error_posteriors (a dbt Python model) and marts.item_audit against
+    benchtrust.audits.label_error_posteriors on the lake's headline rows; the planted label errors (every model
+    leans to the option after the gold) rank near the top with that option suggested."""
+    import json
+
+    from benchtrust.audits import label_error_posteriors
+
+    con = warehouse[0]
+    preds, items = frames
+    audit = _mart(con, "select * from marts.item_audit")
+    head = preds[preds["is_headline"] & preds["gold"].notna()]
+    checked = []
+    for (bench, dv), grp in head.groupby(["benchmark", "dataset_version"]):
+        py = label_error_posteriors(grp)
+        a = audit[(audit["benchmark"] == bench) & (audit["dataset_version"] == dv)]
+        if py.empty:  # fewer than three models: no posterior, and the mart says so with NULLs
+            assert a["label_error_posterior"].isna().all() and a["label_error_posterior_rank"].isna().all(), bench
+            continue
+        a = a[a["label_error_posterior_rank"].notna()].sort_values("label_error_posterior_rank")
+        assert a["item_id"].tolist() == py["item_id"].tolist(), bench
+        assert a["label_error_posterior_rank"].tolist() == py["rank"].tolist()
+        assert np.allclose(a["label_error_posterior"], py["label_error_posterior"], atol=1e-9, rtol=0)
+        assert a["suggested_answer"].fillna("").tolist() == py["suggested_answer"].fillna("").tolist()
+        assert [json.loads(v) for v in a["label_error_votes"]] == [json.loads(v) for v in py["votes"]]
+        assert ((py["label_error_posterior"] >= 0) & (py["label_error_posterior"] <= 1)).all()
+        # cleanlab joins where option log-probs exist (these synthetic cells have them)
+        assert py["cleanlab_issue_score"].notna().all()
+        if dv.endswith("-dv1") and bench.startswith("rand"):
+            planted = _planted(bench)
+            top = py.head(len(planted) * 2)
+            found = top[top["item_id"].isin(planted)]
+            assert len(found) >= len(planted) // 2, (bench, planted, top["item_id"].tolist())
+            it = items[(items["benchmark"] == bench) & (items["dataset_version"] == dv)].set_index("item_id")
+            for r in found.itertuples():
+                n_opt = len(it.loc[r.item_id, "choices"])
+                true = LETTERS[(int(it.loc[r.item_id, "gold_index"]) + 1) % n_opt]
+                if r.label_error_posterior >= 0.5:
+                    assert r.suggested_answer == true, (bench, r.item_id)
+            checked.append(bench)
+    assert sorted(checked) == ["rand0", "rand1"]  # rand2 has two models: no posterior
+
+
+def test_report_label_error_figures_equal_the_mart(warehouse):
+    """Every label-error figure a report or benchmark page shows is the marts.item_audit value of the same item:
+    the bundle reads the mart (never recomputes), and the HTML / Markdown print those values."""
+    import json
+
+    from benchtrust.report.bundle import BenchmarkIndex, build_bundle, label_errors_audit
+    from benchtrust.report.render import render_html, render_index_html, render_index_markdown, render_markdown
+
+    con = warehouse[0]
+    ia = _mart(con, "select * from marts.item_audit")
+    heads = [r for r in con.execute("select * from marts.reliability_report where is_latest").df().to_dict("records")
+             if r["benchmark"] in ("rand0", "rand1") and r["dataset_version"].endswith("-dv1")]
+    assert heads
+    for h in heads:
+        a = ia[(ia["benchmark"] == h["benchmark"]) & (ia["dataset_version"] == h["dataset_version"])]
+        a = a[a["label_error_posterior_rank"].notna()].set_index("item_id")
+        le = label_errors_audit(con, h["benchmark"], h["dataset_version"])
+        assert le["source"] == "marts.item_audit" and le["n_items"] == len(a)
+        assert le["n_candidates"] == int((a["label_error_posterior"] >= 0.5).sum())
+        assert le["n_agreement_candidates"] == int(a["is_label_error_candidate"].fillna(False).sum())
+        assert [c["item_id"] for c in le["candidates"]] == \
+            a.sort_values("label_error_posterior_rank").index[: len(le["candidates"])].tolist()
+        for c in le["candidates"]:
+            row = a.loc[c["item_id"]]
+            assert c["rank"] == row["label_error_posterior_rank"] and c["posterior"] == row["label_error_posterior"]
+            assert c["suggested_answer"] == (None if pd.isna(row["suggested_answer"]) else row["suggested_answer"])
+            assert c["votes"] == json.loads(row["label_error_votes"])
+            assert sum(len(v["models"]) for v in c["votes_by_answer"]) == len(c["votes"])
+        # the rendered pages print exactly those values
+        ix = BenchmarkIndex(h["benchmark"], [], [], le, None)
+        b = build_bundle(con, h)
+        assert b.audits["label_errors"] == le
+        for text in (render_index_html(ix), render_index_markdown(ix), render_html(b), render_markdown(b)):
+            assert f"{le['n_candidates']} of {le['n_items']} items" in text
+            for c in le["candidates"]:
+                assert f"{c['posterior']:.3f}" in text and c["item_id"] in text
+        # the items table: per item the mart's posterior and suggested answer
+        shown = [s for s in b.sample_items if s["label_error_posterior"] is not None]
+        assert shown
+        for s in shown:
+            row = a.loc[s["item_id"]]
+            assert s["label_error_posterior"] == row["label_error_posterior"]
+            assert s["suggested_answer"] == (None if pd.isna(row["suggested_answer"]) else row["suggested_answer"])
+
+
 def test_item_quality_flags_and_subject_counts(warehouse, frames):
     con = warehouse[0]
     _, items = frames

@@ -49,13 +49,17 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     assert rs["leader"] == "anthropic/claude-3-opus-20240229"
     assert [r["model"] for r in rs["rank_probabilities"]][0] == rs["leader"]
     le = ix["label_errors"]
-    assert le["n_models"] == 10 and le["candidates"][0]["rank"] == 1
+    assert le["n_models"] == 10 and le["candidates"][0]["rank"] == 1 and le["source"] == "marts.item_audit"
     con = duckdb.connect(str(bt_home / "warehouse" / "benchtrust.duckdb"), read_only=True)
-    sql = con.execute("select count(*) filter (where is_candidate), "
-                      "list(item_id order by rank) filter (where rank <= 20) from intermediate.int_label_errors_scored").fetchone()
+    sql = con.execute("select count(*) filter (where label_error_posterior >= 0.5), "
+                      "count(*) filter (where is_label_error_candidate), "
+                      "list(item_id order by label_error_posterior_rank) filter (where label_error_posterior_rank <= 20) "
+                      "from marts.item_audit").fetchone()
     con.close()
-    assert le["n_candidates"] == sql[0] == 1439  # the report and the SQL mart name the same candidates
-    assert [c["item_id"] for c in le["candidates"][:20]] == sql[1]
+    # the page reads the mart: the same counts and the same top 20, each with all ten models' votes
+    assert le["n_candidates"] == sql[0] and le["n_agreement_candidates"] == sql[1] == 1439
+    assert [c["item_id"] for c in le["candidates"]] == sql[2]
+    assert all(sum(len(v["models"]) for v in c["votes_by_answer"]) == 10 for c in le["candidates"])
     html = ix_json.with_name("index.html").read_text()
     for anchor in ('id="models"', 'id="comparisons"', 'id="ranking-stability"', "Label-error candidates"):
         assert anchor in html

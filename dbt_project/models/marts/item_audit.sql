@@ -29,6 +29,12 @@ select
     le.top_alternative as modal_wrong_option,
     le.share_top_alternative as share_agreeing_wrong,
     le.share_correct as share_choosing_gold,
+    -- audit 10, issue 12: the latent-truth posterior that the gold is wrong (int_label_error_posteriors)
+    lp.label_error_posterior::double as label_error_posterior,
+    lp.suggested_answer::varchar as suggested_answer,
+    lp.suggested_answer_posterior::double as suggested_answer_posterior,
+    lp.label_error_posterior_rank::integer as label_error_posterior_rank,
+    lp.label_error_votes::varchar as label_error_votes,
     q.has_repeated_options,
     q.gold_option_repeated,
     q.gold_outside_options,
@@ -37,3 +43,4 @@ from {{ ref('stg_lake__items') }} as i
 left join headline as h using (benchmark, dataset_version, item_id)
 left join {{ ref('int_label_errors_scored') }} as le using (benchmark, dataset_version, item_id)
 left join {{ ref('int_item_qualities_checked') }} as q using (benchmark, dataset_version, item_id)
+left join {{ ref('int_label_error_posteriors') }} as lp using (benchmark, dataset_version, item_id)
