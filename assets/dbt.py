@@ -4,6 +4,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from pipelines.dbt_project import TRANSLATOR, dbt_project
+from pipelines.instance import WAREHOUSE_POOL
 
 
 @cache
@@ -13,7 +14,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
-                name="benchtrust_dbt_models")
+                name="benchtrust_dbt_models", pool=WAREHOUSE_POOL)  # DuckDB: one writer, one build at a time
     def benchtrust_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         from benchtrust.lake import ensure_layout
         from benchtrust.settings import get_settings

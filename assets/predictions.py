@@ -3,6 +3,7 @@ import pandas as pd
 
 from assets.checks import contract_check_result, quality_check_result
 from benchtrust import lake
+from pipelines.instance import INFERENCE_OP_TAGS, INFERENCE_POOL
 from pipelines.partitions import items_to_predictions, predictions_partitions
 from pipelines.resources import BenchtrustResource
 
@@ -12,6 +13,8 @@ from pipelines.resources import BenchtrustResource
     deps=[dg.AssetDep("benchmark_items", partition_mapping=items_to_predictions)],
     group_name="inference",
     kinds={"pytorch", "parquet"},
+    pool=INFERENCE_POOL,  # sized from the hardware (pipelines.instance)
+    op_tags=INFERENCE_OP_TAGS,  # the Celery executor routes these steps to the `gpu` queue
     check_specs=[
         dg.AssetCheckSpec("predictions_contract", asset="predictions", blocking=True,
                           description="great-expectations suite `predictions` (error level): one row per grid cell, "
@@ -37,7 +40,7 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
     from benchtrust.inference.runner import run_grid, select_subset
 
     items, info = lake.latest_items(settings.lake, benchmark)
-    grid = registry.grid(benchmark, benchtrust.profile)
+    grid = registry.grid(benchmark, benchtrust.active_profile)
     subset = select_subset(items, grid.subset)
     resolved = resolve_model(model, registry.models[model])
 

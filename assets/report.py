@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.instance import WAREHOUSE_POOL
 from pipelines.resources import BenchtrustResource
 
 
@@ -29,7 +30,7 @@ def _extra_provenance(context: dg.AssetExecutionContext, benchtrust: BenchtrustR
         if cfg:
             out["model_source"] = dict(cfg.get("source") or {})
         try:
-            grid = registry.grid(h["benchmark"], benchtrust.profile)
+            grid = registry.grid(h["benchmark"], benchtrust.active_profile)
             if grid.version == h.get("grid_version"):
                 out["grid"] = {"templates": [t.id for t in grid.templates], "decoding": grid.decoding,
                                "subset": grid.subset, "fewshot": grid.fewshot,
@@ -55,9 +56,11 @@ def _extra_provenance(context: dg.AssetExecutionContext, benchtrust: BenchtrustR
 @dg.asset(
     deps=[dg.AssetKey(["marts", "reliability_report"]), dg.AssetKey(["marts", "report_versions"]),
           dg.AssetKey(["marts", "model_comparisons"]), dg.AssetKey(["marts", "predictions"]),
-          dg.AssetKey(["marts", "quarantine"])],
+          dg.AssetKey(["marts", "quarantine"]), dg.AssetKey(["marts", "calibration"]),
+          dg.AssetKey(["marts", "ranking_stability"])],
     group_name="reports",
     kinds={"html", "markdown", "json"},
+    pool=WAREHOUSE_POOL,  # reads the warehouse; one at a time with the dbt build
     check_specs=[
         dg.AssetCheckSpec("report_files_complete", asset="reliability_reports",
                           description="every version in marts.report_versions has report.html, report.md and "

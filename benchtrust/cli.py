@@ -29,15 +29,28 @@ class Format(str, Enum):
 
 
 @app.command()
-def run(profile: str = typer.Option("default", "--profile", "-p", help="run profile from config/profiles.yaml")):
-    """Materialize a run profile: items → predictions → dbt marts → reports."""
+def run(profile: str = typer.Option("default", "--profile", "-p", help="run profile from config/profiles.yaml"),
+        no_wait: bool = typer.Option(False, "--no-wait", help="refuse, instead of waiting, when another benchtrust "
+                                                               "command is using this data folder"),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="stream Dagster's events to the console")):
+    """Materialize a run profile: items → predictions → dbt marts → reports, as Dagster backfills on the instance
+    (partitions run side by side within the pools; follow them here or in the UI)."""
+    from benchtrust.registry import RegistryError
+    from pipelines.daemon import BusyError
     from pipelines.run import run_profile
 
-    summary = run_profile(profile)
+    try:
+        summary = run_profile(profile, live=sys.stderr.isatty(), wait=not no_wait, verbose=verbose)
+    except (RegistryError, BusyError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
     s = get_settings()
-    typer.echo(f"profile {profile!r} finished in {summary.seconds:.0f}s; warehouse {s.warehouse}; reports {s.reports}")
+    typer.echo(f"profile {profile!r}: {len(summary.runs) - len(summary.failed)} of {len(summary.runs)} runs ok in "
+               f"{summary.seconds:.0f}s; warehouse {s.warehouse}; reports {s.reports}")
     if not summary.ok:
-        typer.echo("some runs failed or were blocked by a contract (see above)", err=True)
+        for r in summary.failed:
+            typer.echo(f"FAILED {r['job']}: " + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"])
+                       + (f" (run {r['run_id']})" if r.get("run_id") else ""), err=True)
         raise typer.Exit(1)
 
 
@@ -137,54 +150,57 @@ def import_(
     model_version: Optional[str] = typer.Option(None, "--model-version"),
     build: bool = typer.Option(True, help="run dbt build afterwards so the marts include the import"),
     report: bool = typer.Option(True, help="after the build, write the reliability reports and benchmark pages"),
+    no_wait: bool = typer.Option(False, "--no-wait", help="refuse instead of waiting when the data folder is busy"),
 ):
     """Import predictions from lm-evaluation-harness, HELM or a CSV/Parquet table into the lake; they pass
-    the same contracts as benchtrust's own predictions, and the audits run over them."""
-    from benchtrust.importers import import_predictions
-    from benchtrust.importers._common import ImportFormatError
-    from benchtrust.importers.load import folder_name, write_import
-    from benchtrust.lake import quarantine_path, write_parquet
-    from data_contracts import validate
-    from data_contracts.predictions import split_predictions
+    the same contracts as benchtrust's own predictions, and the audits run over them. A Dagster backfill of the
+    `imported_predictions` asset (+ the dbt models and reports), so it shows in the UI with its checks."""
+    import dagster as dg
 
-    s = get_settings().ensure()
-    opts = {k: v for k, v in {"benchmark": benchmark, "model": model, "model_version": model_version}.items() if v}
-    try:
-        res = import_predictions(format, path, **opts)
-    except (ImportFormatError, ValueError) as e:
-        typer.echo(f"import failed: {e}", err=True)
+    from pipelines.daemon import BusyError, command_lock, hosted_daemons
+    from pipelines.instance import get_instance
+    from pipelines.run import follow, quiet_loggers, submit_backfill, warehouse_subset
+
+    if not path.exists():
+        typer.echo(f"error: {path}: no such file or folder", err=True)
         raise typer.Exit(2)
-    for w in res.warnings:
-        typer.echo(f"note: {w}", err=True)
-    good, quarantined = split_predictions(res.canonical_predictions(), res.items, source=str(path))
-    if len(quarantined):
-        qp = write_parquet(quarantined, quarantine_path(s.lake, "predictions", folder_name(str(good["benchmark"].iloc[0]) if len(good) else "import"),
-                                                        f"import__{folder_name(path.name)}"))
-        typer.echo(f"{len(quarantined)} row(s) quarantined ({quarantined['rule'].value_counts().to_dict()}): {qp}", err=True)
-    result = validate(good, "predictions")
-    if not result.success:
-        typer.echo(f"contract failed, nothing imported: {result.summary()}", err=True)
+    s = get_settings().ensure()
+    instance = get_instance()
+    cfg = {k: v for k, v in {"format": format, "path": str(path.resolve()), "benchmark": benchmark, "model": model,
+                             "model_version": model_version}.items() if v}
+    key = dg.AssetKey("imported_predictions")
+    subset = warehouse_subset(extra=[key])
+    if not build:
+        subset = subset.filter_asset_keys({key})
+    elif not report:
+        subset = subset.filter_asset_keys({k for k in subset.asset_keys if k != dg.AssetKey("reliability_reports")})
+    tags = {"benchtrust/trigger": "import", "benchtrust/import": path.name[:200]}
+    try:
+        with command_lock(s.home, f"import {format} {path.name}", wait=not no_wait,
+                          on_wait=lambda who: typer.echo(f"waiting for {who} to finish", err=True)), \
+                hosted_daemons(instance):
+            bf = submit_backfill(instance, subset, title=f"import {format} {path.name}", tags=tags,
+                                 run_config={"ops": {"imported_predictions": {"config": cfg}}, **quiet_loggers()})
+            runs = follow(instance, bf, lambda m: typer.echo(m, err=True), live=sys.stderr.isatty())
+    except BusyError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    recs = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1).records
+    meta = recs[0].asset_materialization.metadata if recs and recs[0].run_id in {r["run_id"] for r in runs} else {}
+    if meta.get("summary"):
+        typer.echo(meta["summary"].value)
+    failed = [r for r in runs if not r["success"]]
+    if failed:
+        for r in failed:
+            typer.echo("import failed: " + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"]), err=True)
         raise typer.Exit(1)
-    files = write_import(res, good.assign(contract_version=result.version), s.lake)
-    typer.echo(f"imported {len(good)} prediction rows of {good['model'].nunique()} model(s) on "
-               f"{good['item_id'].nunique()} items into {len(files)} lake file(s)")
     if build:
-        from benchtrust.lake import ensure_layout
-        from benchtrust.settings import DBT_PROJECT_DIR
-
-        ensure_layout(s.lake)
-        proc = subprocess.run([str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", ".", "--quiet"],
-                              cwd=DBT_PROJECT_DIR, env=dict(os.environ), capture_output=True, text=True)
-        if proc.returncode != 0:
-            typer.echo(f"dbt build failed:\n{proc.stdout[-3000:]}", err=True)
-            raise typer.Exit(1)
         typer.echo(f"warehouse rebuilt: {s.warehouse}")
-        if report:
-            from benchtrust.report.render import publish
-
-            pub = publish(s.warehouse, s.reports, lake=s.lake)
-            typer.echo(f"{len(pub.written)} new report version(s); benchmark pages: "
-                       + ", ".join(str(p) for p in pub.index_paths))
+    if build and report:
+        recs = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("reliability_reports")),
+                                               limit=1).records
+        pages = recs[0].asset_materialization.metadata.get("benchmark_pages") if recs else None
+        typer.echo("benchmark pages: " + ", ".join(pages.value if pages else []))
 
 
 def main() -> None:

@@ -1,82 +1,266 @@
-"""Materialize a run profile: the default job of ``benchtrust run``.
+"""Submit work to the Dagster instance and follow it: what ``benchtrust run`` and ``benchtrust import`` do.
 
-Runs go through a persistent Dagster instance (``$DAGSTER_HOME``, default ``<data>/dagster_home``), so
-every run, materialization and check result shows in the UI afterwards. Order: items per benchmark →
-predictions per benchmark × model → dbt build + reports. A partition whose blocking contract fails is
-reported and its downstream skipped; the other branches still build.
+Nothing here executes an asset. A profile becomes two Dagster backfills on the instance:
+
+1. the profile's partitions: ``benchmark_items[b]`` for its benchmarks and ``predictions[b|m]`` for its
+   benchmarks × models. The backfill daemon orders them (items before their predictions), the run queue starts
+   them within the pools (:mod:`pipelines.instance`: inference sized to the hardware), so two models or two
+   benchmarks score at the same time where the hardware allows. A benchmark whose blocking contract fails
+   stops its own predictions and nothing else.
+2. the warehouse: the dbt models (``dbt build``, tests as asset checks) and the reports, one run in the
+   ``warehouse`` pool (one build at a time: DuckDB has one writer). It is a separate backfill because in a
+   single one Dagster would treat every failed partition as a failed parent of the warehouse and skip it; a
+   broken benchmark must not keep the others' results out of the marts.
+
+The same backfills come from the scheduled refreshes (:mod:`sensors.schedules`) and show in the UI under
+Runs → Backfills, tagged ``benchtrust/profile``. The daemons that turn them into runs are the instance's own
+(``benchtrust ui`` / ``dagster-daemon run``) or, when none runs, hosted by the command while it follows
+(:mod:`pipelines.daemon`).
 """
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.definitions.events import AssetKeyPartitionKey
+from dagster._core.events import DagsterEventType
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import BACKFILL_ID_TAG, PARTITION_NAME_TAG
+from dagster._core.utils import make_new_backfill_id
 
 from benchtrust.registry import Registry
 from benchtrust.settings import get_settings
+from pipelines.daemon import command_lock, hosted_daemons
+from pipelines.instance import get_instance
+from sensors.automation import RUN_PROFILE_TAG, TRIGGER_TAG
+
+__all__ = ["RunSummary", "get_instance", "profile_subset", "run_profile", "submit_backfill", "follow",
+           "warehouse_subset", "WAREHOUSE_GROUPS"]
+
+WAREHOUSE_GROUPS = ("staging", "intermediate", "marts", "reports")
+TERMINAL_BACKFILL = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED,
+                     BulkActionStatus.FAILED, BulkActionStatus.CANCELED}
+TERMINAL_RUN = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+Log = Callable[[str], None]
 
 
 @dataclass
 class RunSummary:
     profile: str
     seconds: float = 0.0
-    runs: list[dict] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    backfills: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(r["success"] for r in self.runs)
+        return bool(self.runs) and all(r["success"] for r in self.runs)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.runs if not r["success"]]
 
 
-def get_instance() -> dg.DagsterInstance:
-    settings = get_settings()
-    home = os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    os.makedirs(home, exist_ok=True)
-    return dg.DagsterInstance.get()
+def _defs() -> dg.Definitions:
+    from pipelines.definitions import defs
+
+    return defs
 
 
-def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+def profile_subset(benchmarks: Iterable[str], models: Iterable[str], graph: Any = None) -> AssetGraphSubset:
+    """``benchmark_items`` / ``item_quarantine`` per benchmark and ``predictions`` per benchmark × model."""
+    graph = graph or _defs().resolve_asset_graph()
+    benchmarks, models = list(benchmarks), list(models)
+    keys = {AssetKeyPartitionKey(dg.AssetKey(a), b) for a in ("benchmark_items", "item_quarantine") for b in benchmarks}
+    keys |= {AssetKeyPartitionKey(dg.AssetKey("predictions"), dg.MultiPartitionKey({"benchmark": b, "model": m}))
+             for b in benchmarks for m in models}
+    return AssetGraphSubset.from_asset_partition_set(keys, graph)
+
+
+def warehouse_subset(extra: Iterable[dg.AssetKey] = (), graph: Any = None) -> AssetGraphSubset:
+    """Every dbt model and the reports (plus ``extra`` unpartitioned assets, e.g. an import)."""
+    graph = graph or _defs().resolve_asset_graph()
+    keys = {k for k in graph.get_all_asset_keys()
+            if graph.get(k).group_name in WAREHOUSE_GROUPS and graph.get(k).partitions_def is None}
+    return AssetGraphSubset.from_asset_keys(keys | set(extra), graph)
+
+
+def submit_backfill(instance: dg.DagsterInstance, subset: AssetGraphSubset, *, title: str,
+                    tags: Mapping[str, str], run_config: Mapping[str, Any] | None = None) -> str:
+    """Add an asset backfill to the instance; the backfill daemon turns it into queued runs."""
+    backfill_id = make_new_backfill_id()
+    instance.add_backfill(PartitionBackfill.from_asset_graph_subset(
+        backfill_id=backfill_id, backfill_timestamp=time.time(), tags=dict(tags), dynamic_partitions_store=instance,
+        asset_graph_subset=subset, title=title, description=None, run_config=dict(run_config or {})))
+    return backfill_id
+
+
+def _describe(run: dg.DagsterRun) -> str:
+    assets = sorted(k.to_user_string() for k in (run.asset_selection or []))
+    groups = {"benchmark_items", "item_quarantine"}
+    if set(assets) <= groups:
+        what = "items"
+    elif assets == ["predictions"]:
+        what = "predictions"
+    elif "imported_predictions" in assets:
+        what = "import + warehouse" if len(assets) > 1 else "import"
+    elif any("/" in a for a in assets):
+        what = "warehouse (dbt build + reports)" if "reliability_reports" in assets else "warehouse (dbt build)"
+    else:
+        what = ", ".join(assets[:3]) + ("…" if len(assets) > 3 else "")
+    part = run.tags.get(PARTITION_NAME_TAG)
+    return f"{what} {part}" if part else what
+
+
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Blocking (error-severity) asset checks that failed in a run, as 'asset:check: description'."""
     out = []
-    for ev in result.all_events:
-        if ev.event_type_value == "ASSET_CHECK_EVALUATION":
-            data = ev.event_specific_data
-            if not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
-                out.append(f"{data.asset_key.to_user_string()}:{data.check_name}: {data.description}")
+    for rec in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        data = rec.get_dagster_event().event_specific_data
+        if data is not None and not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
+            out.append(f"{data.asset_key.to_user_string()}:{data.check_name}: {data.description}")
     return out
 
 
-def run_profile(profile: str = "default", instance: dg.DagsterInstance | None = None, log=print) -> RunSummary:
-    os.environ["BENCHTRUST_PROFILE"] = profile
+def _run_error(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    for rec in instance.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}):
+        ev = rec.get_dagster_event()
+        err = getattr(ev.event_specific_data, "error", None)
+        if err is not None:
+            return err.message.strip().splitlines()[0][:300] if err.message else err.cls_name
+    return None
+
+
+class _Progress:
+    """The compact view: one line per finished run, and a status line (done / running / queued / failed, ETA)."""
+
+    def __init__(self, log: Log, live: bool):
+        self.log, self.live = log, live
+        self._status = None
+        if live:
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status("")
+            self._status.start()
+
+    def update(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(text)
+
+    def line(self, text: str) -> None:
+        if self._status is not None:
+            self._status.console.print(text, highlight=False, markup=False)
+        else:
+            self.log(text)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+def follow(instance: dg.DagsterInstance, backfill_id: str, log: Log = print, *, live: bool = False,
+           poll_s: float = 0.5, timeout_s: float | None = None) -> list[dict[str, Any]]:
+    """Wait for a backfill and its runs to end, printing one line per run as it ends. Returns one dict per
+    run: what, partition, success, run_id, seconds, failed_checks, error."""
+    seen: dict[str, dict[str, Any]] = {}
+    progress = _Progress(log, live)
     t0 = time.time()
+    try:
+        while True:
+            backfill = instance.get_backfill(backfill_id)
+            runs = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+            for run in runs:
+                if run.run_id in seen or run.status not in TERMINAL_RUN:
+                    continue
+                rec = instance.get_run_record_by_id(run.run_id)
+                secs = (rec.end_time - rec.start_time) if rec and rec.start_time and rec.end_time else 0.0
+                checks = failed_checks(instance, run.run_id)
+                ok = run.status == DagsterRunStatus.SUCCESS and not checks
+                info = {"job": _describe(run), "partition": run.tags.get(PARTITION_NAME_TAG), "success": ok,
+                        "run_id": run.run_id, "seconds": round(secs, 1), "failed_checks": checks,
+                        "status": run.status.value, "error": None if ok or checks else _run_error(instance, run.run_id)}
+                seen[run.run_id] = info
+                mark = "ok" if ok else ("BLOCKED" if checks else run.status.value)
+                progress.line(f"[{mark}] {info['job']} ({secs:.1f}s)" + "".join(f"\n    blocked by {c}" for c in checks)
+                              + (f"\n    {info['error']}" if info["error"] else ""))
+            running = sum(r.status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING) for r in runs)
+            queued = sum(r.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED) for r in runs)
+            done = [i for i in seen.values() if i["success"]]
+            failed = len(seen) - len(done)
+            eta = ""
+            if done and (running or queued):
+                mean = sum(i["seconds"] for i in done) / len(done)
+                eta = f", ETA ~{mean * (queued + max(running, 1) / 2) / max(running, 1):.0f}s"
+            progress.update(f"{backfill.title or backfill_id}: {len(done)} done, {running} running, {queued} queued, "
+                            f"{failed} failed{eta} ({time.time() - t0:.0f}s)")
+            if backfill.status in TERMINAL_BACKFILL and all(r.status in TERMINAL_RUN for r in runs) \
+                    and all(r.run_id in seen for r in runs):
+                if backfill.status == BulkActionStatus.FAILED and backfill.error:
+                    progress.line(f"[FAILED] backfill {backfill_id}: {backfill.error.message.strip().splitlines()[-1]}")
+                    seen["_backfill"] = {"job": "backfill", "partition": None, "success": False, "run_id": None,
+                                         "seconds": 0.0, "failed_checks": [], "status": "FAILURE",
+                                         "error": backfill.error.message}
+                return list(seen.values())
+            if not runs and time.time() - t0 > 20 and (err := _daemon_error(instance)):
+                raise RuntimeError(f"the backfill daemon cannot process backfill {backfill_id}: {err}")
+            if timeout_s is not None and time.time() - t0 > timeout_s:
+                raise TimeoutError(f"backfill {backfill_id} still running after {timeout_s:.0f}s")
+            time.sleep(poll_s)
+    finally:
+        progress.stop()
+
+
+def register_partitions(instance: dg.DagsterInstance, benchmarks: Iterable[str], models: Iterable[str]) -> None:
+    for name, keys in (("benchmarks", benchmarks), ("models", models)):
+        new = [k for k in keys if not instance.has_dynamic_partition(name, k)]
+        if new:
+            instance.add_dynamic_partitions(name, new)
+
+
+def quiet_loggers(verbose: bool = False) -> dict[str, Any]:
+    """Run workers inherit the command's console: keep Dagster's event stream off it unless asked (``-v``);
+    every event stays in the instance's event log and the UI."""
+    return {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}}}
+
+
+def profile_run_config(profile: str, verbose: bool = False) -> dict[str, Any]:
+    return {"resources": {"benchtrust": {"config": {"profile": profile}}}, **quiet_loggers(verbose)}
+
+
+def _daemon_error(instance: dg.DagsterInstance) -> str | None:
+    beat = instance.get_daemon_heartbeats().get("BACKFILL")
+    if beat is not None and beat.errors and time.time() - beat.timestamp < 30:
+        return beat.errors[0].message.strip().splitlines()[-1]
+    return None
+
+
+def run_profile(profile: str = "default", instance: dg.DagsterInstance | None = None, log: Log = print, *,
+                live: bool = False, wait: bool = True, trigger: str = "cli", verbose: bool = False) -> RunSummary:
+    """``benchtrust run``: submit the profile's partitions, then the warehouse; follow both to the end."""
     registry = Registry.load()
     prof = registry.profile(profile)
     benchmarks, models = list(prof.get("benchmarks", {})), list(prof.get("models", []))
+    settings = get_settings().ensure()
     instance = instance or get_instance()
-    from pipelines.definitions import defs
-
-    instance.add_dynamic_partitions("benchmarks", [b for b in benchmarks if not instance.has_dynamic_partition("benchmarks", b)])
-    instance.add_dynamic_partitions("models", [m for m in models if not instance.has_dynamic_partition("models", m)])
     summary = RunSummary(profile)
-
-    def execute(job_name: str, partition_key: str | None) -> bool:
-        job = defs.resolve_job_def(job_name)
-        start = time.time()
-        res = job.execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False, tags={"benchtrust/profile": profile},
-            run_config={"resources": {"benchtrust": {"config": {"profile": profile}}}})
-        failed = _failed_checks(res)
-        ok = res.success and not failed
-        summary.runs.append({"job": job_name, "partition": partition_key, "success": ok, "run_id": res.run_id,
-                             "seconds": round(time.time() - start, 1), "failed_checks": failed})
-        log(f"[{'ok' if ok else 'FAILED'}] {job_name} {partition_key or ''} ({time.time() - start:.1f}s)"
-            + ("".join(f"\n    blocked by {f}" for f in failed)))
-        return ok
-
-    good_benchmarks = [b for b in benchmarks if execute("items_job", b)]
-    for b in good_benchmarks:
-        for m in models:
-            execute("predictions_job", dg.MultiPartitionKey({"benchmark": b, "model": m}))
-    execute("reports_job", None)
+    t0 = time.time()
+    tags = {RUN_PROFILE_TAG: profile, TRIGGER_TAG: trigger}
+    with command_lock(settings.home, f"run --profile {profile}", wait=wait,
+                      on_wait=lambda who: log(f"waiting for {who} to finish")):
+        register_partitions(instance, benchmarks, models)
+        with hosted_daemons(instance):
+            bf = submit_backfill(instance, profile_subset(benchmarks, models), title=f"profile {profile}",
+                                 tags=tags, run_config=profile_run_config(profile, verbose))
+            summary.backfills.append(bf)
+            summary.runs += follow(instance, bf, log, live=live)
+            bf = submit_backfill(instance, warehouse_subset(), title=f"warehouse (profile {profile})", tags=tags,
+                                 run_config=profile_run_config(profile, verbose))
+            summary.backfills.append(bf)
+            summary.runs += follow(instance, bf, log, live=live)
     summary.seconds = time.time() - t0
     return summary

@@ -105,18 +105,16 @@ def test_item_changes_and_paired_statistics():
 
 
 def test_audits_skip_generations_and_missing_values():
-    from benchtrust.report.bundle import calibration_audit, position_bias_audit, softmax_confidence
+    from benchtrust.report.bundle import position_bias_audit, softmax_confidence
 
     gen = pd.DataFrame({"item_id": ["g1", "g2"], "option_logprobs": [pd.NA, None], "is_correct": [pd.NA, True],
                         "predicted_index": [pd.NA, pd.NA], "gold_index": [-1, -1], "n_options": [0, 0]})
-    assert calibration_audit(gen) is None and position_bias_audit(gen) is None
+    assert position_bias_audit(gen) is None  # calibration is read from marts.calibration (tests/integration/test_report_marts.py)
     assert softmax_confidence(np.nan) is None and softmax_confidence([-1.0, float("inf")]) is None
     assert softmax_confidence([np.log(0.7), np.log(0.2), np.log(0.1)]) == pytest.approx(0.7)
     mc = pd.DataFrame({"item_id": [f"i{k}" for k in range(8)], "is_correct": [True, False] * 4,
                        "option_logprobs": [[np.log(0.8), np.log(0.2)]] * 8, "predicted_index": [0] * 8,
                        "gold_index": [0, 1] * 4, "n_options": [2] * 8})
-    cal = calibration_audit(mc)
-    assert cal["n"] == 8 and cal["ece"] == pytest.approx(0.3) and cal["bins"][8]["count"] == 8
     pb = position_bias_audit(mc)
     assert pb["pred_counts"] == [8, 0] and pb["gold_counts"] == [4, 4] and pb["p_value"] < 0.01 and pb["min_expected"] == 4
 
@@ -354,23 +352,64 @@ def test_definitions_wire_sensors_schedules_and_automation():
     repo = defs.get_repository_def()
     sensors = {s.name: s for s in repo.sensor_defs}
     assert {"dataset_change_sensor", "model_change_sensor", "benchtrust_automation_sensor"} <= set(sensors)
-    schedules = {s.name: s for s in repo.schedule_defs}
-    assert set(schedules) == {"nightly_default_refresh", "weekly_full_refresh"}
-    for s in schedules.values():
-        assert s.default_status == dg.DefaultScheduleStatus.STOPPED
+    # the scheduled refreshes are cron-keeping sensors (Dagster schedules cannot submit backfills), off by default
+    assert not repo.schedule_defs
+    for name in ("nightly_default_refresh", "weekly_full_refresh"):
+        assert sensors[name].default_status == dg.DefaultSensorStatus.STOPPED
+    assert "profile_refresh_job" not in {j.name for j in defs.resolve_all_job_defs()}  # no runs inside an op
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("predictions")).automation_condition is not None
     assert graph.get(dg.AssetKey(["marts", "report_versions"])).automation_condition is not None
     assert graph.get(dg.AssetKey("benchmark_items")).automation_condition is None  # sensors bring items in
 
 
-def test_schedules_refresh_their_profile():
+def test_schedules_refresh_their_profile(tmp_path, monkeypatch):
+    """A cron tick requests the same backfill as `benchtrust run --profile P` (items + predictions of the
+    profile's partitions); once that backfill has ended, the next evaluation requests the warehouse backfill."""
+    import json
+
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+    from pipelines.definitions import defs
+    from pipelines.instance import get_instance
+    from pipelines.resources import BenchtrustResource
     from sensors.schedules import nightly_default_refresh, weekly_full_refresh
 
-    for sched, profile, cron in ((nightly_default_refresh, "default", "0 2 * * *"), (weekly_full_refresh, "full", "0 3 * * 0")):
-        assert sched.cron_schedule == cron and sched.job_name == "profile_refresh_job"
-        req = sched.evaluate_tick(dg.build_schedule_context()).run_requests[0]
-        assert req.run_config == {"ops": {"run_profile_op": {"config": {"profile": profile}}}}
+    monkeypatch.setenv("BENCHTRUST_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster_home"))
+    instance = get_instance()
+    repo = defs.get_repository_def()
+    for sensor, profile, cron in ((nightly_default_refresh, "default", "0 2 * * *"), (weekly_full_refresh, "full", "0 3 * * 0")):
+        assert sensor.tags["benchtrust/cron"] == cron
+
+        def tick(cursor):
+            ctx = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=repo,
+                                          resources={"benchtrust": BenchtrustResource(profile=profile)})
+            return sensor.evaluate_tick(ctx)
+
+        first = tick(None)  # switched on: waits for the next tick, like a schedule
+        assert not first.run_requests and json.loads(first.cursor)["last_tick"] > 0
+        due = tick(json.dumps({"last_tick": 0, "pending": None}))  # a cron tick has passed since
+        (req,) = due.run_requests
+        prof = json.loads(json.dumps(__import__("benchtrust.registry", fromlist=["Registry"]).Registry.load().profile(profile)))
+        keys = {(k.asset_key.to_user_string(), str(k.partition_key)) for k in req.asset_graph_subset.iterate_asset_partitions()}
+        assert keys == {(a, b) for a in ("benchmark_items", "item_quarantine") for b in prof["benchmarks"]} | {
+            ("predictions", f"{b}|{m}") for b in prof["benchmarks"] for m in prof["models"]}
+        assert req.tags["benchtrust/scheduled_profile"] == profile and req.tags["benchtrust/phase"] == "profile"
+        refresh = json.loads(due.cursor)["pending"]
+        assert not tick(due.cursor).run_requests  # the daemon has not created the backfill yet
+        # the sensor daemon turns the request into a backfill; when it has ended, the warehouse follows
+        bf = PartitionBackfill.from_asset_graph_subset(
+            backfill_id=f"bf{profile}", backfill_timestamp=0.0, tags=req.tags, dynamic_partitions_store=instance,
+            asset_graph_subset=req.asset_graph_subset, title=None, description=None, run_config=None)
+        instance.add_backfill(bf)
+        assert not tick(due.cursor).run_requests  # still running
+        instance.update_backfill(bf.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+        done = tick(due.cursor)
+        (wh,) = done.run_requests
+        assert dg.AssetKey(["marts", "reliability_report"]) in wh.asset_graph_subset.asset_keys
+        assert dg.AssetKey("reliability_reports") in wh.asset_graph_subset.asset_keys
+        assert wh.tags["benchtrust/refresh_id"] == refresh and json.loads(done.cursor)["pending"] is None
 
 
 # ------------------------------------------------------------------------------ sensors without inference

@@ -33,6 +33,18 @@ ENV_KEYS = ("BENCHTRUST_HOME", "BENCHTRUST_CONFIG", "DAGSTER_HOME", "BENCHTRUST_
 
 # ------------------------------------------------------------------------------------------ config and data
 
+def use_in_memory_launcher(dagster_home: Path) -> None:
+    """The embedded default instance, but with Dagster's synchronous in-memory run launcher: the runs that
+    `benchtrust run` submits (through the same backfills, queue and pools) execute inside this test process,
+    where the fake engines are patched in. Production runs launch run workers as subprocesses."""
+    from pipelines.instance import DEFAULT_INSTANCE_YAML
+
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text(
+        DEFAULT_INSTANCE_YAML.format(max_runs=4)
+        + "run_launcher:\n  module: dagster._core.launcher.sync_in_memory_run_launcher\n  class: SyncInMemoryRunLauncher\n")
+
+
 def write_items(path: Path, n: int, edits: dict[int, str] | None = None) -> list[dict[str, Any]]:
     """``n`` four-option items, gold positions balanced A–D, one of them carrying hostile markup."""
     edits = edits or {}
@@ -264,6 +276,7 @@ def versioned_home() -> VersionedHome:
             from pipelines.run import get_instance, run_profile
             from sensors.changes import dataset_change_sensor, model_change_sensor
 
+            use_in_memory_launcher(home / "dagster_home")
             instance = get_instance()
             summary = run_profile("tiny", instance=instance, log=lambda m: None)
             assert summary.ok, summary.runs

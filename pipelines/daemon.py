@@ -1,0 +1,138 @@
+"""The queue and backfill daemons ``benchtrust run`` / ``import`` need, when no Dagster daemon is running.
+
+Submitted work is a Dagster backfill on the instance; Dagster's own daemons turn it into runs (the backfill
+daemon), take queued runs off the queue within the pool and run limits (the run-queue daemon), retry failed
+runs (the event-log consumer) and notice dead run workers (run monitoring). When a daemon is already
+running for this instance — ``benchtrust ui`` / ``dagster dev``, or ``dagster-daemon run`` on a server —
+the CLI only submits and follows. Otherwise it hosts those daemons itself while it follows its work, so the
+embedded default needs no server.
+
+Sensors and schedules are left to a long-running daemon: a command that submits one piece of work should
+not start the instance's sensors as a side effect.
+
+One Dagster internal is used here on purpose: the backfill daemon's loop is hard-wired to 30 s between
+iterations (``dagster._daemon.backfill``), which for a profile of three layers (items → predictions →
+warehouse) adds well over a minute of idle waiting to every command-line run. :class:`FollowingBackfillDaemon`
+runs the same iteration function (:func:`execute_backfill_iteration`) every ``BACKFILL_INTERVAL_S`` seconds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._core.workspace.load_target import WorkspaceFileTarget
+from dagster._daemon.backfill import execute_backfill_iteration
+from dagster._daemon.controller import create_daemon_of_type, daemon_controller_from_instance
+from dagster._daemon.daemon import BackfillDaemon, DagsterDaemon, SpanMarker
+
+from benchtrust.settings import PROJECT_ROOT
+
+BACKFILL_INTERVAL_S = 2.0
+HEARTBEAT_FRESH_S = 60.0
+# what the command line hosts; sensors, schedules, automation and freshness stay with a long-running daemon
+HOSTED_DAEMONS = ("QUEUED_RUN_COORDINATOR", "BACKFILL", "EVENT_LOG_CONSUMER", "MONITORING")
+
+
+class FollowingBackfillDaemon(BackfillDaemon):
+    """Dagster's backfill daemon with a short loop (see the module docstring)."""
+
+    def core_loop(self, workspace_process_context, shutdown_event):  # type: ignore[override]
+        futures: dict = {}  # backfills being evaluated in the thread pool, by id (as Dagster's loop keeps them)
+        while not shutdown_event.is_set():
+            start = time.time()
+            yield SpanMarker.START_SPAN
+            try:
+                yield from execute_backfill_iteration(
+                    workspace_process_context, self._logger,
+                    threadpool_executor=self._threadpool_executor, backfill_futures=futures,
+                    submit_threadpool_executor=self._submit_threadpool_executor)
+            except Exception:  # the daemon framework records it; the next iteration tries again
+                self._logger.exception("backfill iteration failed")
+            yield SpanMarker.END_SPAN
+            shutdown_event.wait(max(0.0, BACKFILL_INTERVAL_S - (time.time() - start)))
+            yield None
+
+
+def external_daemon_running(instance: dg.DagsterInstance) -> bool:
+    """A daemon (``dagster dev`` / ``dagster-daemon run``) is heart-beating for this instance's queue."""
+    try:
+        beats = instance.get_daemon_heartbeats()
+    except Exception:
+        return False
+    now = time.time()
+    needed = [t for t in ("QUEUED_RUN_COORDINATOR", "BACKFILL") if t in instance.get_required_daemon_types()]
+    return bool(needed) and all(t in beats and now - beats[t].timestamp < HEARTBEAT_FRESH_S for t in needed)
+
+
+def _hosted(instance: dg.DagsterInstance) -> list[DagsterDaemon]:
+    out: list[DagsterDaemon] = []
+    for t in instance.get_required_daemon_types():
+        if t not in HOSTED_DAEMONS:
+            continue
+        out.append(FollowingBackfillDaemon(settings=instance.get_backfill_settings()) if t == "BACKFILL"
+                   else create_daemon_of_type(t, instance))
+    return out
+
+
+@contextmanager
+def hosted_daemons(instance: dg.DagsterInstance) -> Iterator[bool]:
+    """Host the run-queue and backfill daemons for the duration, unless another daemon already runs them.
+    Yields whether this process hosts them."""
+    if external_daemon_running(instance):
+        yield False
+        return
+    target = WorkspaceFileTarget(paths=[str(PROJECT_ROOT / "workspace.yaml")])
+    with daemon_controller_from_instance(instance, target, gen_daemons=_hosted, log_level="warning",
+                                         code_server_log_level="warning"):
+        yield True
+
+
+class BusyError(RuntimeError):
+    """Another benchtrust command holds this data folder."""
+
+
+@contextmanager
+def command_lock(home: Path, command: str, wait: bool = True, on_wait=None) -> Iterator[None]:
+    """One submitting command per data folder at a time (``benchtrust run`` / ``import`` / ``eval``).
+
+    An advisory ``flock``: the kernel releases it when the holder exits, however it exits, so a killed command
+    never leaves a stale lock. The holder's pid, command and start time sit beside it so the waiting command
+    can name it. ``wait=False`` refuses instead of waiting.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / ".benchtrust.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(path)
+            if not wait:
+                raise BusyError(f"{home} is in use by {holder}; try again when it has finished") from None
+            if on_wait:
+                on_wait(holder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "command": command,
+                                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def _holder(path: Path) -> str:
+    try:
+        info: dict[str, Any] = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not info:
+        return "another benchtrust command"
+    return f"`benchtrust {info.get('command')}` (pid {info.get('pid')}, started {info.get('started')})"
