@@ -175,8 +175,7 @@ def _option_probabilities(d: pd.DataFrame, probs_col: str, n_options: int) -> pd
     unless every item has them from at least one model."""
     if probs_col not in d.columns:
         return None
-    rows = d[d[probs_col].map(lambda v: v is not None and not (isinstance(v, float) and np.isnan(v))
-                              and len(v) >= 2)]
+    rows = d[d[probs_col].map(lambda v: isinstance(v, (list, tuple, np.ndarray)) and len(v) >= 2)]
     if rows.empty or rows["item"].nunique() < d["item"].nunique():
         return None
     mat = np.zeros((len(rows), n_options))

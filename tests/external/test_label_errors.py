@@ -251,3 +251,13 @@ def test_held_out_comparison_against_naive_and_random(figures):
     assert ceiling["items_all_models_reject_gold"] == 67 and ceiling["of_which_wrong_groundtruth"] == 13
     assert res["comparison"]["dev_variants"]["mean rank (chosen)"]["wrong_groundtruth_R@100"] >= \
         res["comparison"]["dev_variants"]["naive"]["wrong_groundtruth_R@100"]
+
+
+def test_posterior_ignores_missing_option_probabilities():
+    """Imported letters carry no option log-probs (None / NA from the warehouse): no cleanlab score, no error."""
+    from benchtrust.audits import label_error_posteriors
+
+    rows = [(m, f"i{i}", "A" if (i + k) % 5 else "B", "A") for i in range(10) for k, m in enumerate(("m1", "m2", "m3"))]
+    df = _frame(rows).assign(option_logprobs=[None, pd.NA, np.nan] * 10)
+    post = label_error_posteriors(df)
+    assert len(post) == 10 and post["cleanlab_issue_score"].isna().all()

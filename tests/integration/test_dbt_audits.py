@@ -711,6 +711,9 @@ def test_sql_label_errors_reproduce_python_on_helm_mmlu(bt_home, dbt_manifest):
                          from intermediate.int_label_errors_scored order by rank""").df()
     audit = con.execute("select item_id, label_error_rank from marts.item_audit where label_error_rank is not null "
                         "order by label_error_rank").df()
+    post = con.execute("select item_id, label_error_posterior_rank, label_error_posterior, suggested_answer "
+                       "from marts.item_audit where label_error_posterior_rank is not null "
+                       "order by label_error_posterior_rank").df()
     con.close()
     py = label_error_candidates(res.predictions)
     assert len(sql) == len(py) == 14_014
@@ -736,3 +739,19 @@ def test_sql_label_errors_reproduce_python_on_helm_mmlu(bt_home, dbt_manifest):
     for split, subjects in (("held_out", held), ("dev", v1)):
         got = json.loads(json.dumps(mod._evaluate_split(cand, labels, subjects, ["score", "llr"])))
         assert got == recorded[split], split
+
+    # the posterior the mart holds (int_label_error_posteriors) is the one benchmarks/label_errors.py measured:
+    # its held-out and dev precision / recall at 50/100/300 from the mart's ranking equal the recorded ones
+    assert len(post) == 14_014 and post["label_error_posterior"].between(0, 1).all()
+    full = pd.read_csv(redux / "redux_v2_5700_from_HEAD_with_mmlu_index.csv", keep_default_na=False)
+    full = full[full["mmlu_test_index"].astype(str) != ""].astype({"mmlu_test_index": int})
+    ranked = post.join(keys, on="item_id").dropna(subset=["mmlu_test_index"]).astype({"mmlu_test_index": int})
+    m = full.merge(ranked, on=["subject", "mmlu_test_index"], how="left")
+    for split, mask in (("held_out", ~m["subject"].isin(mod.DEV_SUBJECTS)), ("dev", m["subject"].isin(mod.DEV_SUBJECTS))):
+        s = m[mask].reset_index(drop=True)
+        got = mod._compare_split({"method": -s["label_error_posterior_rank"].to_numpy(dtype=float)}, s["error_type"],
+                                 reps=0)
+        for t in ("wrong_groundtruth", "any_non_ok"):
+            for k in ("50", "100", "300"):
+                rec = recorded["comparison"][split][t]["method"][k]
+                assert (got[t]["method"][k]["P"], got[t]["method"][k]["R"]) == (rec["P"], rec["R"]), (split, t, k)
