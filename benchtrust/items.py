@@ -20,13 +20,19 @@ Row rules (``rule`` in the quarantine), in the order they are tried:
 ``encoding``                a line that is not UTF-8, or text holding U+FFFD replacement characters
 ``ragged_row``              a CSV record with more or fewer fields than the header
 ``missing_field``           the input field (or one of the choice fields) is absent from the record
-``bad_type``                the input is a list or an object, not text
+``record_too_large``        a record over the reader's size limit (``benchtrust.readlimits``: 8 MiB a line)
+``duplicate_key``           a JSON object naming one key twice (which value was meant is unknown)
+``nesting_too_deep``        JSON nested deeper than 32 levels
+``too_many_fields``         a record with more than 1 000 fields
+``bad_type``                the input is a list, an object, a number or a boolean, not text; or the gold is a
+                            boolean
 ``null_field``              the input is null
 ``empty_input``             the input is empty or whitespace only
 ``input_too_long``          the input is longer than ``RowLimits.max_input_chars``
+``lone_surrogate``          a lone UTF-16 surrogate (``"\\ud800"`` in JSON) in input or choices: not text
 ``control_characters``      NUL or another C0 control character (not tab / newline) in input or choices
 ``missing_choices``         a multiple-choice record without choices (field absent or null)
-``bad_choices``             choices are neither a list nor a JSON list in a string, or hold lists/objects
+``bad_choices``             choices are neither a list nor a JSON list in a string, or hold lists/objects/booleans
 ``too_few_choices``         fewer than ``RowLimits.min_choices``
 ``too_many_choices``        more than ``RowLimits.max_choices`` (26: choices are lettered A–Z)
 ``empty_choice``            a choice is empty or whitespace only
@@ -147,6 +153,11 @@ def _text(v: Any) -> str | None:
     return unicodedata.normalize("NFC", s).strip()
 
 
+def _encodable(s: str) -> str:
+    """``s`` with lone surrogates written as ``\\udXXX`` escapes, so it can be stored as UTF-8."""
+    return s if not _LONE_SURROGATE.search(s) else s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _preview(v: Any, n: int = 200) -> str:
     if isinstance(v, str):
         s = v
@@ -155,14 +166,21 @@ def _preview(v: Any, n: int = 200) -> str:
             s = json.dumps(v, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             s = repr(v)
-    return s if len(s) <= n else s[:n] + f"… ({len(s)} chars)"
+    return _encodable(s if len(s) <= n else s[:n] + f"… ({len(s)} chars)")
 
 
 def normalise_for_dedup(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip()
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _check_text(s: str, what: str) -> None:
+    m = _LONE_SURROGATE.search(s)
+    if m:
+        raise RowRuleError("lone_surrogate", f"{what} holds a lone surrogate U+{ord(m.group()):04X} at {m.start()} "
+                           "(not encodable text)", s.encode("utf-8", "backslashreplace").decode("ascii", "replace"))
     if "\ufffd" in s:
         raise RowRuleError("encoding", f"{what} contains U+FFFD replacement characters (decoded with the wrong encoding?)", s)
     m = CONTROL_CHARS.search(s)
@@ -171,6 +189,9 @@ def _check_text(s: str, what: str) -> None:
 
 
 def _resolve_gold(gold_raw: Any, choices: list[str], fmt: str) -> int:
+    if isinstance(gold_raw, bool):
+        raise RowRuleError("bad_type", f"gold is a boolean ({gold_raw}), expected a letter, an index or a choice's text",
+                           gold_raw)
     g = _text(gold_raw)
     if g is None or g == "":
         raise RowRuleError("missing_gold", "gold answer is empty", gold_raw)
@@ -232,7 +253,7 @@ def _canonical(rec: RawRecord, mapping: FieldMapping, benchmark: str, task_type:
     if mapping.input not in d:
         raise RowRuleError("missing_field", f"field {mapping.input!r} is absent", None)
     raw_input = d[mapping.input]
-    if isinstance(raw_input, (dict, list, tuple)):
+    if isinstance(raw_input, (dict, list, tuple, bool, int, float)) and not _is_null(raw_input):
         raise RowRuleError("bad_type", f"field {mapping.input!r} is a {type(raw_input).__name__}, expected text", raw_input)
     text = _text(raw_input)
     if text is None:
@@ -254,7 +275,7 @@ def _canonical(rec: RawRecord, mapping: FieldMapping, benchmark: str, task_type:
             raise RowRuleError("missing_choices", f"choices field {mapping.choices!r} is absent or null",
                                d.get(mapping.choices) if isinstance(mapping.choices, str) else None)
         for c in raw_choices:
-            if isinstance(c, (dict, list, tuple)):
+            if isinstance(c, (dict, list, tuple, bool)):
                 raise RowRuleError("bad_choices", f"a choice is a {type(c).__name__}, expected text", raw_choices)
         choices = [_text(c) or "" for c in raw_choices]
         if len(choices) < limits.min_choices:
@@ -288,11 +309,14 @@ def _canonical(rec: RawRecord, mapping: FieldMapping, benchmark: str, task_type:
         if not item_id:
             raise RowRuleError("missing_id", f"id field {mapping.id!r} is absent or empty", d.get(mapping.id))
     subject = _text(d.get(mapping.subject)) if mapping.subject else None
+    for what, v in (("id", item_id), ("subject", subject)):
+        if v and _LONE_SURROGATE.search(v):
+            raise RowRuleError("lone_surrogate", f"{what} holds a lone surrogate (not encodable text)", _encodable(v))
     meta = {k: d[k] for k in mapping.metadata if k in d}
     return {
         "benchmark": benchmark, "item_id": item_id, "task_type": task_type, "input": text,
         "choices": choices, "gold": gold, "gold_index": gi, "subject": subject or "",
-        "metadata": json.dumps(meta, ensure_ascii=False, default=str),
+        "metadata": _encodable(json.dumps(meta, ensure_ascii=False, default=str)),
         "source_file": rec.file, "source_row": rec.row,
     }
 
@@ -302,7 +326,7 @@ def _raw_preview(rec: RawRecord) -> str:
         s = json.dumps(rec.data, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         s = repr(rec.data)
-    return s[:2000]
+    return _encodable(s[:2000])
 
 
 def _slug(s: str) -> str:

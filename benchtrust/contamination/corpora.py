@@ -25,6 +25,14 @@ from typing import Any, Iterator
 import yaml
 
 from benchtrust.lake import register, safe_name
+from benchtrust.readlimits import (
+    CORPUS_LIMITS,
+    LimitError,
+    RecordError,
+    check_file,
+    iter_lines_bounded,
+    loads_record,
+)
 
 DOC_COLUMNS = ["corpus", "corpus_version", "doc_id", "text"]
 DEFAULT_NGRAM_SIZES = (13, 8)
@@ -113,8 +121,10 @@ class CorpusSource:
         if not files:
             raise CorpusError(f"corpus {self.name!r}: no files match {pat}")
         for f in files:
-            if not f.exists():
-                raise CorpusError(f"corpus {self.name!r}: {f}: no such file")
+            try:  # a regular file within the corpus size limit (benchtrust.readlimits): no FIFO, device, loop
+                check_file(f, CORPUS_LIMITS)
+            except LimitError as e:
+                raise CorpusError(f"corpus {self.name!r}: {f}: {e.rule}: {e.detail}") from None
         return files
 
     # ------------------------------------------------------------------ reading
@@ -277,12 +287,21 @@ def _iter_jsonl(p: Path, corpus: str) -> Iterator[tuple[int, dict[str, Any]]]:
     import gzip
 
     opener = gzip.open if p.name.endswith(".gz") else open
-    with opener(p, "rt", encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
+    with opener(p, "rb") as fh:
+        for i, raw in iter_lines_bounded(fh, CORPUS_LIMITS):  # a line is at most 8 MiB, read in bounded memory
+            if raw is None:
+                raise CorpusError(f"corpus {corpus!r}: {p}: line {i}: record_too_large: longer than "
+                                  f"{CORPUS_LIMITS.max_record_bytes:,} bytes")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise CorpusError(f"corpus {corpus!r}: {p}: line {i}: encoding: not UTF-8 ({e.reason})") from None
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = loads_record(line, CORPUS_LIMITS)
+            except RecordError as e:
+                raise CorpusError(f"corpus {corpus!r}: {p}: line {i}: {e.rule}: {e.detail}") from None
             except json.JSONDecodeError as e:
                 raise CorpusError(f"corpus {corpus!r}: {p}: line {i}: invalid JSON ({e.msg})") from None
             if not isinstance(rec, dict):

@@ -99,6 +99,13 @@ def import_predictions(format: str, path: str | Path, **opts: Any) -> ImportResu
     """
     fn = FORMATS[normalise_format(format)]
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise ImportFormatError(str(p), "not_found", "no such file or folder")
+    if not p.is_dir():  # a file: regular and within the size limit, before any importer opens it
+        from benchtrust.readlimits import LimitError, check_file
+
+        try:
+            check_file(p)
+        except LimitError as e:
+            raise ImportFormatError(str(p), e.rule, e.detail) from None
     return fn(p, **opts)

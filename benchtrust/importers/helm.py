@@ -55,6 +55,7 @@ from benchtrust.importers._common import (
     slug,
 )
 from benchtrust.items import LETTERS
+from benchtrust.readlimits import LimitError, check_file
 
 __all__ = ["import_helm_matrix", "helm_model_name", "META_COLUMNS"]
 
@@ -101,6 +102,10 @@ def import_helm_matrix(
         ImportFormatError: unreadable file, missing required columns, duplicate item ids, bad gold.
     """
     p = Path(path)
+    try:
+        check_file(p)  # regular file within the size limit (benchtrust.readlimits)
+    except LimitError as e:
+        raise ImportFormatError(str(p), e.rule, e.detail) from None
     try:
         raw = pd.read_csv(p, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:

@@ -64,6 +64,7 @@ from benchtrust.importers._common import (
     finish_predictions,
 )
 from benchtrust.items import LETTERS
+from benchtrust.readlimits import LIMITS, LimitError, RecordError, check_file, iter_lines_bounded, loads_record
 
 __all__ = ["import_lm_eval", "SAMPLES_NAME"]
 
@@ -133,10 +134,12 @@ def _binary(v: Any) -> bool | None:
 
 def _parse_line(text: str, file: str, line: int) -> dict[str, Any]:
     try:
-        rec = json.loads(text)
+        rec = loads_record(text)
     except json.JSONDecodeError as e:
         raise ImportFormatError(file, "bad_json", f"not a JSON object ({e.msg} at column {e.colno})",
                                 line=line) from None
+    except RecordError as e:  # duplicate keys, nesting, too many fields (benchtrust.readlimits)
+        raise ImportFormatError(file, e.rule, e.detail, line=line) from None
     if not isinstance(rec, dict):
         raise ImportFormatError(file, "bad_record", f"a JSON {type(rec).__name__}, not an object", line=line)
     for k in ("doc_id", "arguments", "filtered_resps"):
@@ -284,8 +287,20 @@ def import_lm_eval(
         name = model or _model_name(f.parent, results)
         meta_models[str(f)] = name
         file_rows = []
-        with f.open(encoding="utf-8") as fh:
-            for ln, text in enumerate(fh, start=1):
+        try:
+            check_file(f)
+        except LimitError as e:
+            raise ImportFormatError(str(f), e.rule, e.detail) from None
+        with f.open("rb") as fh:
+            for ln, raw in iter_lines_bounded(fh):
+                if raw is None:
+                    raise ImportFormatError(str(f), "record_too_large",
+                                            f"line longer than {LIMITS.max_record_bytes:,} bytes", line=ln)
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ImportFormatError(str(f), "encoding", f"line is not UTF-8: {e.reason} at byte {e.start}",
+                                            line=ln) from None
                 if not text.strip():
                     continue
                 rec = _parse_line(text, str(f), ln)

@@ -65,6 +65,7 @@ from benchtrust.importers._common import (
     letter_answer,
 )
 from benchtrust.items import LETTERS, SourceError, normalise_for_dedup
+from benchtrust.readlimits import LIMITS, LimitError, RecordError, check_file, iter_lines_bounded, loads_record
 
 __all__ = ["import_table", "ALIASES", "TRUE_WORDS", "FALSE_WORDS"]
 
@@ -95,10 +96,19 @@ FALSE_WORDS = {"false", "0", "no", "n", "f", "0.0"}
 def _read(p: Path) -> pd.DataFrame:
     suffix = p.suffix.lower()
     try:
+        check_file(p)  # regular file within the size limit (benchtrust.readlimits)
+    except LimitError as e:
+        raise ImportFormatError(str(p), e.rule, e.detail) from None
+    try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            n_cols = len(pq.read_schema(p).names)
+            if n_cols > LIMITS.max_fields:
+                raise ImportFormatError(str(p), "too_many_columns", f"{n_cols:,} columns > the limit of {LIMITS.max_fields:,}")
             return pd.read_parquet(p)
         if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(p, lines=True, dtype=False)
+            return _read_jsonl(p)
         sep = "\t" if suffix in (".tsv", ".tab") else ","
         # the items reader's CSV parser first: a ragged row or a bad encoding is a corrupt file, named by row,
         # not a silently padded prediction
@@ -116,6 +126,30 @@ def _read(p: Path) -> pd.DataFrame:
         raise ImportFormatError(str(p), e.rule, e.detail, row=e.row) from None
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ImportFormatError(str(p), "unreadable", str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+
+
+def _read_jsonl(p: Path) -> pd.DataFrame:
+    """JSON Lines, one object per line, each within the record limits (size, duplicate keys, nesting, fields)."""
+    rows = []
+    with open(p, "rb") as fh:
+        for ln, raw in iter_lines_bounded(fh):
+            if raw is None:
+                raise ImportFormatError(str(p), "record_too_large", f"line longer than {LIMITS.max_record_bytes:,} "
+                                        "bytes", line=ln)
+            if not raw.strip():
+                continue
+            try:
+                rec = loads_record(raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise ImportFormatError(str(p), "encoding", f"line is not UTF-8: {e.reason}", line=ln) from None
+            except json.JSONDecodeError as e:
+                raise ImportFormatError(str(p), "bad_json", f"{e.msg} at column {e.colno}", line=ln) from None
+            except RecordError as e:
+                raise ImportFormatError(str(p), e.rule, e.detail, line=ln) from None
+            if not isinstance(rec, dict):
+                raise ImportFormatError(str(p), "bad_record", f"a JSON {type(rec).__name__}, not an object", line=ln)
+            rows.append(rec)
+    return pd.DataFrame(rows)
 
 
 def _resolve_columns(df: pd.DataFrame, file: str) -> tuple[dict[str, str], list[str]]:

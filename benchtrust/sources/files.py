@@ -1,6 +1,11 @@
 """Local JSONL / CSV / Parquet files. Whole-file problems raise :class:`SourceError` naming the file and
 rule; a bad record becomes a RawRecord with an error, which :func:`normalise` quarantines.
 
+Reading is bounded (:mod:`benchtrust.readlimits`, issue 15 item 7): whole-file rules ``not_a_regular_file``
+(FIFO, socket, device), ``symlink_loop``, ``file_too_large``, ``decompressed_too_large``, ``too_many_columns``,
+``record_too_large`` (a CSV field); record rules ``record_too_large`` (a JSONL line), ``duplicate_key``,
+``nesting_too_deep`` and ``too_many_fields``.
+
 Whole-file rules: ``file_not_found``, ``not_a_file``, ``empty_file``, ``compressed_content`` (gzip bytes
 under a name without ``.gz``), ``bad_gzip``, ``encoding`` (a UTF-16/UTF-32 byte-order mark, or a CSV header
 that is not UTF-8), ``not_jsonl`` (a ``.jsonl`` file that is one JSON array or one multi-line object),
@@ -27,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from benchtrust import readlimits
 from benchtrust.hashing import hash_file
 from benchtrust.items import FieldMapping, RawRecord, SourceError, check_schema, infer_task_type
+from benchtrust.readlimits import LIMITS, LimitError, ReadLimits, RecordError
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -45,22 +52,28 @@ def _resolve(path: str | Path, base_dir: str | None) -> Path:
     return p
 
 
-def read_bytes_checked(p: Path) -> bytes:
-    if not p.exists():
-        raise SourceError(str(p), "file_not_found", "no such file")
-    if p.is_dir():
-        raise SourceError(str(p), "not_a_file", "is a directory")
-    data = p.read_bytes()
+def check_file(p: Path, limits: ReadLimits = LIMITS) -> None:
+    """File kind and size rules (:func:`benchtrust.readlimits.check_file`) as a :class:`SourceError`."""
+    try:
+        readlimits.check_file(p, limits)
+    except LimitError as e:
+        raise SourceError(str(p), e.rule, e.detail) from None
+
+
+def read_bytes_checked(p: Path, limits: ReadLimits = LIMITS) -> bytes:
+    check_file(p, limits)
+    with open(p, "rb") as f:
+        data = f.read(limits.max_file_bytes + 1)
+    if len(data) > limits.max_file_bytes:
+        raise SourceError(str(p), "file_too_large", f"more than the limit of {limits.max_file_bytes:,} bytes")
     if data[:2] == GZIP_MAGIC and not p.name.endswith(".gz"):
         raise SourceError(str(p), "compressed_content", "file is gzip-compressed but its name does not end in .gz")
     if p.name.endswith(".gz") and data:
-        import gzip
-        import zlib
-
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise SourceError(str(p), "bad_gzip", f"name ends in .gz but the content is not readable gzip: {e}") from None
+            data = readlimits.gunzip_bounded(data, limits)
+        except LimitError as e:
+            detail = e.detail if e.rule != "bad_gzip" else f"name ends in .gz but {e.detail[4:]}"
+            raise SourceError(str(p), e.rule, detail) from None
     if not data.strip():
         raise SourceError(str(p), "empty_file", "file has no records")
     for bom, name in OTHER_BOMS.items():
@@ -97,8 +110,13 @@ def iter_jsonl(p: Path) -> Iterator[RawRecord]:
     if data.startswith(UTF8_BOM):
         data = data[3:]  # a UTF-8 BOM is harmless; strip it
     _not_jsonl(p, data)
+    lim = LIMITS
     for lineno, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
+            continue
+        if len(line) > lim.max_record_bytes:
+            yield RawRecord(str(p), lineno, {"_line": line[:200].decode("utf-8", "replace")},
+                            ("record_too_large", f"line of {len(line):,} bytes > the limit of {lim.max_record_bytes:,}"))
             continue
         try:
             text = line.decode("utf-8")
@@ -107,9 +125,12 @@ def iter_jsonl(p: Path) -> Iterator[RawRecord]:
                                                    f"({line[max(0, e.start - 10): e.start + 10]!r})"))
             continue
         try:
-            obj = json.loads(text)
+            obj = readlimits.loads_record(text, lim)
         except json.JSONDecodeError as e:
             yield RawRecord(str(p), lineno, {"_line": text[:500]}, ("invalid_json", e.msg + f" (column {e.colno})"))
+            continue
+        except RecordError as e:
+            yield RawRecord(str(p), lineno, {"_line": text[:500]}, (e.rule, e.detail))
             continue
         if not isinstance(obj, dict):
             yield RawRecord(str(p), lineno, {"_value": obj}, ("not_an_object", f"JSON {type(obj).__name__}, expected an object"))
@@ -131,12 +152,16 @@ def iter_csv(p: Path, delimiter: str = ",") -> Iterator[RawRecord]:
         data = data[3:]
     # undecodable bytes survive as lone surrogates, so one bad record is quarantined, not the whole file
     text = data.decode("utf-8", errors="surrogateescape")
+    csv.field_size_limit(LIMITS.max_record_bytes)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     i = 0
     try:
         header = reader.fieldnames
         if not header:
             raise SourceError(str(p), "no_header", "CSV has no header row")
+        if len(header) > LIMITS.max_fields:
+            raise SourceError(str(p), "too_many_columns",
+                              f"{len(header):,} columns > the limit of {LIMITS.max_fields:,}", row=0)
         if _undecodable(list(header)):
             raise SourceError(str(p), "encoding", f"the header is not UTF-8: {_undecodable(list(header))}", row=0)
         for i, row in enumerate(reader, start=1):
@@ -156,20 +181,26 @@ def iter_csv(p: Path, delimiter: str = ",") -> Iterator[RawRecord]:
                 continue
             yield RawRecord(str(p), i, dict(row))
     except csv.Error as e:  # a broken quote makes every later record ambiguous: the whole file fails
+        if "field larger than field limit" in str(e):
+            raise SourceError(str(p), "record_too_large", f"a field of record {i + 1} is longer than the limit of "
+                              f"{LIMITS.max_record_bytes:,} characters", row=i + 1) from None
         raise SourceError(str(p), "csv_parse", f"{e} (record {i + 1}, near line {reader.line_num + 1})", row=i + 1) from None
 
 
 def iter_parquet(p: Path) -> Iterator[RawRecord]:
     import pyarrow.parquet as pq
 
-    if not p.exists():
-        raise SourceError(str(p), "file_not_found", "no such file")
-    if p.is_dir():
-        raise SourceError(str(p), "not_a_file", "is a directory")
+    check_file(p)
     with open(p, "rb") as f:
         head = f.read(4)
     if head != PARQUET_MAGIC:
         raise SourceError(str(p), "unreadable_parquet", f"not a Parquet file (starts with {head!r}, expected b'PAR1')")
+    try:
+        n_cols = len(pq.read_schema(p).names)
+    except Exception as e:  # pyarrow raises several types for corrupt files
+        raise SourceError(str(p), "unreadable_parquet", str(e)) from None
+    if n_cols > LIMITS.max_fields:
+        raise SourceError(str(p), "too_many_columns", f"{n_cols:,} columns > the limit of {LIMITS.max_fields:,}")
     try:
         table = pq.read_table(p)
     except Exception as e:  # pyarrow raises several types for corrupt files

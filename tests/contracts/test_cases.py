@@ -22,11 +22,16 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchtrust import lake
+from benchtrust.contamination.corpora import CorpusError, make_corpus_source
 from benchtrust.hashing import hash_obj
+from benchtrust.importers import import_predictions
+from benchtrust.importers.load import write_import
 from benchtrust.items import FieldMapping, RowLimits, SourceError, normalise
 from benchtrust.sources import FileSource, KheopsMMLUSource, load_items
 from data_contracts import split_predictions, validate, validate_corpus_docs, validate_imported_predictions
 from data_contracts.runner import describe
+from tests.contracts import hostile
 
 CASES_DIR = Path(__file__).parent / "cases"
 MANIFEST = yaml.safe_load((CASES_DIR / "manifest.yaml").read_text())
@@ -66,6 +71,7 @@ def parquet_with_nulls(path: Path) -> None:
 
 
 GENERATORS = {f.__name__: f for f in (one_megabyte_question, long_choice, truncated_parquet, parquet_with_nulls)}
+GENERATORS.update(hostile.GENERATORS)
 
 
 def case_path(case: dict[str, Any], tmp_path: Path) -> Path:
@@ -103,6 +109,65 @@ def assert_contract(result, expected: dict[str, Any]) -> None:
             assert f.get("observed") is not None or f.get("missing_columns") or f.get("exception"), f
 
 
+HOSTILE_RULES = {  # issue 15 item 7: every kind of hostile input has a case with its exact rule
+    "record_too_large", "input_too_long", "too_many_columns", "too_many_fields", "too_many_choices",
+    "control_characters", "invalid_json", "encoding", "lone_surrogate", "duplicate_key", "bad_type", "bad_choices",
+    "gold_not_in_choices", "missing_gold", "nesting_too_deep", "bad_gzip", "decompressed_too_large", "not_a_file",
+    "not_a_regular_file", "symlink_loop", "file_not_found", "file_too_large"}
+
+
+def _rules(case: dict[str, Any]) -> set[str]:
+    exp = case["expected"]
+    return ({exp["raise"]} if "raise" in exp else set()) | {q["rule"] for q in exp.get("quarantine", [])}
+
+
+def test_manifest_covers_every_hostile_kind():
+    assert len(CASES) >= 120
+    seen = set().union(*(_rules(c) for c in CASES))
+    assert HOSTILE_RULES <= seen, HOSTILE_RULES - seen
+    kinds = {c["kind"] for c in CASES}
+    assert {"import", "corpus_file"} <= kinds
+    formats = {c.get("format") for c in CASES if c["kind"] == "import"}
+    assert {"csv", "parquet", "jsonl", "lm-eval", "helm"} <= formats
+    item_files = {Path(c["file"]).name.split(".", 1)[-1] for c in CASES if c["kind"] == "items"}
+    assert {"jsonl", "csv", "parquet", "jsonl.gz"} <= item_files
+
+
+def test_hostile_reads_are_bounded_in_memory_and_time(tmp_path):
+    """The worst inputs, read in a fresh interpreter: peak memory and wall time stay small (the gzip bomb is
+    counted in a streaming pass, the 2 GB file refused by its size, the deep nesting by a pre-scan)."""
+    import subprocess
+    import sys
+
+    for name, gen in (("bomb.jsonl.gz", "gzip_bomb"), ("sparse.jsonl", "sparse_2gb"),
+                      ("deep.jsonl", "deep_nesting_jsonl"), ("huge.jsonl", "huge_line_9mb_jsonl")):
+        GENERATORS[gen](tmp_path / name)
+    code = (
+        "import resource, sys, time\n"
+        "from benchtrust.items import FieldMapping, SourceError\n"
+        "from benchtrust.sources import FileSource, load_items\n"
+        "out = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    t = time.monotonic()\n"
+        "    try:\n"
+        "        load_items(FileSource(name, FieldMapping()), 'case')\n"
+        "    except SourceError:\n"
+        "        pass\n"
+        "    out.append(round(time.monotonic() - t, 2))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, *out)\n")
+    base = subprocess.run([sys.executable, "-c", "import resource; from benchtrust.sources import FileSource; "
+                           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+                          capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", code, *[str(tmp_path / n) for n in
+                                                         ("bomb.jsonl.gz", "sparse.jsonl", "deep.jsonl", "huge.jsonl")]],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rss_kb, *secs = proc.stdout.split()
+    grown_mb = (int(rss_kb) - int(base.stdout)) / 1024
+    assert grown_mb < 200, f"peak memory grew by {grown_mb:.0f} MB"  # the 640 MB bomb never materialised
+    assert all(float(x) < 30 for x in secs), secs
+
+
 def test_manifest_is_complete():
     assert len(CASES) >= 30
     ids = [case_id(c) for c in CASES]
@@ -111,7 +176,7 @@ def test_manifest_is_complete():
                  or c["expected"].get("contract_fails") or c["expected"].get("contract_warns")]
     assert len({c["file"] for c in malformed}) >= 30
     for c in CASES:
-        assert c["kind"] in ("items", "predictions", "imported_predictions", "corpus_docs"), c
+        assert c["kind"] in ("items", "predictions", "imported_predictions", "corpus_docs", "import", "corpus_file"), c
         assert c.get("why"), f"{case_id(c)} says why it is there"
         if not c.get("generate"):
             assert (CASES_DIR / c["file"]).stat().st_size < 4096, f"{c['file']} should stay tiny"
@@ -142,7 +207,7 @@ def check_items(case: dict[str, Any], tmp_path: Path) -> None:
         assert f": {exp['raise']}: " in str(err)
         if "row" in exp:
             assert err.row == exp["row"] and f"row {exp['row']}" in str(err), "the error names the row"
-        return
+        return None
 
     source, norm = run_items(case, path)
     q = norm.quarantine
@@ -157,6 +222,8 @@ def check_items(case: dict[str, Any], tmp_path: Path) -> None:
     assert (norm.items["source_file"] == str(path)).all()
     if "inputs" in exp:
         assert list(norm.items["input"]) == exp["inputs"]
+    if "item_ids" in exp:
+        assert list(norm.items["item_id"]) == exp["item_ids"]
     if len(q):
         # strict mode stops at the first bad record with an error naming file, row and rule
         first = q.iloc[0]
@@ -170,6 +237,7 @@ def check_items(case: dict[str, Any], tmp_path: Path) -> None:
 
     result = validate(norm.items, "benchmark_items", params={"n_quarantined": len(q)})
     assert_contract(result, exp)
+    return ("items", norm, result.success)
 
 
 # ------------------------------------------------------------------ predictions
@@ -237,6 +305,7 @@ def check_predictions(case: dict[str, Any], tmp_path: Path) -> None:
     if "item_id" in good.columns:
         assert not result.skipped, result.skipped
     assert_contract(result, exp)
+    return ("predictions", good, result.success)
 
 
 # ------------------------------------------------------------------ imported predictions, corpus documents
@@ -259,13 +328,97 @@ def check_corpus(case: dict[str, Any], tmp_path: Path) -> None:
     assert_contract(validate_corpus_docs(df), case["expected"])
 
 
+def check_import(case: dict[str, Any], tmp_path: Path):
+    """Through the real importer (lm-eval, HELM, CSV/Parquet/JSONL tables): a bad file is refused naming the file,
+    the line and the rule; a good one lands in the lake beside the earlier data."""
+    path = case_path(case, tmp_path)
+    exp = case["expected"]
+    if "raise" in exp:
+        with pytest.raises(SourceError) as e:
+            import_predictions(case["format"], path)
+        err = e.value
+        assert err.rule == exp["raise"], str(err)
+        assert err.file == str(path) and str(path) in str(err), "the error names the file"
+        assert f": {exp['raise']}: " in str(err)
+        if "line" in exp:
+            assert getattr(err, "line", None) == exp["line"] and f"{path}:{exp['line']}: " in str(err)
+        return None
+    res = import_predictions(case["format"], path)
+    good, q = split_predictions(res.canonical_predictions(), res.items, source=str(path))
+    assert len(good) == exp["rows"] and q.empty and good["model"].nunique() == exp["models"]
+    result = validate(good, "predictions")
+    assert result.success, result.summary()
+    return ("import", (res, good.assign(contract_version=result.version)), True)
+
+
+def check_corpus_file(case: dict[str, Any], tmp_path: Path):
+    """Through the corpus reader: a hostile corpus file is refused naming the corpus, the file, the line, the rule."""
+    path = case_path(case, tmp_path)
+    exp = case["expected"]
+    src = make_corpus_source("hostile", {"type": "file", "path": str(path)})
+    with pytest.raises(CorpusError) as e:
+        list(src.batches())
+    msg = str(e.value)
+    assert f": {exp['raise']}: " in msg and str(path) in msg and "'hostile'" in msg, msg
+    if "line" in exp:
+        assert f"line {exp['line']}: " in msg, msg
+    return None
+
+
 CHECKS = {"items": check_items, "predictions": check_predictions, "imported_predictions": check_imported,
-          "corpus_docs": check_corpus}
+          "corpus_docs": check_corpus, "import": check_import, "corpus_file": check_corpus_file}
+
+
+@pytest.fixture()
+def earlier(tmp_path: Path) -> dict[str, Any]:
+    """Good data landed before the case: an earlier version of the case benchmark (its items, quarantine and LATEST
+    pointer) and an earlier model's predictions, written by the lake's own writers."""
+    root = tmp_path / "lake"
+    src = FileSource(str(CASES_DIR / "items_ok.jsonl"), mapping_of(None))
+    norm = load_items(src, "case")
+    items = norm.items.head(2)  # an earlier version: two of the three items
+    dv = hash_obj(["earlier", *items["item_id"]])
+    lake.write_parquet(items.assign(dataset_version=dv), lake.items_path(root, "case", dv))
+    lake.write_parquet(norm.quarantine.assign(dataset_version=dv), lake.quarantine_path(root, "items", "case", dv))
+    lake.set_latest(root, "case", {"dataset_version": dv})
+    preds = prediction_frame(CASES_DIR / "pred_ok.jsonl", norm.items).assign(model="earlier-model")
+    lake.write_parquet(preds, lake.predictions_path(root, "case", "earlier-model", MODEL_VERSION, norm.dataset_version))
+    return {"root": root, "before": hostile.snapshot(root), "latest": (lake.latest_pointer(root, "case")).read_bytes()}
+
+
+def land(outcome: Any, root: Path) -> None:
+    """Write a case's good output where the pipeline writes it (assets/items.py, assets/predictions.py, imports)."""
+    kind, data, ok = outcome
+    if kind == "items":
+        lake.write_parquet(data.quarantine, lake.quarantine_path(root, "items", "case", data.dataset_version))
+        if ok and len(data.items):
+            lake.write_parquet(data.items, lake.items_path(root, "case", data.dataset_version))
+            lake.set_latest(root, "case", {"dataset_version": data.dataset_version})
+    elif kind == "predictions" and ok and len(data):
+        lake.write_parquet(data, lake.predictions_path(root, "case", MODEL, MODEL_VERSION, "case-dv"))
+    elif kind == "import":
+        res, good = data
+        for f in write_import(res, good, root):
+            assert f.resolve().is_relative_to(root.resolve()), f"{f} left the lake"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_case(case: dict[str, Any], tmp_path: Path) -> None:
-    CHECKS[case["kind"]](case, tmp_path)
+def test_case(case: dict[str, Any], tmp_path: Path, earlier: dict[str, Any]) -> None:
+    outcome = CHECKS[case["kind"]](case, tmp_path)
+    root = earlier["root"]
+    if outcome is not None:
+        land(outcome, root)
+    after = hostile.snapshot(root)
+    # the earlier good data is untouched: every file byte for byte; nothing at all changed when the input was
+    # refused, and the LATEST pointer moved only to a version whose contract passed
+    for name, data in earlier["before"].items():
+        if name.endswith("LATEST.json") or name.endswith(lake.MANIFEST_SUFFIX):
+            continue
+        assert after.get(name) == data, f"{name} changed"
+    if outcome is None:
+        assert after == earlier["before"]
+    elif not outcome[2]:
+        assert lake.latest_pointer(root, "case").read_bytes() == earlier["latest"]
 
 
 # ------------------------------------------------------------------ a few properties beyond single cases
