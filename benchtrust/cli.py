@@ -57,9 +57,12 @@ def run(profile: str = typer.Option("default", "--profile", "-p", help="run prof
 @app.command()
 def ui(port: int = typer.Option(3000, help="port for the Dagster UI"), host: str = typer.Option("127.0.0.1")):
     """Start the Dagster UI (dagster dev) on this project's code location."""
+    from pipelines.instance import get_instance
+
     s = get_settings()
     env = dict(os.environ, DAGSTER_HOME=os.environ.get("DAGSTER_HOME", str(s.dagster_home)))
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    get_instance()  # the embedded default dagster.yaml (run queue, pools) unless the folder has its own
     cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
            "-h", host, "-p", str(port)]
     raise typer.Exit(subprocess.call(cmd, cwd=PROJECT_ROOT, env=env))
