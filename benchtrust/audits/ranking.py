@@ -136,6 +136,7 @@ class StabilityReport:
     p_top1_change: float
     lomo_leader_flips: dict[str, float]
     rank_probabilities: pd.DataFrame
+    n_dropped_items: int = 0  # items some but not all models scored (left out of the paired bootstrap)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +144,7 @@ class StabilityReport:
             "tau_mean": self.tau_mean, "tau_quantiles": list(self.tau_quantiles), "leader": self.leader,
             "p_top1_change": self.p_top1_change, "lomo_leader_flips": self.lomo_leader_flips,
             "rank_probabilities": self.rank_probabilities.to_dict(orient="records"),
+            "n_dropped_items": self.n_dropped_items,
         }
 
 
@@ -152,12 +154,12 @@ def leaderboard_stability(
     """Does the leaderboard order survive resampling the items?  (paired item bootstrap)
 
     :func:`benchtrust.stats.ranking_stability` gives Kendall τ, P(top-1 changes) and the
-    leave-one-model-out leader flips; the per-model rank distribution comes from
-    :func:`benchtrust.stats.bootstrap_accuracy` with the same seed (hence the same replicates).
+    leave-one-model-out leader flips; the per-model rank distribution comes from the same replicates of
+    :func:`benchtrust.stats.bootstrap_accuracy` (drawn once and handed to both).
     """
     cm = _binary_matrix(predictions, **kw)
-    rs = ranking_stability(cm.values, reps=reps, seed=seed)
     boot = bootstrap_accuracy(cm.values, reps=reps, seed=seed)
+    rs = ranking_stability(cm.values, reps=reps, seed=seed, boot=boot)
     # rank 1 = best; ties broken by model order (stable argsort of -acc)
     order = np.argsort(-boot, axis=1, kind="stable")
     ranks = np.empty_like(order)
@@ -174,5 +176,5 @@ def leaderboard_stability(
         models=cm.models, n_items=len(cm.items), reps=reps, seed=seed, tau_mean=rs.tau_mean,
         tau_quantiles=rs.tau_quantiles, leader=cm.models[rs.leader], p_top1_change=rs.p_top1_change,
         lomo_leader_flips={m: float(v) for m, v in zip(cm.models, rs.lomo_leader_flips)},
-        rank_probabilities=rp,
+        rank_probabilities=rp, n_dropped_items=cm.n_dropped_items,
     )

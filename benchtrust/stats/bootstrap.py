@@ -127,7 +127,8 @@ def _p_leader_changes(acc_full: NDArray[np.float64], boot: NDArray[np.float64]) 
 
 
 def ranking_stability(
-    correct: ArrayLike, reps: int = 10_000, seed: int | None = 0
+    correct: ArrayLike, reps: int = 10_000, seed: int | None = 0,
+    boot: NDArray[np.float64] | None = None,
 ) -> RankingStability:
     """Does the leaderboard order survive resampling the items?
 
@@ -143,12 +144,17 @@ def ranking_stability(
         correct: shape (n_models, n_items), n_models ≥ 2.
         reps: bootstrap replicates.
         seed: seed; same seed ⇒ identical result.
+        boot: ``bootstrap_accuracy(correct, reps, seed)`` when the caller already has it (it is then used as
+            given, not drawn again), shape (reps, n_models).
     """
     x = np.asarray(correct, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError("correct must have shape (n_models, n_items) with n_models >= 2")
     acc = x.mean(axis=1)
-    boot = bootstrap_accuracy(x, reps=reps, seed=seed)
+    if boot is None:
+        boot = bootstrap_accuracy(x, reps=reps, seed=seed)
+    elif boot.shape != (reps, x.shape[0]):
+        raise ValueError(f"boot must have shape (reps, n_models) = {(reps, x.shape[0])}, got {boot.shape}")
     tau = kendall_tau_b(acc, boot)
     q = np.nanquantile(tau, [0.025, 0.5, 0.975]) if np.isfinite(tau).any() else [np.nan] * 3
     lomo = np.array(
