@@ -135,3 +135,42 @@ def test_old_lake_is_adopted_once(tmp_path):
     dropped = root2 / "items" / "benchmark=y" / "dropped.parquet"
     pd.DataFrame({"a": [2]}).to_parquet(dropped)
     assert lake.adopt_existing(root2) == 0 and not lake.manifest_path(dropped).exists()
+
+
+def test_old_rule_folders_move_to_their_injective_names(tmp_path):
+    """A lake and reports written under the old folder rule ('openai/gpt-4o' → 'openai__gpt-4o') move once to the
+    new names, read from the data; plain names stay; a second run does nothing."""
+    from benchtrust.names_migration import migrate_lake, migrate_reports
+
+    root = tmp_path / "lake"
+    old = root / "predictions" / "benchmark=quiz" / "model=openai__gpt-4o" / "v1__dv.parquet"
+    old.parent.mkdir(parents=True)
+    pd.DataFrame({"benchmark": ["quiz"], "model": ["openai/gpt-4o"], "x": [1]}).to_parquet(old)
+    lake.register(old)
+    plain = root / "predictions" / "benchmark=quiz" / "model=smol" / "v1__dv.parquet"
+    plain.parent.mkdir(parents=True)
+    pd.DataFrame({"benchmark": ["quiz"], "model": ["smol"], "x": [1]}).to_parquet(plain)
+    items = root / "items" / "benchmark=My__Bench" / "dv.parquet"
+    items.parent.mkdir(parents=True)
+    pd.DataFrame({"benchmark": ["My Bench"], "item_id": ["a"]}).to_parquet(items)
+    (items.parent / "LATEST.json").write_text('{"dataset_version": "dv"}')
+    moves = migrate_lake(root)
+    new = lake.predictions_path(root, "quiz", "openai/gpt-4o", "v1", "dv")
+    assert [(a, b) for a, b in moves] == [(old, new), (items, lake.items_path(root, "My Bench", "dv"))]
+    assert new.exists() and lake.manifest_path(new).exists() and not old.exists() and plain.exists()
+    assert lake.latest_pointer(root, "My Bench").exists()
+    assert migrate_lake(root) == []
+
+    reports = tmp_path / "reports"
+    rdir = reports / "openai__gpt-4o" / "quiz" / "r1"
+    rdir.mkdir(parents=True)
+    (rdir / "report.json").write_text(json.dumps({"headline": {"model": "openai/gpt-4o", "benchmark": "quiz"}}))
+    idx = reports / "_benchmarks" / "My__Bench" / "i1"
+    idx.mkdir(parents=True)
+    (idx / "index.json").write_text(json.dumps({"benchmark": "My Bench"}))
+    from benchtrust.report.render import report_folder
+
+    moved = migrate_reports(reports)
+    assert (report_folder(reports, "openai/gpt-4o", "quiz", "r1") / "report.json").exists()
+    assert (reports / "_benchmarks" / lake.path_part("My Bench") / "i1" / "index.json").exists()
+    assert len(moved) == 2 and migrate_reports(reports) == []
