@@ -110,32 +110,6 @@ def softmax_confidence(option_logprobs: Any) -> float | None:
     return float(p.max() / p.sum())
 
 
-def calibration_audit(cells: pd.DataFrame) -> dict[str, Any] | None:
-    """Top-label calibration of multiple-choice cells: ECE (10 equal-width bins), Brier, AUROC and the bins.
-
-    Confidence is the softmax probability of the option the model chose (``option_logprobs``); ``p_correct``
-    is the probability of the *gold* option, which is not the model's confidence in its own answer.
-    """
-    from benchtrust.stats import auroc, brier_score, expected_calibration_error, reliability_table
-
-    if cells.empty or "option_logprobs" not in cells:
-        return None
-    conf = cells["option_logprobs"].map(softmax_confidence)
-    ok = conf.notna() & cells["is_correct"].notna()
-    if not ok.any():
-        return None
-    c = conf[ok].to_numpy(dtype=float)
-    y = cells.loc[ok, "is_correct"].astype(bool).to_numpy()
-    table = reliability_table(c, y, 10)
-    bins = [{"lo": float(table.edges[i]), "hi": float(table.edges[i + 1]), "count": int(table.count[i]),
-             "accuracy": _clean(float(table.accuracy[i])), "confidence": _clean(float(table.confidence[i]))}
-            for i in range(len(table.count))]
-    return {"n": int(ok.sum()), "ece": expected_calibration_error(c, y, 10), "brier": brier_score(c, y),
-            "auroc": _clean(auroc(c, y)), "mean_confidence": float(c.mean()), "accuracy": float(y.mean()),
-            "confidence": "softmax probability of the chosen option over the options' log-likelihoods",
-            "bins": bins}
-
-
 def position_bias_audit(cells: pd.DataFrame) -> dict[str, Any] | None:
     """Predicted vs gold answer positions of multiple-choice cells (benchtrust.stats.answer_position_bias)."""
     from benchtrust.stats import answer_position_bias
@@ -376,18 +350,6 @@ def _templates(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> list[dict[s
     return _with_interval(rows)
 
 
-def _latest_headline_answers(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str,
-                             columns: str) -> pd.DataFrame:
-    """``columns`` (a fixed list from this module, never user input) of the headline cells of every model's latest
-    report on this benchmark × dataset version."""
-    return con.execute(f"""
-        select {columns}
-        from marts.predictions p
-        join marts.reliability_report r using (model, model_version, benchmark, dataset_version, grid_version)
-        where r.is_latest and p.benchmark = ? and p.dataset_version = ? and p.is_headline
-        """, [benchmark, dataset_version]).df()
-
-
 def label_errors_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str) -> dict[str, Any] | None:
     """Label errors of this dataset version as marts.item_audit holds them (audit 10, int_label_error_posteriors):
     the posterior that the gold is wrong, the suggested answer and each model's vote, for the MAX_LABEL_ERRORS
@@ -435,26 +397,56 @@ def decoding_gap_audit(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> dic
     return rows[0] if rows else None
 
 
-def ranking_stability_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_version: str,
-                            reps: int = 10_000) -> dict[str, Any] | None:
-    """Does the leaderboard order survive resampling the items? (audit 7: benchtrust.audits.leaderboard_stability,
-    a paired item bootstrap over the items every model answered at its latest headline cells). None with fewer
-    than two models."""
-    from benchtrust.audits import leaderboard_stability
+def calibration_audit(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> dict[str, Any] | None:
+    """Calibration of the headline multiple-choice cells: the marts.calibration row of this report's key, as it is
+    (ECE and the top-label Brier of the confidence in the chosen option, the gold-option Brier of p_correct, AUROC,
+    the reliability diagram), plus ``n`` (= n_with_confidence) and the diagram as a list of bins for the plot.
+    None without that row or without a cell that has option probabilities."""
+    if not _has_table(con, "marts", "calibration"):
+        return None
+    rows = _records(con, f"""
+        select model, model_version, benchmark, dataset_version, grid_version, n_cells, n_with_confidence,
+               accuracy_with_confidence, mean_confidence, ece, brier_top_label, brier, auroc, n_bins, bin_counts,
+               bin_accuracy, bin_confidence
+        from marts.calibration where {_KEY}""", _key(h))
+    if not rows or not rows[0]["n_with_confidence"]:
+        return None
+    cal = rows[0]
+    k = int(cal["n_bins"])
+    cal["bins"] = [{"lo": b / k, "hi": (b + 1) / k, "count": cal["bin_counts"][b], "accuracy": cal["bin_accuracy"][b],
+                    "confidence": cal["bin_confidence"][b]} for b in range(k)]
+    cal["n"] = cal["n_with_confidence"]
+    cal["confidence"] = "softmax probability of the chosen option over the options' log-likelihoods"
+    cal["source"] = "marts.calibration"
+    return cal
 
-    df = _latest_headline_answers(con, benchmark, dataset_version, "p.model, p.item_id, p.is_correct")
-    df = df[df["is_correct"].notna()]
-    if df.empty or df["model"].nunique() < 2:
+
+def ranking_stability_audit(con: duckdb.DuckDBPyConnection, benchmark: str,
+                            dataset_version: str) -> dict[str, Any] | None:
+    """Does the leaderboard order survive resampling the items? (audit 7): the marts.ranking_stability rows of this
+    benchmark × dataset version (benchtrust.audits.leaderboard_stability, run by dbt with a fixed seed), in the
+    shape of its ``StabilityReport.as_dict()``. None without rows (fewer than two models, or no shared item)."""
+    if not _has_table(con, "marts", "ranking_stability"):
         return None
-    try:
-        st = leaderboard_stability(df, reps=reps, seed=0)
-    except ValueError:  # no item shared by every model
+    rows = _records(con, """
+        select * from marts.ranking_stability where benchmark = ? and dataset_version = ? order by rank, model""",
+                    [benchmark, dataset_version])
+    if not rows:
         return None
-    out = st.as_dict()
-    out["method"] = (f"paired bootstrap of the {st.n_items} items every model answered, {reps} resamples (seed 0): "
-                     "Kendall τ-b of each resampled ranking against the full one, P(top-1 changes), and for each "
-                     "model P(top-1 changes) among the others when it is left out")
-    return _clean(out)
+    r0 = rows[0]
+    return {
+        "models": sorted(r["model"] for r in rows), "n_items": r0["n_items"], "n_items_dropped": r0["n_items_dropped"],
+        "reps": r0["reps"], "seed": r0["seed"], "tau_mean": r0["tau_mean"],
+        "tau_quantiles": [r0["tau_q025"], r0["tau_median"], r0["tau_q975"]], "leader": r0["leader"],
+        "p_top1_change": r0["p_top1_change"], "lomo_leader_flips": {r["model"]: r["lomo_p_top1_change"] for r in rows},
+        "rank_probabilities": [{k: r[k] for k in ("model", "accuracy", "rank", "p_top1", "mean_rank", "rank_q025",
+                                                  "rank_q975")} for r in rows],
+        "report_versions": {r["model"]: r["report_version"] for r in rows},
+        "source": "marts.ranking_stability",
+        "method": (f"paired bootstrap of the {r0['n_items']} items every model answered, {r0['reps']} resamples "
+                   f"(seed {r0['seed']}): Kendall τ-b of each resampled ranking against the full one, P(top-1 "
+                   "changes), and for each model P(top-1 changes) among the others when it is left out"),
+    }
 
 
 def contamination_audit(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -488,7 +480,7 @@ def build_bundle(con: duckdb.DuckDBPyConnection, h: dict[str, Any], lake: Path |
     cells = _headline_cells(con, _key(h), with_text=True)
     audits: dict[str, Any] = {"seeds": _seeds(con, h)}
     audits["position_bias"] = position_bias_audit(cells)
-    audits["calibration"] = calibration_audit(cells)
+    audits["calibration"] = calibration_audit(con, h)
     audits["label_errors"] = label_errors_audit(con, h["benchmark"], h["dataset_version"])
     audits["contamination"] = contamination_audit(con, h)
     audits["decoding_gap"] = decoding_gap_audit(con, h)

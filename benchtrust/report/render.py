@@ -156,8 +156,9 @@ def render_markdown(b: ReportBundle) -> str:
                    f"{_pct(t.get('ci_low'))} – {_pct(t.get('ci_high'))} |")
     cal, pb = b.audits.get("calibration"), b.audits.get("position_bias")
     if cal:
-        out += ["", f"Calibration: ECE {_num(cal['ece'])}, Brier {_num(cal['brier'])}, AUROC {_num(cal.get('auroc'))} "
-                f"on {cal['n']} items."]
+        out += ["", f"Calibration: ECE {_num(cal['ece'])}, top-label Brier {_num(cal.get('brier_top_label'))}, "
+                f"gold-option Brier {_num(cal.get('brier'))}, AUROC {_num(cal.get('auroc'))} on {cal['n']} items "
+                f"(mean confidence {_pct(cal.get('mean_confidence'))}, accuracy {_pct(cal.get('accuracy_with_confidence'))})."]
     if pb:
         out += [f"Answer positions (predicted / gold): {pb['pred_counts']} / {pb['gold_counts']}; χ² p = {_p(pb['p_value'])}."]
     le = b.audits.get("label_errors")
@@ -236,7 +237,7 @@ def render_index_markdown(ix: BenchmarkIndex) -> str:
                 "| model | P(top 1) | mean rank | rank 95% range | P(top 1 changes) without it |", "|---|---|---|---|---|"]
         for r in rs["rank_probabilities"]:
             out.append(f"| {_md(r['model'])} | {_pct(r['p_top1'])} | {_num(r['mean_rank'], 2)} | "
-                       f"{int(r['rank_q025'])} – {int(r['rank_q975'])} | "
+                       f"{r['rank_q025']:g} – {r['rank_q975']:g} | "
                        f"{_pct(rs['lomo_leader_flips'].get(r['model']))} |")
     le = ix.label_errors
     if le and le.get("candidates"):

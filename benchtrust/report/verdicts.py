@@ -182,7 +182,8 @@ def calibration_verdict(cal: dict[str, Any] | None) -> Verdict:
             f"only {cal.get('n', 0)} scored items (< {MIN_ITEMS_CALIBRATION}): ECE is biased upwards at small n"))
     ece = cal.get("ece")
     return _verdict("calibration", ece, f"ECE = {ece:.3f}" if _finite(ece) else "—",
-                    f"Brier = {cal['brier']:.3f}, n = {cal['n']}" if _finite(cal.get("brier")) else "")
+                    f"top-label Brier = {cal['brier_top_label']:.3f}, n = {cal['n']}"
+                    if _finite(cal.get("brier_top_label")) else "")
 
 
 def decoding_gap_verdict(dg: dict[str, Any] | None) -> Verdict:

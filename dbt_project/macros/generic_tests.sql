@@ -13,3 +13,16 @@ from {{ model }}
 where {{ column_name }} is not null
   and ({{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }} or isnan({{ column_name }}))
 {% endtest %}
+
+{% test sums_to(model, column_name, group_by, total, tolerance=1e-9) %}
+select {{ group_by | join(', ') }}, sum({{ column_name }}) as total
+from {{ model }}
+group by {{ group_by | join(', ') }}
+having abs(sum({{ column_name }}) - {{ total }}) > {{ tolerance }}
+{% endtest %}
+
+{% test expression_is_true(model, expression) %}
+select *
+from {{ model }}
+where not coalesce(({{ expression }}), false)
+{% endtest %}

@@ -25,6 +25,7 @@ EXPECTED_KEYS = {
     "intermediate/int_model_versions_compared", "intermediate/int_subject_scores_pooled",
     "marts/subject_scores", "marts/prompt_sensitivity", "marts/run_variance", "marts/decoding_gap", "marts/calibration",
     "marts/numeric_determinism", "marts/version_regressions",
+    "intermediate/int_rankings_resampled", "marts/ranking_stability",  # audit 7 as a dbt Python model (issue 12)
     # contamination audits (assets/contamination.py, models/*/contamination)
     "corpus_docs", "corpus_ngram_matches", "corpus_ngram_scans", "text_embeddings", "corpus_neighbours", "item_neighbours",
     "membership_signals", "rewrite_predictions",

@@ -7,8 +7,12 @@
 --   ECE = Σ_b |B_b|/n · |acc_b − conf_b| over 10 equal-width bins [b/10, (b+1)/10), confidence 1.0 in the last;
 --   the bin is the number of edges 1/10 … 9/10 at or below the confidence (the edges are b/10 as doubles, the
 --   convention of benchtrust.stats.calibration.reliability_table).
---   brier = mean (p_correct − correct)² (p_correct: the probability of the gold option);
---   brier_top_label = mean (confidence − correct)²;
+--   brier = mean (p_correct − correct)² over all cells with a p_correct (p_correct: the probability of the gold
+--   option; the "gold-option Brier");
+--   brier_top_label = mean (confidence − correct)² over the cells with a confidence (the "top-label Brier");
+--   accuracy_with_confidence = accuracy over those same cells (what mean_confidence is compared with);
+--   bin_counts / bin_accuracy / bin_confidence: the reliability diagram, one entry per bin 0..9 (NULL accuracy and
+--   confidence for an empty bin) — the report draws these and never re-bins;
 --   auroc = how well the confidence separates right from wrong answers, by the rank-sum identity with average
 --   ranks for ties: (Σ_{right} rank − n₁(n₁+1)/2)/(n₁n₀); NULL if either class is empty.
 --
@@ -64,11 +68,27 @@ calibration as (
         c.model, c.model_version, c.benchmark, c.dataset_version, c.grid_version,
         count(*) as n_with_confidence,
         avg(c.confidence) as mean_confidence,
+        avg(c.x) as accuracy_with_confidence,
         avg((c.confidence - c.x) * (c.confidence - c.x)) as brier_top_label,
         count(*) filter (where c.x = 1) as n1,
         count(*) filter (where c.x = 0) as n0,
         sum(c.conf_rank) filter (where c.x = 1) as rank_sum_right
     from confident as c
+    group by all
+),
+
+reliability_diagram as (  -- every bin 0..9 of every key with a confidence, empty bins included
+    select
+        c.model, c.model_version, c.benchmark, c.dataset_version, c.grid_version,
+        list(coalesce(b.n_bin, 0)::integer order by k.bin) as bin_counts,
+        list(b.acc_bin order by k.bin) as bin_accuracy,
+        list(b.conf_bin order by k.bin) as bin_confidence
+    from calibration as c
+    cross join (select unnest(range(10)) as bin) as k
+    left join bins as b
+        on b.model = c.model and b.model_version = c.model_version and b.benchmark = c.benchmark
+        and b.dataset_version = c.dataset_version and b.grid_version is not distinct from c.grid_version
+        and b.bin = k.bin
     group by all
 ),
 
@@ -154,6 +174,7 @@ select
     t.accuracy,
     coalesce(c.n_with_confidence, 0)::integer as n_with_confidence,
     c.mean_confidence,
+    c.accuracy_with_confidence,
     e.ece,
     t.brier,
     c.brier_top_label,
@@ -170,8 +191,13 @@ select
         when b.predicts_a_never_gold_position then 'infinity'::double
         when b.position_df >= 1 then b.chi2_on_support
     end as position_chi2,
-    b.position_df::integer as position_df
+    b.position_df::integer as position_df,
+    10 as n_bins,
+    rd.bin_counts,
+    rd.bin_accuracy,
+    rd.bin_confidence
 from totals as t
 left join calibration as c using (model, model_version, benchmark, dataset_version, grid_version)
 left join ece_sum as e using (model, model_version, benchmark, dataset_version, grid_version)
 left join position_bias as b using (model, model_version, benchmark, dataset_version, grid_version)
+left join reliability_diagram as rd using (model, model_version, benchmark, dataset_version, grid_version)
