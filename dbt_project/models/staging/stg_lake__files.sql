@@ -7,6 +7,8 @@
 with present as (
     select filename as file, size as bytes
     from read_blob('{{ lake }}/**/*.parquet')
+    -- set aside by the pipeline itself and never read by staging
+    where not starts_with(filename, '{{ lake }}/rejected/') and not starts_with(filename, '{{ lake }}/superseded/')
 ),
 
 listed as (
