@@ -149,3 +149,22 @@ def test_query_failure_is_one_line(warehouse):
 def test_run_query_api(warehouse):
     r = run_query(warehouse, "select model from marts.reliability_report order by model", max_rows=3)
     assert r.columns == ["model"] and r.rows == [("m0",), ("m1",), ("m10",)] and r.truncated
+
+
+def test_every_table_function_outside_the_allow_list_is_refused():
+    """Not only the file readers named above: every table function DuckDB ships (read_*, *_scan, glob, sniff_csv,
+    parquet_metadata, iceberg/delta if loaded, ...) is refused unless it is on the short catalog/generator list."""
+    from benchtrust.query import ALLOWED_TABLE_FUNCTIONS
+
+    con = duckdb.connect()
+    names = sorted({r[0] for r in con.execute(
+        "select function_name from duckdb_functions() where function_type = 'table'").fetchall()})
+    con.close()
+    readers = [n for n in names if n.startswith(("read_", "parquet_", "sniff")) or n.endswith("_scan") or n == "glob"]
+    assert {"read_csv", "read_csv_auto", "read_parquet", "read_json", "read_json_auto", "read_ndjson", "read_text",
+            "read_blob", "glob", "parquet_scan", "sniff_csv"} <= set(readers)
+    for n in names:
+        if n in ALLOWED_TABLE_FUNCTIONS:
+            continue
+        with pytest.raises(Refused, match=f"table function {n.lower()}\\(\\) is not allowed"):
+            check_statement(f"select * from {n}('x')")
