@@ -105,7 +105,8 @@ def _read(p: Path) -> pd.DataFrame:
 
             n_cols = len(pq.read_schema(p).names)
             if n_cols > LIMITS.max_fields:
-                raise ImportFormatError(str(p), "too_many_columns", f"{n_cols:,} columns > the limit of {LIMITS.max_fields:,}")
+                raise ImportFormatError(str(p), "too_many_columns",
+                                        f"{n_cols:,} columns > the limit of {LIMITS.max_fields:,}")
             return pd.read_parquet(p)
         if suffix in (".jsonl", ".ndjson"):
             return _read_jsonl(p)

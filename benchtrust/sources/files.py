@@ -116,7 +116,8 @@ def iter_jsonl(p: Path) -> Iterator[RawRecord]:
             continue
         if len(line) > lim.max_record_bytes:
             yield RawRecord(str(p), lineno, {"_line": line[:200].decode("utf-8", "replace")},
-                            ("record_too_large", f"line of {len(line):,} bytes > the limit of {lim.max_record_bytes:,}"))
+                            ("record_too_large",
+                             f"line of {len(line):,} bytes > the limit of {lim.max_record_bytes:,}"))
             continue
         try:
             text = line.decode("utf-8")
