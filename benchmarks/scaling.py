@@ -221,14 +221,15 @@ def per_10x(b: float | None) -> float | None:
     return round(10 ** b, 2) if b is not None else None
 
 
-def growth(runs: list[dict[str, Any]], key: str, name: str, min_seconds: float = 0.05) -> list[dict[str, Any]]:
+def growth(runs: list[dict[str, Any]], key: str, name: str, min_seconds: float = 0.25) -> list[dict[str, Any]]:
     """For each step / node seen at every size: seconds per size, slope and cost ratio per 10x, fastest first.
-    Parts under ``min_seconds`` at the largest size are left out (their slope is noise)."""
+    Parts under ``min_seconds`` at the largest size are left out (their slope is noise), and so are dbt unit
+    tests (fixed inputs: their time does not depend on the data)."""
     rows = [r["rows"] for r in runs]
     table: dict[str, list[float]] = {}
     for i, r in enumerate(runs):
         for part in r[key]:
-            if part["seconds"] is None:
+            if part["seconds"] is None or str(part[name]).startswith("unit_test."):
                 continue
             vals = table.setdefault(part[name], [0.0] * len(runs))
             vals[i] += part["seconds"]
