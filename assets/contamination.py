@@ -193,6 +193,38 @@ def corpus_neighbours(context: dg.AssetExecutionContext, benchtrust: BenchtrustR
 
 
 @dg.asset(
+    partitions_def=corpora_partitions,
+    deps=[dg.AssetDep("corpus_docs"), dg.AssetDep("text_embeddings"),
+          dg.AssetDep("benchmark_items", partition_mapping=dg.AllPartitionMapping())],
+    group_name=GROUP,
+    kinds={"python", "scipy", "parquet"},
+)
+def corpus_aligned_matches(context: dg.AssetExecutionContext, benchtrust: BenchtrustResource):
+    """Reworded copies inside unrelated text (issue 12): every benchmark item's best documents by
+    order-insensitive containment of its content stems in a window as long as the item, and the embedding
+    cosine of that window (benchtrust.contamination.aligned); dbt flags them with thresholds calibrated on clean
+    items (int_item_aligned_evidence_scored). Skipped for corpora with ``aligned: false`` (default: ``embed``)."""
+    from benchtrust.contamination.aligned import corpus_aligned
+    from benchtrust.contamination.corpora import latest_corpus
+    from benchtrust.contamination.overlap import latest_item_sets
+
+    name = context.partition_key
+    settings = benchtrust.settings()
+    reg = _corpus_registry(benchtrust)
+    if not reg.corpora.get(name, {}).get("aligned", reg.embed(name)):
+        return dg.MaterializeResult(metadata={"note": "aligned: false for this corpus"})
+    info = latest_corpus(settings.lake, name)
+    try:
+        frame, path, run = corpus_aligned(settings.lake, name, info["corpus_version"], latest_item_sets(settings.lake))
+    except ValueError as e:
+        raise dg.Failure(description=str(e)) from e
+    return dg.MaterializeResult(metadata={
+        "corpus_version": info["corpus_version"], "dagster/row_count": len(frame),
+        "items": int(frame["item_id"].nunique()), "run": dg.MetadataValue.json(run),
+        "path": dg.MetadataValue.path(str(path))})
+
+
+@dg.asset(
     deps=[dg.AssetDep("text_embeddings"),
           dg.AssetDep("benchmark_items", partition_mapping=dg.AllPartitionMapping())],
     group_name=GROUP,
@@ -320,11 +352,12 @@ def rewrite_predictions(context: dg.AssetExecutionContext, benchtrust: Benchtrus
                                           "path": dg.MetadataValue.path(str(path))})
 
 
-CONTAMINATION_ASSETS = [corpus_docs, corpus_ngram_matches, text_embeddings, corpus_neighbours, item_neighbours,
-                        membership_signals, rewrite_predictions]
+CONTAMINATION_ASSETS = [corpus_docs, corpus_ngram_matches, text_embeddings, corpus_neighbours, corpus_aligned_matches,
+                        item_neighbours, membership_signals, rewrite_predictions]
 
 corpora_job = dg.define_asset_job(
-    "corpora_job", selection=dg.AssetSelection.assets(corpus_docs, corpus_ngram_matches, corpus_neighbours),
+    "corpora_job", selection=dg.AssetSelection.assets(corpus_docs, corpus_ngram_matches, corpus_neighbours,
+                                       corpus_aligned_matches),
     partitions_def=corpora_partitions,
     description="Read one reference corpus into the lake, scan it for benchmark n-grams, find its nearest items.")
 embeddings_job = dg.define_asset_job(

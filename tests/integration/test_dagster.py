@@ -36,6 +36,8 @@ EXPECTED_KEYS = {
     "intermediate/int_item_corpus_neighbours_ranked", "intermediate/int_near_duplicates_paired",
     "intermediate/int_membership_signals_scored", "intermediate/int_control_gaps_compared",
     "marts/contamination_evidence", "marts/contamination_summary", "marts/near_duplicates", "marts/control_gap",
+    # aligned-window evidence (issue 12)
+    "corpus_aligned_matches", "staging/stg_lake__aligned_matches", "intermediate/int_item_aligned_evidence_scored",
 }
 
 

@@ -35,6 +35,13 @@ select
     lp.suggested_answer_posterior::double as suggested_answer_posterior,
     lp.label_error_posterior_rank::integer as label_error_posterior_rank,
     lp.label_error_votes::varchar as label_error_votes,
+    -- audit 8, issue 12: corpus contamination evidence over every scanned corpus (per-corpus rows in
+    -- marts.contamination_evidence): the larger 13/8-gram overlap share and the aligned-window containment
+    ce.max_ngram_overlap_share,
+    ce.max_aligned_containment,
+    ce.max_aligned_window_cosine,
+    ce.is_ngram_flagged,
+    ce.is_aligned_flagged,
     q.has_repeated_options,
     q.gold_option_repeated,
     q.gold_outside_options,
@@ -43,4 +50,16 @@ from {{ ref('stg_lake__items') }} as i
 left join headline as h using (benchmark, dataset_version, item_id)
 left join {{ ref('int_label_errors_scored') }} as le using (benchmark, dataset_version, item_id)
 left join {{ ref('int_item_qualities_checked') }} as q using (benchmark, dataset_version, item_id)
+left join (
+    select
+        benchmark, dataset_version, item_id,
+        max(value) filter (where signal = 'ngram_overlap' and method = 'n=max(13,8)') as max_ngram_overlap_share,
+        max(value) filter (where signal = 'aligned_overlap') as max_aligned_containment,
+        max(value) filter (where signal = 'aligned_embedding') as max_aligned_window_cosine,
+        bool_or(is_flagged) filter (where signal = 'ngram_overlap' and method = 'n=max(13,8)') as is_ngram_flagged,
+        bool_or(is_flagged) filter (where signal = 'aligned_overlap') as is_aligned_flagged
+    from {{ ref('contamination_evidence') }}
+    where evidence_source = 'corpus'
+    group by all
+) as ce using (benchmark, dataset_version, item_id)
 left join {{ ref('int_label_error_posteriors') }} as lp using (benchmark, dataset_version, item_id)

@@ -3,6 +3,12 @@
 -- strength (AUDITS.md audit 8):
 --   strong    ngram_overlap      share of the item's informative n-grams found in the corpus (method 'n=13', …)
 --   moderate  embedding_nn       max cosine of the item to a corpus document (method = embedding model)
+--   strong    ngram_overlap      method 'n=max(13,8)': the larger of the item's 13- and 8-gram overlap shares
+--                                (lightly edited copies break 13-grams first; 'n=13' stays the convention row)
+--   strong    aligned_overlap    order-insensitive containment of the item's content stems in a window as long
+--                                as the item (reworded copies inside unrelated text); flagged by containment, or
+--                                by containment with the window's embedding cosine (int_item_aligned_evidence_scored)
+--   moderate  aligned_embedding  cosine of the item to that aligned window (flagged with the containment floor)
 --   moderate  prefix_completion  share of 32 greedy tokens that reproduce the item after its first 32 tokens
 --   weak      perplexity, zlib_ratio, min_k_prob, min_k_plus_plus  membership scores (no threshold: near-random
 --             AUROC on Pythia per MIMIR; they rank items, they do not flag them)
@@ -21,6 +27,46 @@ with ngram as (
             'raw_overlap_share', raw_overlap_share, 'longest_span_tokens', longest_span_tokens,
             'n_matching_docs', n_matching_docs, 'matching_doc_ids', matching_doc_ids)::varchar as detail
     from {{ ref('int_item_ngram_overlaps_measured') }}
+),
+
+ngram_max as (  -- per corpus version × item: the larger of the 13- and 8-gram shares
+    select
+        benchmark, dataset_version, item_id, 'ngram_overlap' as signal, 'n=max(13,8)' as method,
+        'corpus' as evidence_source, corpus, corpus_version, '' as model, '' as model_version,
+        max(overlap_share) as value, {{ flag_share }}::double as threshold,
+        max(overlap_share) >= {{ flag_share }} as is_flagged, 'strong' as strength,
+        json_object('overlap_share_by_n', map(list(n order by n), list(overlap_share order by n)),
+            'longest_span_tokens', max(longest_span_tokens))::varchar as detail
+    from {{ ref('int_item_ngram_overlaps_measured') }}
+    where n in (13, 8)
+    group by all
+),
+
+aligned as (
+    select
+        benchmark, dataset_version, item_id, 'aligned_overlap' as signal, method_version as method,
+        'corpus' as evidence_source, corpus, corpus_version, '' as model, '' as model_version,
+        case when is_testable then containment end as value, containment_threshold as threshold,
+        is_flagged, 'strong' as strength,
+        json_object('best_doc_id', best_doc_id, 'flagged_by', flagged_by, 'window_cosine', window_cosine,
+            'cosine_threshold', cosine_threshold, 'min_containment_for_cosine', min_containment_for_cosine,
+            'item_weight', item_weight, 'matched_weight', matched_weight, 'own_share', own_share,
+            'window_start', window_start, 'window_tokens', window_tokens)::varchar as detail
+    from {{ ref('int_item_aligned_evidence_scored') }}
+),
+
+aligned_embedding as (
+    select
+        benchmark, dataset_version, item_id, 'aligned_embedding' as signal, embedding_model as method,
+        'corpus' as evidence_source, corpus, corpus_version, '' as model, '' as model_version,
+        case when is_testable then window_cosine end as value, cosine_threshold as threshold,
+        case when is_testable then containment >= min_containment_for_cosine
+            and coalesce(window_cosine >= cosine_threshold, false) end as is_flagged,
+        'moderate' as strength,
+        json_object('best_doc_id', best_doc_id, 'containment', containment,
+            'min_containment_for_cosine', min_containment_for_cosine)::varchar as detail
+    from {{ ref('int_item_aligned_evidence_scored') }}
+    where embedding_model <> ''
 ),
 
 embedding as (
@@ -59,6 +105,12 @@ select
     is_flagged::boolean as is_flagged, strength::varchar as strength, detail::varchar as detail
 from (
     select * from ngram
+    union all by name
+    select * from ngram_max
+    union all by name
+    select * from aligned
+    union all by name
+    select * from aligned_embedding
     union all by name
     select * from embedding
     union all by name
