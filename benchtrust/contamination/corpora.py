@@ -75,8 +75,12 @@ class CorpusRegistry:
             corpora = {c["name"]: {k: v for k, v in c.items() if k != "name"} for c in corpora}
         if not isinstance(corpora, dict):
             raise CorpusError(f"{p}: expected a mapping (or list) under 'corpora:'")
+        folded: dict[str, str] = {}
         for name in corpora:
-            safe_name(name)
+            safe_name(name)  # no separators: the name is its own folder (corpus=<name>)
+            other = folded.setdefault(str(name).lower(), name)
+            if other != name:  # the same folder on a case-insensitive file system (issue 15, item 5)
+                raise CorpusError(f"{p}: corpus names {other!r} and {name!r} differ only in case")
         s = dict(data.get("settings") or {})
         unknown = set(s) - set(CorpusSettings.__dataclass_fields__)
         if unknown:

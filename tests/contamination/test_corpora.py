@@ -104,3 +104,16 @@ def test_contract_and_readable_errors(settings, tmp_path):
         write_corpus(make_corpus_source("none", {"type": "file", "path": str(tmp_path / "*.nothing")}), settings.lake)
     with pytest.raises(CorpusError, match="unknown type"):
         make_corpus_source("t", {"type": "ftp"})
+
+
+def test_corpus_names_differing_only_in_case_are_refused(tmp_path):
+    """A corpus name is its own lake folder (corpus=<name>): two names that differ only in case would share it on a
+    case-insensitive file system, so the registry refuses them (issue 15, item 5)."""
+    (tmp_path / "corpora.yaml").write_text("corpora:\n  wiki: {type: file, path: a.jsonl}\n"
+                                           "  Wiki: {type: file, path: b.jsonl}\n")
+    with pytest.raises(CorpusError, match="'wiki' and 'Wiki' differ only in case"):
+        CorpusRegistry.load(tmp_path)
+    (tmp_path / "corpora.yaml").write_text("corpora:\n  wiki: {type: file, path: a.jsonl}\n"
+                                           "  'wiki/x': {type: file, path: b.jsonl}\n")
+    with pytest.raises(ValueError, match="not a safe partition name"):
+        CorpusRegistry.load(tmp_path)
