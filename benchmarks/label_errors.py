@@ -340,6 +340,16 @@ def evaluate(external: Path = EXTERNAL) -> dict[str, Any]:
             "dev": _evaluate_split(cand14, labels, v1, score_cols)["targets"],
             "held_out": _evaluate_split(cand14, labels, held, score_cols)["targets"],
         }
+        # what more annotators add: the 10 HELM models and the 14 newer ones together on the labelled items
+        # (a model in both files is two annotators: its two HELM runs answer independently)
+        labelled = set(imp14.predictions["item_id"])
+        both = pd.concat([imp.predictions[imp.predictions["item_id"].isin(labelled)].assign(
+                              model=lambda d: d["model"] + " [helm-10]"),
+                          imp14.predictions.assign(model=lambda d: d["model"] + " [redux-14]")], ignore_index=True)
+        result["supplementary_24_annotators"] = {
+            "sources": [HELM, REDUX_14], "models": int(both["model"].nunique()),
+            "comparison": compare(both, labels_full[["subject", "mmlu_test_index", "error_type", "correct_answer"]]),
+        }
 
     # the compact table of the report
     table = {}
@@ -383,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in res["figures"].items():
         print(f"{k:40s} {v:.3f}")
     for label, comp in (("HELM 10 models", res["comparison"]),
-                        ("14 newer models", res.get("supplementary_14_models", {}).get("comparison"))):
+                        ("14 newer models", res.get("supplementary_14_models", {}).get("comparison")),
+                        ("24 annotators (both sets)", res.get("supplementary_24_annotators", {}).get("comparison"))):
         if comp:
             print(f"\n{label}, held-out ({comp['held_out']['subjects']} subjects):")
             print(format_table(comp["held_out"]))

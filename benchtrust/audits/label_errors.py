@@ -32,6 +32,16 @@ the share rejecting the gold alone (1 − c/M) mixes hard items into the top (de
 100 and 300), so the product — bounded, readable as shares — ranks and the LLR breaks its ties.  In a
 trial, weighting votes by per-*subject* model accuracy made things worse (hard subjects give low
 weights exactly where label errors hide).
+
+:func:`label_error_posteriors` (issue 12) treats the models *and the answer key* as annotators of a latent true
+answer (crowd-kit's one-coin Dawid–Skene, GLAD and MACE; cleanlab's confident learning where option log-probs
+exist) and gives per item P(gold is wrong) and the most probable other answer; ``marts.item_audit`` carries it
+(dbt Python model ``int_label_error_posteriors``). Chosen on the dev subjects only; on the 27 held-out
+MMLU-Redux subjects it is no better than the naive agreement count (R@100 of ``wrong_groundtruth`` 0.667 vs
+0.707, paired difference −0.04, 95 % interval [−0.11, 0.02]), and neither can be much better from ten models'
+letters: an oracle that knew the error rate of every vote-count signature *on the held-out items themselves*
+reaches 0.75, 48 expert-``ok`` items are rejected by all ten models next to 13 wrong keys, and 2 of the 24 wrong
+keys are answered with the key by every model (``benchmarks/results/label_errors.json``, ``comparison``).
 """
 
 from __future__ import annotations
