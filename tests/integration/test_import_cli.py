@@ -48,6 +48,21 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     assert 0 < rs["tau_mean"] <= 1 and 0 <= rs["p_top1_change"] <= 1
     assert rs["leader"] == "anthropic/claude-3-opus-20240229"
     assert [r["model"] for r in rs["rank_probabilities"]][0] == rs["leader"]
+    # the page formats marts.ranking_stability (no bootstrap while rendering), and those rows are
+    # benchtrust.audits.leaderboard_stability on the imported headline answers (10,000 resamples, seed 0)
+    from benchtrust.audits import leaderboard_stability
+
+    con = duckdb.connect(str(bt_home / "warehouse" / "benchtrust.duckdb"), read_only=True)
+    mart = con.execute("select * from marts.ranking_stability order by rank, model").df()
+    answers = con.execute("select model, item_id, is_correct from marts.predictions where is_headline").df()
+    con.close()
+    assert rs["source"] == "marts.ranking_stability" and len(mart) == 10
+    assert [(r["model"], r["p_top1"], r["mean_rank"]) for r in rs["rank_probabilities"]] == \
+        list(zip(mart["model"], mart["p_top1"], mart["mean_rank"]))
+    st = leaderboard_stability(answers, reps=10_000, seed=0)
+    assert (st.tau_mean, st.p_top1_change, st.leader) == (rs["tau_mean"], rs["p_top1_change"], rs["leader"])
+    assert st.lomo_leader_flips == rs["lomo_leader_flips"]
+    assert list(st.rank_probabilities["p_top1"]) == [r["p_top1"] for r in rs["rank_probabilities"]]
     le = ix["label_errors"]
     assert le["n_models"] == 10 and le["candidates"][0]["rank"] == 1 and le["source"] == "marts.item_audit"
     con = duckdb.connect(str(bt_home / "warehouse" / "benchtrust.duckdb"), read_only=True)
