@@ -12,6 +12,7 @@ import pytest
 EXPECTED_KEYS = {
     "benchmark_items", "item_quarantine", "predictions", "reliability_reports",
     "staging/stg_lake__items", "staging/stg_lake__predictions", "staging/stg_lake__quarantined_items",
+    "staging/stg_lake__files",  # the lake manifest check (issue 15, item 6)
     "intermediate/int_template_scores_aggregated", "intermediate/int_generation_samples_aggregated",
     "marts/predictions", "marts/reliability_report", "marts/item_audit", "marts/quarantine",
     # versioned reports (issue 7): report lineage and paired comparisons
