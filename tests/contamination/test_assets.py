@@ -59,19 +59,30 @@ def test_corpus_assets_materialize_with_checks(registry_home):
     meta = {e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
             for e in again.get_asset_materialization_events()}
     assert meta["corpus_ngram_matches"]["scanned_pairs"].value == 0
-
     res = dg.materialize([text_embeddings, item_neighbours], instance=instance,
                          resources={"benchtrust": BenchtrustResource()})
     assert res.success
     emb = pd.concat(pd.read_parquet(p) for p in (settings.lake / "embeddings").rglob("*.parquet"))
     assert len(emb) == 120 + 6 and emb["embedding"].map(len).eq(384).all()
+    # the aligned pass (issue 12): one row per item at least, the quiz documents found by containment
+    from assets.contamination import corpus_aligned_matches
+
+    res = dg.materialize([corpus_aligned_matches], partition_key="web", instance=instance,
+                         resources={"benchtrust": BenchtrustResource()})
+    assert res.success
+    al = pd.concat(pd.read_parquet(p) for p in (settings.lake / "aligned_matches").rglob("*.parquet"))
+    assert set(al["item_id"]) == set(items["item_id"])
+    best = al[al["rank"] == 1].set_index("item_id")
+    quiz = best.loc[list(items["item_id"].head(5))]
+    assert (quiz["containment"] > 0.99).all() and set(quiz["doc_id"]) == {f"u{i}" for i in range(5)}
 
 
 def test_definitions_carry_the_contamination_assets():
     from pipelines.definitions import defs
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"corpus_docs", "corpus_ngram_matches", "corpus_ngram_scans", "text_embeddings", "corpus_neighbours", "item_neighbours",
+    assert {"corpus_docs", "corpus_ngram_matches", "corpus_ngram_scans", "text_embeddings", "corpus_neighbours",
+            "corpus_aligned_matches", "item_neighbours",
             "membership_signals", "rewrite_predictions", "marts/contamination_evidence",
             "marts/contamination_summary", "marts/near_duplicates", "marts/control_gap"} <= keys
     assert {"corpora_job", "embeddings_job", "membership_job"} <= {j.name for j in defs.resolve_all_job_defs()}
