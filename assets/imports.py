@@ -57,7 +57,7 @@ def imported_predictions(context: dg.AssetExecutionContext, config: ImportConfig
     good, quarantined = split_predictions(res.canonical_predictions(), res.items, source=str(path))
     qpath = None
     if len(quarantined):
-        bench = folder_name(str(good["benchmark"].iloc[0])) if len(good) else "import"
+        bench = str(good["benchmark"].iloc[0]) if len(good) else "import"  # quarantine_path encodes the name
         qpath = lake.write_parquet(quarantined, lake.quarantine_path(settings.lake, "predictions", bench,
                                                                      f"import__{folder_name(path.name)}"))
         context.log.warning(f"{len(quarantined)} row(s) quarantined "

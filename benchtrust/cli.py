@@ -162,7 +162,7 @@ def import_(
 
     from pipelines.daemon import BusyError, command_lock, hosted_daemons
     from pipelines.instance import get_instance
-    from pipelines.run import follow, quiet_loggers, submit_backfill, warehouse_subset
+    from pipelines.run import follow, quiet_loggers, recover_interrupted, submit_backfill, warehouse_subset
 
     if not path.exists():
         typer.echo(f"error: {path}: no such file or folder", err=True)
@@ -181,7 +181,9 @@ def import_(
     try:
         with command_lock(s.home, f"import {format} {path.name}", wait=not no_wait,
                           on_wait=lambda who: typer.echo(f"waiting for {who} to finish", err=True)), \
-                hosted_daemons(instance):
+                hosted_daemons(instance) as hosting:
+            if hosting:
+                recover_interrupted(instance, lambda m: typer.echo(m, err=True))
             bf = submit_backfill(instance, subset, title=f"import {format} {path.name}", tags=tags,
                                  run_config={"ops": {"imported_predictions": {"config": cfg}}, **quiet_loggers()})
             runs = follow(instance, bf, lambda m: typer.echo(m, err=True), live=sys.stderr.isatty())

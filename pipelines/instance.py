@@ -54,6 +54,8 @@ concurrency:
 run_retries:
   enabled: true
   max_retries: 1
+  # retry runs whose worker crashed or was killed, not deterministic failures (a blocked contract stays blocked)
+  retry_on_asset_or_op_failure: false
 run_monitoring:
   enabled: true
   poll_interval_seconds: 5

@@ -205,7 +205,7 @@ def follow(instance: dg.DagsterInstance, backfill_id: str, log: Log = print, *, 
                     seen["_backfill"] = {"job": "backfill", "partition": None, "success": False, "run_id": None,
                                          "seconds": 0.0, "failed_checks": [], "status": "FAILURE",
                                          "error": backfill.error.message}
-                return list(seen.values())
+                return _last_attempts(seen, runs)
             if not runs and time.time() - t0 > 20 and (err := _daemon_error(instance)):
                 raise RuntimeError(f"the backfill daemon cannot process backfill {backfill_id}: {err}")
             if timeout_s is not None and time.time() - t0 > timeout_s:
@@ -213,6 +213,68 @@ def follow(instance: dg.DagsterInstance, backfill_id: str, log: Log = print, *, 
             time.sleep(poll_s)
     finally:
         progress.stop()
+
+
+def _worker_alive(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether a process that executes ``run`` is still alive: the pids its RUN_START / ENGINE events name, each
+    still running and older than the event (so a recycled pid does not count)."""
+    import psutil
+
+    for rec in instance.all_logs(run.run_id, of_type={DagsterEventType.RUN_START, DagsterEventType.ENGINE_EVENT}):
+        pid = rec.dagster_event.pid if rec.dagster_event else None
+        if pid is None:
+            continue
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= rec.timestamp + 1:
+                return True
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return False
+
+
+def recover_interrupted(instance: dg.DagsterInstance, log: Log = print) -> int:
+    """After a command was killed (SIGKILL, a machine restart): its runs stay STARTED and hold their pool slots,
+    and its backfills stay open, because Dagster's default run launcher cannot check on run workers. Called only
+    by a command that holds the data folder's lock and hosts the daemons itself, so no other process is driving
+    these runs: runs whose worker is gone are reported failed (freeing their slots), queued runs of those
+    backfills canceled, and the backfills closed. Returns how many runs were closed."""
+    closed = 0
+    open_backfills = [b for b in instance.get_backfills() if b.status not in TERMINAL_BACKFILL
+                      and b.tags.get(TRIGGER_TAG) in ("cli", "import")]
+    for bf in open_backfills:
+        for run in instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: bf.backfill_id})):
+            if run.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED):
+                instance.report_run_canceled(run, message="canceled: the command that submitted it was interrupted")
+                closed += 1
+            elif run.status in (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING) \
+                    and not _worker_alive(instance, run):
+                instance.report_run_failed(run, message="run worker gone: the command that followed it was interrupted")
+                closed += 1
+        instance.update_backfill(bf.with_status(BulkActionStatus.CANCELED))
+    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])):
+        if not _worker_alive(instance, run):  # a run outside any backfill, from an earlier interrupted session
+            instance.report_run_failed(run, message="run worker gone (found by benchtrust at start-up)")
+            closed += 1
+    if closed:
+        log(f"closed {len(open_backfills)} interrupted backfill(s) and {closed} run(s) of an earlier command; "
+            "cached cells and written lake files are kept")
+    return closed
+
+
+def _last_attempts(seen: dict[str, dict[str, Any]], runs: list[dg.DagsterRun]) -> list[dict[str, Any]]:
+    """A run that failed and was retried (Dagster's run retries: tag dagster/root_run_id) counts by its last
+    attempt; the earlier attempts stay listed, marked ``superseded``. ``runs`` come newest first."""
+    last: dict[str, str] = {}
+    for r in reversed(runs):  # oldest first: the newest attempt of each root wins
+        last[r.tags.get("dagster/root_run_id", r.run_id)] = r.run_id
+    roots = {r.run_id: r.tags.get("dagster/root_run_id", r.run_id) for r in runs}
+    out = []
+    for run_id, info in seen.items():
+        if run_id in roots and last[roots[run_id]] != run_id and not info["success"]:
+            info = dict(info, superseded=True, success=True)
+        out.append(info)
+    return out
 
 
 def register_partitions(instance: dg.DagsterInstance, benchmarks: Iterable[str], models: Iterable[str]) -> None:
@@ -253,7 +315,9 @@ def run_profile(profile: str = "default", instance: dg.DagsterInstance | None = 
     with command_lock(settings.home, f"run --profile {profile}", wait=wait,
                       on_wait=lambda who: log(f"waiting for {who} to finish")):
         register_partitions(instance, benchmarks, models)
-        with hosted_daemons(instance):
+        with hosted_daemons(instance) as hosting:
+            if hosting:
+                recover_interrupted(instance, log)
             bf = submit_backfill(instance, profile_subset(benchmarks, models), title=f"profile {profile}",
                                  tags=tags, run_config=profile_run_config(profile, verbose))
             summary.backfills.append(bf)

@@ -89,10 +89,10 @@ def test_items_job_blocks_the_broken_benchmark_only(two_benchmarks):
     assert "ExpectColumnMaxToBeBetween(quarantine_share)" in meta["failed_expectations"].value
     assert meta["quarantined_rows"].value == 3 and meta["suite_version"].value == suite_version("benchmark_items")
     # the run's summary (`benchtrust run`) reports it as blocking
-    from pipelines.run import _failed_checks
+    from pipelines.run import failed_checks
 
-    assert any("items_contract" in f and "quarantine_share" in f for f in _failed_checks(broken))
-    assert not _failed_checks(good)
+    assert any("items_contract" in f and "quarantine_share" in f for f in failed_checks(instance, broken.run_id))
+    assert not failed_checks(instance, good.run_id)
 
     # the rejected items are kept aside for inspection; each quarantined record names file, row and rule
     assert list((lake / "rejected" / "items" / "benchmark=broken_quiz").glob("*.parquet"))

@@ -11,6 +11,7 @@ import pytest
 
 EXPECTED_KEYS = {
     "benchmark_items", "item_quarantine", "predictions", "reliability_reports",
+    "imported_predictions",  # `benchtrust import` as an asset (issue 11)
     "staging/stg_lake__items", "staging/stg_lake__predictions", "staging/stg_lake__quarantined_items",
     "staging/stg_lake__files",  # the lake manifest check (issue 15, item 6)
     "intermediate/int_template_scores_aggregated", "intermediate/int_generation_samples_aggregated",
@@ -47,7 +48,7 @@ def test_definitions_load_with_every_asset_and_job():
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == EXPECTED_KEYS
-    assert {"items_job", "predictions_job", "reports_job"} <= {j.name for j in defs.resolve_all_job_defs()}
+    assert {"items_job", "predictions_job", "reports_job", "import_job"} <= {j.name for j in defs.resolve_all_job_defs()}
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"items_contract", "predictions_contract"} <= checks
     assert any(c.startswith("not_null") or c.startswith("dbt_utils_free_unique") for c in checks)  # dbt tests
@@ -57,8 +58,10 @@ def test_smoke_run_materializes_everything(smoke_run):
     home, summary = smoke_run
     assert summary.ok, summary.runs
     jobs = [(r["job"], str(r["partition"] or "")) for r in summary.runs]
-    assert ("items_job", "mmlu") in jobs and ("reports_job", "") in jobs
-    assert ("predictions_job", "humaneval|smollm2-135m-instruct") in jobs
+    # submitted as backfills (pipelines/run.py): items and predictions per partition, then one warehouse run
+    assert ("items", "mmlu") in jobs and ("warehouse (dbt build + reports)", "") in jobs
+    assert ("predictions", "humaneval|smollm2-135m-instruct") in jobs
+    assert len(summary.backfills) == 2
 
     con = duckdb.connect(str(home / "warehouse" / "benchtrust.duckdb"), read_only=True)
     rep = con.execute("select * from marts.reliability_report order by benchmark").df().set_index("benchmark")

@@ -32,6 +32,28 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     assert n_pred == 140150
     con.close()
 
+    # the import is a Dagster backfill on the instance: the UI shows its materializations and asset checks
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    [bf] = instance.get_backfills()
+    assert bf.title.startswith("import helm") and bf.status.value == "COMPLETED_SUCCESS"
+    mat = instance.fetch_materializations(dg.AssetKey("imported_predictions"), limit=1).records[0]
+    meta = mat.asset_materialization.metadata
+    assert meta["dagster/row_count"].value == 140150 and meta["models"].value == 10 and meta["contract_passed"].value
+    from pipelines.definitions import defs
+
+    storage = instance.event_log_storage
+    contract = dg.AssetCheckKey(dg.AssetKey("imported_predictions"), "imported_predictions_contract")
+    assert storage.get_latest_asset_check_execution_by_key([contract])[contract].status.value == "SUCCEEDED"
+    dbt_checks = [k for k in defs.resolve_asset_graph().asset_check_keys
+                  if k.asset_key == dg.AssetKey(["marts", "reliability_report"])]
+    executed = storage.get_latest_asset_check_execution_by_key(dbt_checks)
+    assert dbt_checks and len(executed) == len(dbt_checks)  # dbt's tests ran as asset checks
+    assert all(e.status.value == "SUCCEEDED" for e in executed.values())
+    assert instance.fetch_materializations(dg.AssetKey(["marts", "reliability_report"]), limit=1).records
+    assert instance.fetch_materializations(dg.AssetKey("reliability_reports"), limit=1).records
+
     # the import also wrote the reports: one per model, and the benchmark page across the 10 models ranks them
     # with intervals, the pairwise McNemar matrix, ranking stability and the label-error candidates
     reports = bt_home / "reports"
