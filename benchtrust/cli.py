@@ -48,6 +48,9 @@ def run(profile: str = typer.Option("default", "--profile", "-p", help="run prof
     typer.echo(f"profile {profile!r}: {len(summary.runs) - len(summary.failed)} of {len(summary.runs)} runs ok in "
                f"{summary.seconds:.0f}s; warehouse {s.warehouse}; reports {s.reports}")
     if not summary.ok:
+        from pipelines.run import run_log_path
+
+        typer.echo(f"run workers' output: {run_log_path(s.home)} (details of each run in `benchtrust ui`)", err=True)
         for r in summary.failed:
             typer.echo(f"FAILED {r['job']}: " + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"])
                        + (f" (run {r['run_id']})" if r.get("run_id") else ""), err=True)
@@ -162,7 +165,8 @@ def import_(
 
     from pipelines.daemon import BusyError, command_lock, hosted_daemons
     from pipelines.instance import get_instance
-    from pipelines.run import follow, quiet_loggers, recover_interrupted, submit_backfill, warehouse_subset
+    from pipelines.run import (follow, quiet_loggers, recover_interrupted, run_log_path, submit_backfill,
+                               warehouse_subset)
 
     if not path.exists():
         typer.echo(f"error: {path}: no such file or folder", err=True)
@@ -181,7 +185,7 @@ def import_(
     try:
         with command_lock(s.home, f"import {format} {path.name}", wait=not no_wait,
                           on_wait=lambda who: typer.echo(f"waiting for {who} to finish", err=True)), \
-                hosted_daemons(instance) as hosting:
+                hosted_daemons(instance, run_log_path(s.home)) as hosting:
             if hosting:
                 recover_interrupted(instance, lambda m: typer.echo(m, err=True))
             bf = submit_backfill(instance, subset, title=f"import {format} {path.name}", tags=tags,

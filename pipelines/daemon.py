@@ -23,7 +23,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +83,46 @@ def _hosted(instance: dg.DagsterInstance) -> list[DagsterDaemon]:
 
 
 @contextmanager
-def hosted_daemons(instance: dg.DagsterInstance) -> Iterator[bool]:
+def _output_to(log_path: Path | None) -> Iterator[None]:
+    """While entered, this process's stdout/stderr file descriptors point at ``log_path``: child processes started
+    meanwhile (the code server, and so every run worker it launches) inherit the log file instead of the console.
+    Dagster tees a step's output (dbt's progress lines, tracebacks) to the worker's stdout; it belongs in the log."""
+    if log_path is None:
+        yield
+        return
+    import sys
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (fd, *saved):
+            os.close(f)
+
+
+@contextmanager
+def hosted_daemons(instance: dg.DagsterInstance, log_path: Path | None = None) -> Iterator[bool]:
     """Host the run-queue and backfill daemons for the duration, unless another daemon already runs them.
-    Yields whether this process hosts them."""
+    Yields whether this process hosts them. With ``log_path``, the code server and the run workers write their
+    console output there (``-v`` leaves it on the console)."""
     if external_daemon_running(instance):
         yield False
         return
     target = WorkspaceFileTarget(paths=[str(PROJECT_ROOT / "workspace.yaml")])
-    with daemon_controller_from_instance(instance, target, gen_daemons=_hosted, log_level="warning",
-                                         code_server_log_level="warning"):
+    with ExitStack() as stack:
+        with _output_to(log_path):  # the code server starts here, with the log file as its console
+            stack.enter_context(daemon_controller_from_instance(
+                instance, target, gen_daemons=_hosted, log_level="warning", code_server_log_level="warning"))
         yield True
 
 

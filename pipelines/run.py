@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -290,6 +291,11 @@ def quiet_loggers(verbose: bool = False) -> dict[str, Any]:
     return {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "CRITICAL"}}}}
 
 
+def run_log_path(home: Path) -> Path:
+    """Where the run workers' console output goes when a command hosts the daemons (one file per day)."""
+    return home / "logs" / f"runs-{time.strftime('%Y-%m-%d')}.log"
+
+
 def profile_run_config(profile: str, verbose: bool = False) -> dict[str, Any]:
     return {"resources": {"benchtrust": {"config": {"profile": profile}}}, **quiet_loggers(verbose)}
 
@@ -315,7 +321,7 @@ def run_profile(profile: str = "default", instance: dg.DagsterInstance | None = 
     with command_lock(settings.home, f"run --profile {profile}", wait=wait,
                       on_wait=lambda who: log(f"waiting for {who} to finish")):
         register_partitions(instance, benchmarks, models)
-        with hosted_daemons(instance) as hosting:
+        with hosted_daemons(instance, None if verbose else run_log_path(settings.home)) as hosting:
             if hosting:
                 recover_interrupted(instance, log)
             bf = submit_backfill(instance, profile_subset(benchmarks, models), title=f"profile {profile}",

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,17 +49,19 @@ class Postgres:
 @contextmanager
 def postgres(tmp: Path) -> Iterator[Postgres]:
     initdb, pg_ctl, createdb = _pg_bin("initdb"), _pg_bin("pg_ctl"), _pg_bin("createdb")
-    data, sock = tmp / "pgdata", tmp / "pgsock"
-    data.mkdir(parents=True)
+    # its own folder: pytest's temporary folders are private to root, and the server runs as `postgres`
+    root = Path(tempfile.mkdtemp(prefix="benchtrust-pg-"))
+    data, sock = root / "pgdata", root / "pgsock"
+    data.mkdir()
     sock.mkdir()
+    tmp.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
-        shutil.chown(tmp, "postgres")
-        for p in (data, sock):
+        for p in (root, data, sock):
             shutil.chown(p, "postgres")
     port = free_port()
     subprocess.run(_as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]), check=True,
                    capture_output=True, timeout=120)
-    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-l", str(tmp / "pg.log"), "-w", "-t", "60", "-o",
+    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-l", str(root / "pg.log"), "-w", "-t", "60", "-o",
                                  f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
                    check=True, capture_output=True, timeout=120)
     try:
@@ -68,6 +71,9 @@ def postgres(tmp: Path) -> Iterator[Postgres]:
     finally:
         subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True,
                        timeout=60)
+        if (root / "pg.log").exists():
+            shutil.copy(root / "pg.log", tmp / "pg.log")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextmanager
