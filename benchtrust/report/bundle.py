@@ -110,27 +110,35 @@ def softmax_confidence(option_logprobs: Any) -> float | None:
     return float(p.max() / p.sum())
 
 
-def position_bias_audit(cells: pd.DataFrame) -> dict[str, Any] | None:
-    """Predicted vs gold answer positions of multiple-choice cells (benchtrust.stats.answer_position_bias)."""
-    from benchtrust.stats import answer_position_bias
+def position_bias_audit(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> dict[str, Any] | None:
+    """Predicted vs gold answer positions of the headline multiple-choice cells: the position columns of this
+    report's marts.calibration row (counts, accuracy by gold position, χ² and df), plus the χ² p-value the mart
+    leaves to scipy (``chi2.sf(position_chi2, position_df)``; 0 where a never-gold position is predicted, χ² = +inf)
+    and the smallest expected count (Cochran's rule). None without multiple-choice cells that have a gold position."""
+    from scipy.stats import chi2 as chi2_dist
 
-    if cells.empty or "gold_index" not in cells:
+    if not _has_table(con, "marts", "calibration"):
         return None
-    mc = cells[cells["gold_index"].notna() & (cells["gold_index"] >= 0) & cells["is_correct"].notna()]
-    if mc.empty:
+    rows = _records(con, f"""
+        select n_options, n_unparsed, pred_counts, gold_counts, n_by_position, accuracy_by_position,
+               position_chi2, isinf(position_chi2) as chi2_infinite, position_df
+        from marts.calibration where {_KEY}""", _key(h))
+    if not rows or not sum(rows[0]["n_by_position"] or []):
         return None
-    pred = mc["predicted_index"].fillna(-1).astype(int).to_numpy()
-    gold = mc["gold_index"].astype(int).to_numpy()
-    k = int(max(mc["n_options"].max() if "n_options" in mc else 0, gold.max() + 1, pred.max() + 1))
-    res = answer_position_bias(pred, gold, k)
-    support = res.gold_counts > 0
-    return {
-        "n": int(len(mc)), "n_options": k, "pred_counts": res.pred_counts.tolist(), "gold_counts": res.gold_counts.tolist(),
-        "chi2": _clean(res.chi2), "dof": res.dof, "p_value": _clean(res.p_value),
-        "accuracy_by_position": [_clean(float(x)) for x in res.accuracy_by_position],
-        "n_by_position": res.n_by_position.tolist(), "n_unparsed": res.n_unparsed,
-        "min_expected": float(res.gold_counts[support].min()) if support.any() else 0.0,
-    }
+    r = rows[0]
+    dof, chi2 = r["position_df"], r["position_chi2"]
+    if r["chi2_infinite"]:
+        p_value: float | None = 0.0
+    elif chi2 is not None and dof is not None and dof >= 1:
+        p_value = float(chi2_dist.sf(chi2, dof))
+    else:
+        p_value = None
+    support = [g for g in r["gold_counts"] if g > 0]
+    return {"n": sum(r["n_by_position"]), "n_options": r["n_options"], "pred_counts": r["pred_counts"],
+            "gold_counts": r["gold_counts"], "chi2": chi2, "dof": dof, "p_value": p_value,
+            "accuracy_by_position": r["accuracy_by_position"], "n_by_position": r["n_by_position"],
+            "n_unparsed": r["n_unparsed"], "min_expected": float(min(support)) if support else 0.0,
+            "source": "marts.calibration"}
 
 
 def _wilson(k: int, n: int) -> tuple[float | None, float | None]:
@@ -479,7 +487,7 @@ def build_bundle(con: duckdb.DuckDBPyConnection, h: dict[str, Any], lake: Path |
         lineage = rows[0] if rows else {}
     cells = _headline_cells(con, _key(h), with_text=True)
     audits: dict[str, Any] = {"seeds": _seeds(con, h)}
-    audits["position_bias"] = position_bias_audit(cells)
+    audits["position_bias"] = position_bias_audit(con, h)
     audits["calibration"] = calibration_audit(con, h)
     audits["label_errors"] = label_errors_audit(con, h["benchmark"], h["dataset_version"])
     audits["contamination"] = contamination_audit(con, h)

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchtrust.report.render import _num, _pct, index_dir, publish
+from benchtrust.report.render import _num, _p, _pct, index_dir, publish
 from tests.integration.test_dbt_audits import NUMERIC, T0, _items, _lake_frames, _log_softmax, _mc_cell, _write_items, build_lake
 from tests.integration.test_dbt_build import dbt_build, write_predictions
 
@@ -91,16 +91,39 @@ def _same(a, b) -> bool:
 # ---------------------------------------------------------------------- every figure shown = the mart's value
 
 
+def _check_position_bias(pb: dict | None, m: dict | None, folder: Path) -> None:
+    """The answer-position section: the position columns of the same marts.calibration row; the p-value is
+    scipy's χ² survival function of the row's position_chi2 and position_df (the mart leaves it to scipy)."""
+    if m is None or not sum(m["n_by_position"] or []):
+        assert pb is None
+        return
+    assert pb["source"] == "marts.calibration"
+    assert (pb["pred_counts"], pb["gold_counts"], pb["n_by_position"], pb["dof"], pb["n_unparsed"], pb["n_options"]) == (
+        m["pred_counts"], m["gold_counts"], m["n_by_position"], m["position_df"], m["n_unparsed"], m["n_options"])
+    assert all(_same(a, b) for a, b in zip(pb["accuracy_by_position"], m["accuracy_by_position"]))
+    chi2 = m["position_chi2"]
+    if chi2 is not None and np.isinf(chi2):
+        assert pb["chi2"] is None and pb["p_value"] == 0.0
+    elif chi2 is not None:
+        assert pb["chi2"] == chi2 and pb["p_value"] == stats.chi2.sf(chi2, m["position_df"])
+    page = html_lib.unescape((folder / "report.html").read_text())
+    assert f"χ² = {_num(pb['chi2'], 2)}, {m['position_df']} df, p = {_p(pb['p_value'])}" in page
+    for i in range(m["n_options"]):
+        assert (f"<td>{'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[i]}</td><td class=\"num\">{m['pred_counts'][i]}</td>"
+                f"<td class=\"num\">{m['gold_counts'][i]}</td><td class=\"num\">{_pct(m['accuracy_by_position'][i])}</td>") in page
+
+
 def _check_calibration(con, data: dict, folder: Path) -> int:
     h = data["headline"]
     cur = con.execute("select * from marts.calibration where model = ? and model_version = ? and benchmark = ? "
                       "and dataset_version = ? and grid_version = ?", [h[k] for k in KEY])
     rows = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
+    assert len(rows) <= 1
+    _check_position_bias(data["audits"]["position_bias"], rows[0] if rows else None, folder)
     cal = data["audits"]["calibration"]
     if not rows or not rows[0]["n_with_confidence"]:
         assert cal is None
         return 0
-    assert len(rows) == 1
     m = rows[0]
     assert cal["source"] == "marts.calibration"
     for col in ("n_cells", "n_with_confidence", "ece", "brier_top_label", "brier", "auroc", "mean_confidence",
@@ -303,14 +326,16 @@ def test_ranking_stability_matches_the_exact_bootstrap_distribution(published):
     assert 0.05 < p_b_wins < 0.5  # the case is not degenerate
 
 
-def test_calibration_mart_diagram_and_both_briers_match_python(published):
-    """The columns the reports now read from marts.calibration: the reliability diagram and the top-label Brier
-    (the gold-option Brier, ECE and AUROC are checked in test_dbt_audits.py) against benchtrust.stats."""
+def test_calibration_mart_diagram_briers_and_positions_match_python(published):
+    """The columns the reports now read from marts.calibration: the reliability diagram, both Brier scores and
+    the answer-position counts, χ² and its p-value (ECE and AUROC are checked in test_dbt_audits.py) against
+    benchtrust.stats (answer_position_bias uses scipy.stats.chisquare)."""
     from benchtrust.report.bundle import softmax_confidence
-    from benchtrust.stats import brier_score, reliability_table
+    from benchtrust.stats import answer_position_bias, brier_score, reliability_table
 
     con, _, settings = published
-    preds, _ = _lake_frames(settings)
+    preds, items = _lake_frames(settings)
+    n_pb = 0
     scored = preds[preds["is_headline"] & (preds["task_type"] == "multiple_choice") & preds["is_correct"].notna()]
     mart = con.execute("select * from marts.calibration where n_with_confidence > 0").df()
     assert len(mart) >= 8
@@ -331,3 +356,15 @@ def test_calibration_mart_diagram_and_both_briers_match_python(published):
         p_gold, y_gold = gold["p_correct"].to_numpy(dtype=float), gold["is_correct"].to_numpy(dtype=float)
         assert m["brier"] == pytest.approx(np.mean((p_gold - y_gold) ** 2), abs=1e-12)
         assert m["brier"] != pytest.approx(m["brier_top_label"])  # two different scores, two names
+        # the answer-position columns the reports now read: benchtrust.stats.answer_position_bias on the same cells
+        golds = items.set_index(["benchmark", "dataset_version", "item_id"])["gold_index"]
+        gi = golds.reindex(pd.MultiIndex.from_frame(every[["benchmark", "dataset_version", "item_id"]])).to_numpy()
+        has_gold = ~pd.isna(gi) & (np.nan_to_num(gi.astype(float), nan=-1) >= 0)
+        pred = every["predicted_index"].fillna(-1).astype(int).to_numpy()[has_gold]
+        ref = answer_position_bias(pred, gi[has_gold].astype(int), int(m["n_options"]))
+        assert list(m["pred_counts"]) == ref.pred_counts.tolist() and list(m["gold_counts"]) == ref.gold_counts.tolist()
+        assert m["position_df"] == ref.dof and (m["position_chi2"] == pytest.approx(ref.chi2, rel=1e-12)
+                                                 or np.isinf(ref.chi2) and np.isinf(m["position_chi2"]))
+        assert stats.chi2.sf(m["position_chi2"], m["position_df"]) == pytest.approx(ref.p_value, rel=1e-9, abs=1e-300)
+        n_pb += 1
+    assert n_pb >= 8

@@ -104,19 +104,13 @@ def test_item_changes_and_paired_statistics():
     assert same["mde"] is None and "no discordant" in same["note"]
 
 
-def test_audits_skip_generations_and_missing_values():
-    from benchtrust.report.bundle import position_bias_audit, softmax_confidence
+def test_softmax_confidence_skips_generations_and_missing_values():
+    # calibration and answer-position bias are read from marts.calibration (tests/integration/test_report_marts.py)
+    from benchtrust.report.bundle import softmax_confidence
 
-    gen = pd.DataFrame({"item_id": ["g1", "g2"], "option_logprobs": [pd.NA, None], "is_correct": [pd.NA, True],
-                        "predicted_index": [pd.NA, pd.NA], "gold_index": [-1, -1], "n_options": [0, 0]})
-    assert position_bias_audit(gen) is None  # calibration is read from marts.calibration (tests/integration/test_report_marts.py)
-    assert softmax_confidence(np.nan) is None and softmax_confidence([-1.0, float("inf")]) is None
+    assert softmax_confidence(np.nan) is None and softmax_confidence(pd.NA) is None
+    assert softmax_confidence([-1.0, float("inf")]) is None
     assert softmax_confidence([np.log(0.7), np.log(0.2), np.log(0.1)]) == pytest.approx(0.7)
-    mc = pd.DataFrame({"item_id": [f"i{k}" for k in range(8)], "is_correct": [True, False] * 4,
-                       "option_logprobs": [[np.log(0.8), np.log(0.2)]] * 8, "predicted_index": [0] * 8,
-                       "gold_index": [0, 1] * 4, "n_options": [2] * 8})
-    pb = position_bias_audit(mc)
-    assert pb["pred_counts"] == [8, 0] and pb["gold_counts"] == [4, 4] and pb["p_value"] < 0.01 and pb["min_expected"] == 4
 
 
 # ------------------------------------------------------------------------------------------------- escaping
