@@ -106,6 +106,7 @@ def test_precision_recall_at_k_and_ties():
 # --------------------------------------------------------------------------------- MMLU-Redux figures
 
 
+@pytest.mark.slow  # the benchmark's evaluate(): three latent-truth fits, ~5-10 minutes
 def test_figures_are_reproducible_and_recorded(figures, helm_import):
     mod, res = figures
     a = label_error_candidates(helm_import.predictions)
@@ -115,6 +116,7 @@ def test_figures_are_reproducible_and_recorded(figures, helm_import):
     assert json.loads(json.dumps(res)) == recorded, "re-run `python benchmarks/label_errors.py`"
 
 
+@pytest.mark.slow  # the benchmark's evaluate(): three latent-truth fits, ~5-10 minutes
 @pytest.mark.parametrize("target", ["wrong_groundtruth", "any_non_ok"])
 @pytest.mark.parametrize("k", ["100", "300"])
 def test_held_out_beats_random_selection(figures, target, k):
@@ -127,6 +129,7 @@ def test_held_out_beats_random_selection(figures, target, k):
     assert r["p_value"] < 1e-6
 
 
+@pytest.mark.slow  # the benchmark's evaluate(): three latent-truth fits, ~5-10 minutes
 def test_recorded_held_out_figures(figures):
     _, res = figures
     t = res["held_out"]["targets"]
@@ -227,6 +230,7 @@ def test_bootstrap_hits_equal_the_tie_aware_reference(repo_root):
     assert hits2[0] / 100 == pytest.approx(hits1[0] / 50) and pos2[0] == 2 * pos1[0]
 
 
+@pytest.mark.slow  # the benchmark's evaluate(): three latent-truth fits, ~5-10 minutes
 def test_held_out_comparison_against_naive_and_random(figures):
     """The issue-12 table (recorded in label_errors.json, comparison.held_out): the posterior is far above the
     random ranking, and it does NOT beat the naive agreement count by the 0.1 in R@100 the issue asks for. The

@@ -684,6 +684,7 @@ def _benchmark_module(name: str):
     return mod
 
 
+@pytest.mark.slow  # 14k items through dbt, the latent-truth fits included: ~5 minutes
 def test_sql_label_errors_reproduce_python_on_helm_mmlu(bt_home, dbt_manifest):
     """The 10 HELM models' MMLU answers through the importer into a lake, `dbt build`, and the SQL ranking of
     int_label_errors_scored / item_audit against benchtrust.audits.label_errors on the same predictions — and the
