@@ -75,7 +75,7 @@ RULES: list[Rule] = [
          "the benchmark has no input rows", 0.0, 0.01 - 1e-12),
     Rule("position_bias", "Answer-position bias",
          "χ² goodness of fit of the predicted answer positions to the gold positions of the same items "
-         "(benchtrust.stats.answer_position_bias), p-value",
+         "(marts.calibration position_chi2 / position_df; the p-value by scipy), p-value",
          "p ≥ 0.05: no evidence the model favours a position",
          "0.001 ≤ p < 0.05: some preference for a position; check accuracy by position",
          "p < 0.001: the model picks some positions far more often than the key has them",
@@ -83,7 +83,7 @@ RULES: list[Rule] = [
          0.05, 0.001, higher_is_better=True),
     Rule("calibration", "Calibration (ECE)",
          "expected calibration error, 10 equal-width bins, of the top-label confidence (the softmax probability "
-         "of the chosen option) against correctness (benchtrust.stats.expected_calibration_error)",
+         "of the chosen option) against correctness (marts.calibration.ece)",
          "ECE ≤ 0.05: the model's confidence tracks its accuracy",
          "ECE ≤ 0.15: confidences are rough", "ECE > 0.15: the confidences mean little",
          f"no option probabilities, or fewer than {MIN_ITEMS_CALIBRATION} scored items",
