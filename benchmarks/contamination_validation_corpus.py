@@ -102,14 +102,27 @@ class ValidationCorpus:
 
 
 # --------------------------------------------------------------------------------------------------- filler
+# The packages whose shipped text is the filler: those requirements.txt names directly, so the corpus does not
+# change when some other package is installed into the environment (at first every installed package was
+# read, and the corpus changed when another session installed one).
+FILLER_PACKAGES = ("accelerate", "cleanlab", "crowd-kit", "dagster", "dagster-dbt", "dagster-duckdb", "dagster-k8s",
+                   "dagster-postgres", "dagster-celery", "dagster-webserver", "datasets", "dbt-core", "dbt-duckdb",
+                   "duckdb", "gguf", "great-expectations", "jinja2", "matplotlib", "nltk", "numpy", "pandas", "pyarrow",
+                   "pytest", "pyyaml", "redis", "rich", "scikit-learn", "scipy", "sentence-transformers",
+                   "statsmodels", "torch", "tqdm", "transformers", "typer")
+
+
 def package_sentences(min_words: int = 6, max_words: int = 60) -> list[str]:
-    """English sentences from text shipped with installed packages: scikit-learn dataset descriptions, the long
-    descriptions in *.dist-info/METADATA and licence files. Sorted, so the list does not depend on file order."""
+    """English sentences from text shipped with the FILLER_PACKAGES: scikit-learn's dataset descriptions, the
+    long descriptions in their *.dist-info/METADATA and their licence files. Sorted, so the list does not depend
+    on file order."""
     import sysconfig
 
     site = Path(sysconfig.get_paths()["purelib"])
-    files = sorted(site.glob("sklearn/datasets/descr/*.rst")) + sorted(site.glob("*.dist-info/METADATA")) + sorted(
-        site.glob("*.dist-info/LICENSE*")) + sorted(site.glob("*.dist-info/licenses/LICENSE*"))
+    files = sorted(site.glob("sklearn/datasets/descr/*.rst"))
+    for info in sorted(site.glob("*.dist-info")):
+        if info.name.split("-")[0].lower().replace("_", "-") in FILLER_PACKAGES:
+            files += [info / "METADATA"] + sorted(info.glob("LICENSE*")) + sorted(info.glob("licenses/LICENSE*"))
     out: set[str] = set()
     for f in files:
         try:
