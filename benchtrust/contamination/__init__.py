@@ -6,6 +6,8 @@
 - :mod:`.overlap`     the corpus pass: scan a corpus once, keep the n-grams found in benchmark items (incremental
                       per corpus version × benchmark version × n); dbt measures the overlap per item
 - :mod:`.embeddings`  all-MiniLM-L6-v2 embeddings cached by text hash, brute-force top-k neighbours
+- :mod:`.aligned`     reworded copies inside unrelated text: order-insensitive stem containment in item-length
+                      windows (sparse candidate stage) and the window's embedding cosine
 - :mod:`.membership`  perplexity, zlib ratio, Min-K% Prob, Min-K%++, the prefix-completion probe, AUROC
 - :mod:`.rewrites`    meaning-preserving rewrites of items for the control gap
 - :mod:`.synthetic`   planted-contamination corpora and realistic text for validation and benchmarks
