@@ -22,4 +22,16 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         ensure_layout(get_settings().ensure().lake)
         yield from dbt.cli(["build"], context=context).stream()
 
-    return benchtrust_dbt_models
+    return benchtrust_dbt_models.map_asset_specs(_after_imports)
+
+
+# the lake sources an import writes to (predictions, and items when the source has them)
+_IMPORTED_INTO = {dg.AssetKey("predictions"), dg.AssetKey("benchmark_items"), dg.AssetKey("item_quarantine")}
+
+
+def _after_imports(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """Staging models that read the lake also read what `benchtrust import` wrote there: depending on
+    `imported_predictions` orders an import before the dbt build in the same run (and shows the lineage)."""
+    if any(d.asset_key in _IMPORTED_INTO for d in spec.deps):
+        return spec.merge_attributes(deps=[dg.AssetDep("imported_predictions")])
+    return spec
