@@ -72,6 +72,12 @@ def external_daemon_running(instance: dg.DagsterInstance) -> bool:
     return bool(needed) and all(t in beats and now - beats[t].timestamp < HEARTBEAT_FRESH_S for t in needed)
 
 
+def daemon_alive(instance: dg.DagsterInstance, within_s: float = 90.0) -> bool:
+    """Some daemon (hosted or external) has processed backfills within ``within_s`` seconds."""
+    beat = instance.get_daemon_heartbeats().get("BACKFILL")
+    return beat is not None and time.time() - beat.timestamp < within_s
+
+
 def _hosted(instance: dg.DagsterInstance) -> list[DagsterDaemon]:
     out: list[DagsterDaemon] = []
     for t in instance.get_required_daemon_types():
@@ -119,11 +125,15 @@ def hosted_daemons(instance: dg.DagsterInstance, log_path: Path | None = None) -
         yield False
         return
     target = WorkspaceFileTarget(paths=[str(PROJECT_ROOT / "workspace.yaml")])
-    with ExitStack() as stack:
-        with _output_to(log_path):  # the code server starts here, with the log file as its console
-            stack.enter_context(daemon_controller_from_instance(
-                instance, target, gen_daemons=_hosted, log_level="warning", code_server_log_level="warning"))
-        yield True
+    try:
+        with ExitStack() as stack:
+            with _output_to(log_path):  # the code server starts here, with the log file as its console
+                stack.enter_context(daemon_controller_from_instance(
+                    instance, target, gen_daemons=_hosted, log_level="warning", code_server_log_level="warning"))
+            yield True
+    finally:
+        # our heartbeats would make the next command believe a daemon is still running for up to a minute
+        instance.wipe_daemon_heartbeats()
 
 
 class BusyError(RuntimeError):

@@ -37,7 +37,7 @@ from dagster._core.utils import make_new_backfill_id
 
 from benchtrust.registry import Registry
 from benchtrust.settings import get_settings
-from pipelines.daemon import command_lock, hosted_daemons
+from pipelines.daemon import command_lock, daemon_alive, hosted_daemons
 from pipelines.instance import get_instance
 from sensors.automation import RUN_PROFILE_TAG, TRIGGER_TAG
 
@@ -207,6 +207,9 @@ def follow(instance: dg.DagsterInstance, backfill_id: str, log: Log = print, *, 
                                          "seconds": 0.0, "failed_checks": [], "status": "FAILURE",
                                          "error": backfill.error.message}
                 return _last_attempts(seen, runs)
+            if time.time() - t0 > 90 and not daemon_alive(instance):
+                raise RuntimeError(f"no Dagster daemon is processing backfill {backfill_id}: start `benchtrust ui` "
+                                   "(or `dagster-daemon run`), or run this command again to host one")
             if not runs and time.time() - t0 > 20 and (err := _daemon_error(instance)):
                 raise RuntimeError(f"the backfill daemon cannot process backfill {backfill_id}: {err}")
             if timeout_s is not None and time.time() - t0 > timeout_s:

@@ -22,7 +22,7 @@ import yaml
 
 from tests import servers
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # minutes of real inference and dbt builds
 REPO = Path(__file__).resolve().parents[2]
 
 

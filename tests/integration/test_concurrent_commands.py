@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.test_celery_postgres import marts_fingerprint
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # minutes of real inference and dbt builds
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -24,7 +24,7 @@ import pytest
 from tests.integration.test_celery_postgres import marts_fingerprint
 from tests.ui import support
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # minutes of real inference and dbt builds
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 PHASES = {"items": "benchmark_items", "inference": "predictions", "dbt build": "benchtrust_dbt_models",

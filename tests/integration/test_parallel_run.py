@@ -44,6 +44,7 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return min(a[1], b[1]) - max(a[0], b[0])
 
 
+@pytest.mark.timeout(2400)
 def test_two_models_two_benchmarks_run_side_by_side(tmp_path):
     items = tmp_path / "tiny.jsonl"
     support.write_items(items, 6)
@@ -55,7 +56,7 @@ def test_two_models_two_benchmarks_run_side_by_side(tmp_path):
     profiles["profiles"]["pair"] = {
         "description": "2 models x 2 benchmarks",
         "models": ["smollm2-135m-instruct", TWIN],
-        "benchmarks": {"tinyq": {}, "mmlu": {"subset": {"per_subject": 1, "seed": 0, "max_items": 4},
+        "benchmarks": {"tinyq": {}, "mmlu": {"subset": {"per_subject": 1, "seed": 0, "max_items": 3},
                                              "grid": {"templates": ["mmlu_harness"]}}},
     }
     (cfg / "profiles.yaml").write_text(yaml.safe_dump(profiles, sort_keys=False))
