@@ -20,9 +20,11 @@ For each size N (default 10, 30, 100, 300 models: a 30x span) the script
    - ``max_process_rss_mb``: the largest single process of the tree, from GNU ``/usr/bin/time -f %M``
      (the kernel's exact high-water mark of each reaped process; no sampling);
    - ``cpu_s``: user + system CPU seconds of the tree (``getrusage(RUSAGE_CHILDREN)`` difference);
-   - per phase, when the CLI ran Dagster runs: each step's duration from the instance's event log
-     (``get_run_step_stats``: the import asset, the dbt build, the reports), and per dbt node the
-     ``execution_time`` from ``run_results.json``.
+   - per phase: from the arrival time of the lines the CLI prints when the import, the dbt build and the
+     reports end (``phases_from_cli_output``; every output line is kept with its time in ``cli.log``); when the
+     CLI ran Dagster runs, each step's duration from the instance's event log (``get_run_step_stats``: the
+     import asset, the dbt build, the reports); and per dbt node the ``execution_time`` from
+     ``run_results.json``.
 
 The cost ratio per 10x of work is ``10 ** slope`` of the least-squares line of log10(cost) on log10(rows)
 (rows = models x items, the prediction rows imported): 10 means linear, 100 quadratic. The same slope is
@@ -46,6 +48,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -151,6 +154,25 @@ def dbt_nodes(target_root: Path) -> list[dict[str, Any]]:
     return out
 
 
+# The lines the CLI prints when a phase ends (benchtrust/cli.py `import_`): seconds between them are phases.
+PHASE_MARKERS = (("import", re.compile(r"^imported \d+ prediction rows")),
+                 ("dbt_build", re.compile(r"^warehouse rebuilt")),
+                 ("reports", re.compile(r"new report version")))
+
+
+def cli_phases(lines: list[tuple[float, str]]) -> dict[str, float]:
+    """Seconds per phase from the arrival times of the CLI's phase-end lines (stops at the first one missing:
+    a CLI that prints them at the end, after following Dagster runs, gives no phases here)."""
+    out, prev = {}, 0.0
+    for name, pattern in PHASE_MARKERS:
+        hit = next((t for t, line in lines if pattern.search(line)), None)
+        if hit is None or hit < prev:
+            break
+        out[name] = round(hit - prev, 2)
+        prev = hit
+    return out
+
+
 def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout: float,
              repo: Path = ROOT) -> dict[str, Any]:
     folder = work / f"models_{n_models:04d}"
@@ -173,11 +195,23 @@ def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout
     log = folder / "cli.log"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()
+    lines: list[tuple[float, str]] = []
     t0 = time.perf_counter()
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace")
         sampler = TreeSampler(proc.pid, poll)
         sampler.start()
+
+        def read() -> None:  # every output line with the second it arrived at
+            for line in proc.stdout:  # type: ignore[union-attr]
+                t = time.perf_counter() - t0
+                lines.append((round(t, 2), line.rstrip()))
+                fh.write(f"[{t:8.2f}s] {line}")
+                fh.flush()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -185,6 +219,7 @@ def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout
                 p.kill()
             proc.wait()
             rc = -9
+        reader.join(timeout=30)
     wall = time.perf_counter() - t0
     sampler.stop.set()
     sampler.join()
@@ -202,6 +237,7 @@ def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout
         "max_process_rss_mb_polled": round(sampler.peak_single / 2**20, 1),
         "max_processes": sampler.max_procs, "rss_samples": sampler.samples,
         "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "phases_from_cli_output": cli_phases(lines),
         "dagster_steps": dagster_steps(home / "dagster_home"),
         "dbt_nodes": dbt_nodes(home / "dbt_target"),
         "cli_log_tail": tail[-1500:],
@@ -254,6 +290,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out[metric] = {"slope": round(b, 3) if b is not None else None, "cost_per_10x": per_10x(b),
                        "step_ratios": [round(runs[i + 1][metric] / runs[i][metric], 2) for i in range(len(runs) - 1)
                                        if runs[i][metric]]}
+    out["cli_phases_growth"] = growth([{**r, "_p": [{"phase": k, "seconds": v} for k, v in
+                                                     r["phases_from_cli_output"].items()]} for r in runs], "_p", "phase")
     out["dagster_steps_growth"] = growth(runs, "dagster_steps", "step")
     out["dbt_nodes_growth"] = growth(runs, "dbt_nodes", "node")
     return out
@@ -347,9 +385,9 @@ def main(argv: list[str] | None = None) -> None:
         plot(runs, summary, args.out / "scaling.png")
         print(f"span {summary['span']}x rows; cost per 10x of work: wall x{summary['wall_s']['cost_per_10x']}, "
               f"peak tree RSS x{summary['peak_tree_rss_mb']['cost_per_10x']}")
-        for kind in ("dagster_steps_growth", "dbt_nodes_growth"):
+        for kind in ("cli_phases_growth", "dagster_steps_growth", "dbt_nodes_growth"):
             for g in summary[kind][:5]:
-                print(f"  {kind.split('_growth')[0]}: {g.get('step') or g.get('node')}: {g['seconds']} s, "
+                print(f"  {kind.split('_growth')[0]}: {g.get('phase') or g.get('step') or g.get('node')}: {g['seconds']} s, "
                       f"slope {g['slope']} (x{g['cost_per_10x']} per 10x)")
     print(f"wrote {args.out / 'scaling.json'}" + (f" and {args.out / 'scaling.png'}" if len(runs) > 1 else ""))
 
