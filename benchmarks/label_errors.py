@@ -278,6 +278,14 @@ def compare(predictions: pd.DataFrame, labels_v2: pd.DataFrame, reps: int = BOOT
                                              "any_non_ok_P@100": v["any_non_ok"][name]["100"]["P"]}
         out[split] = _compare_split(scores, s["error_type"], reps=reps)
         out[split]["subjects"] = int(s["subject"].nunique())
+        # is the posterior a probability of what the experts say? (it assumes independent annotators)
+        scored = s[s["label_error_posterior"].notna()]
+        bins = pd.cut(scored["label_error_posterior"], [0.0, 0.1, 0.5, 0.9, 0.99, 1.0], include_lowest=True)
+        out[split]["posterior_calibration"] = [
+            {"bin": str(iv), "items": int(len(g)), "mean_posterior": round(float(g["label_error_posterior"].mean()), 4),
+             "wrong_groundtruth_rate": round(float((g["error_type"] == "wrong_groundtruth").mean()), 4),
+             "any_non_ok_rate": round(float((g["error_type"] != "ok").mean()), 4)}
+            for iv, g in scored.groupby(bins, observed=True)]
         out[split]["ceiling"] = _ceiling(s.rename(columns={"gold_x": "gold"}) if "gold_x" in s else s, votes)
     return out
 
@@ -399,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{label}, held-out ({comp['held_out']['subjects']} subjects):")
             print(format_table(comp["held_out"]))
             print("ceiling:", json.dumps(comp["held_out"]["ceiling"]))
+            print("posterior calibration:", json.dumps(comp["held_out"]["posterior_calibration"]))
     print(f"wrote {args.out}")
     return 0
 

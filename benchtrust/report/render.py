@@ -59,11 +59,11 @@ def _num(v: Any, d: int = 3) -> str:
 
 def _label_errors_md(le: dict[str, Any]) -> list[str]:
     """The label-error candidates of marts.item_audit (bundle.label_errors_audit) as Markdown lines."""
-    out = ["", f"Label-error candidates: {le['n_candidates']} of {le['n_items']} items ({_md(le['rule'])}; "
+    out = ["", f"Label-error candidates: {le['n_candidates']} of {le['n_items']} items ({le['rule']}; "
                f"from {le['source']}).", "",
            "| rank | item | gold | suggested | P(gold wrong) | models' votes |", "|---|---|---|---|---|---|"]
     for r in le["candidates"]:
-        votes = "; ".join(f"{_md(v['answer'])} × {len(v['models'])}: {_md(', '.join(v['models']))}"
+        votes = "; ".join(f"{_md(v['answer'])} × {len(v['models'])}: " + ", ".join(_md(m) for m in v["models"])
                           for v in r["votes_by_answer"])
         out.append(f"| {r['rank']} | `{_md(r['item_id'])}` | {_md(r['gold'])} | {_md(r['suggested_answer'] or '—')} | "
                    f"{_num(r['posterior'], 3)} | {votes} |")

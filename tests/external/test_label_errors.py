@@ -253,6 +253,11 @@ def test_held_out_comparison_against_naive_and_random(figures):
     assert ceiling["no_model_gives_another_valid_answer"] == 2 and ceiling["at_most_2_models_disagree"] == 5
     assert ceiling["oracle_R@100_vote_count_signature_in_sample"] < wg["naive"]["100"]["R"] + 0.1
     assert ceiling["items_all_models_reject_gold"] == 67 and ceiling["of_which_wrong_groundtruth"] == 13
+    # the posterior assumes independent annotators and overstates: items above 0.99 are mostly expert-"ok"
+    top_bin = held["posterior_calibration"][-1]
+    assert top_bin["bin"].endswith("1.0]") and top_bin["mean_posterior"] > 0.99
+    assert top_bin["wrong_groundtruth_rate"] == pytest.approx(0.1208, abs=1e-4) and top_bin["any_non_ok_rate"] < 0.25
+    assert sum(b["items"] for b in held["posterior_calibration"]) == held["items"] - 2  # 2 labelled items HELM lacks
     assert res["comparison"]["dev_variants"]["mean rank (chosen)"]["wrong_groundtruth_R@100"] >= \
         res["comparison"]["dev_variants"]["naive"]["wrong_groundtruth_R@100"]
 
