@@ -322,7 +322,7 @@ def rewrite_predictions(context: dg.AssetExecutionContext, benchtrust: Benchtrus
     benchmark, model = keys["benchmark"], keys["model"]
     settings, registry = benchtrust.settings(), benchtrust.registry()
     items, info = lake.latest_items(settings.lake, benchmark)
-    grid = registry.grid(benchmark, benchtrust.profile)
+    grid = registry.grid(benchmark, benchtrust.active_profile)
     subset = select_subset(items, grid.subset)
     one = Grid(templates=grid.templates[:1], decoding=grid.primary_decoding, subset={},
                fewshot={"n": grid.fewshot.get("n", 0), "seeds": grid.fewshot.get("seeds", [0])[:1]},
