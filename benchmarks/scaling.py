@@ -20,11 +20,12 @@ For each size N (default 10, 30, 100, 300 models: a 30x span) the script
    - ``max_process_rss_mb``: the largest single process of the tree, from GNU ``/usr/bin/time -f %M``
      (the kernel's exact high-water mark of each reaped process; no sampling);
    - ``cpu_s``: user + system CPU seconds of the tree (``getrusage(RUSAGE_CHILDREN)`` difference);
-   - per phase: from the arrival time of the lines the CLI prints when the import, the dbt build and the
-     reports end (``phases_from_cli_output``; every output line is kept with its time in ``cli.log``); when the
-     CLI ran Dagster runs, each step's duration from the instance's event log (``get_run_step_stats``: the
-     import asset, the dbt build, the reports); and per dbt node the ``execution_time`` from
-     ``run_results.json``.
+   - per phase: when the CLI submits Dagster runs (the current one does), each step's duration from the
+     instance's event log (``get_run_step_stats``: ``imported_predictions``, ``benchtrust_dbt_models``,
+     ``reliability_reports``); for a CLI that runs the phases itself (older commits, see ``--repo``), from the
+     arrival time of the lines it prints when the import, the dbt build and the reports end
+     (``phases_from_cli_output``; every output line is kept with its time in ``cli.log``); and per dbt node
+     the ``execution_time`` from ``run_results.json``.
 
 The cost ratio per 10x of work is ``10 ** slope`` of the least-squares line of log10(cost) on log10(rows)
 (rows = models x items, the prediction rows imported): 10 means linear, 100 quadratic. The same slope is
@@ -161,8 +162,9 @@ PHASE_MARKERS = (("import", re.compile(r"^imported \d+ prediction rows")),
 
 
 def cli_phases(lines: list[tuple[float, str]]) -> dict[str, float]:
-    """Seconds per phase from the arrival times of the CLI's phase-end lines (stops at the first one missing:
-    a CLI that prints them at the end, after following Dagster runs, gives no phases here)."""
+    """Seconds per phase from the arrival times of the CLI's phase-end lines (stops at the first one missing).
+    Only for a CLI that runs the phases itself; one that submits Dagster runs prints these lines at the end,
+    and its phases are the runs' steps (``dagster_steps``)."""
     out, prev = {}, 0.0
     for name, pattern in PHASE_MARKERS:
         hit = next((t for t, line in lines if pattern.search(line)), None)
@@ -228,6 +230,7 @@ def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout
     if rc != 0:
         raise RuntimeError(f"{n_models} models: `benchtrust import helm` exited {rc} (log {log}):\n{tail}")
     max_kb, _ = time_file.read_text().split()[-2:]
+    steps = dagster_steps(home / "dagster_home")
     return {
         "models": n_models, "items": n_items, "rows": n_models * n_items,
         "matrix_mb": round(path.stat().st_size / 2**20, 2),
@@ -237,8 +240,9 @@ def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout
         "max_process_rss_mb_polled": round(sampler.peak_single / 2**20, 1),
         "max_processes": sampler.max_procs, "rss_samples": sampler.samples,
         "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "phases_from_cli_output": cli_phases(lines),
-        "dagster_steps": dagster_steps(home / "dagster_home"),
+        # a CLI that follows Dagster runs prints its summary at the end: its steps are the phases then
+        "phases_from_cli_output": cli_phases(lines) if not steps else {},
+        "dagster_steps": steps,
         "dbt_nodes": dbt_nodes(home / "dbt_target"),
         "cli_log_tail": tail[-1500:],
     }
