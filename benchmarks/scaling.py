@@ -227,12 +227,11 @@ def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     tail = log.read_text(errors="replace")[-3000:]
-    if rc != 0:
-        raise RuntimeError(f"{n_models} models: `benchtrust import helm` exited {rc} (log {log}):\n{tail}")
-    max_kb, _ = time_file.read_text().split()[-2:]
+    timed = time_file.read_text().split() if time_file.exists() else []
+    max_kb = timed[-2] if len(timed) >= 2 and timed[-2].isdigit() else "0"
     steps = dagster_steps(home / "dagster_home")
     return {
-        "models": n_models, "items": n_items, "rows": n_models * n_items,
+        "models": n_models, "items": n_items, "rows": n_models * n_items, "rc": rc, "timed_out": rc == -9,
         "matrix_mb": round(path.stat().st_size / 2**20, 2),
         "wall_s": round(wall, 2), "cpu_s": round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 2),
         "peak_tree_rss_mb": round(sampler.peak_sum / 2**20, 1),
@@ -357,12 +356,18 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     try:
         for n in sizes:
             print(f"{n} models x {len(real)} items ...", flush=True)
             r = run_size(real, n, work, args.poll, args.timeout, args.repo.resolve())
             print(f"  wall {r['wall_s']} s, CPU {r['cpu_s']} s, peak tree RSS {r['peak_tree_rss_mb']} MiB, "
                   f"largest process {r['max_process_rss_mb']} MiB, load {r['loadavg_1m_before_after']}", flush=True)
+            if r["rc"] != 0:  # kept in the JSON (phases and steps reached so far), left out of the fit; stop here
+                print(f"  FAILED: exit {r['rc']}" + (" (--timeout)" if r["timed_out"] else "")
+                      + f"; CLI output ends:\n{r['cli_log_tail'][-1200:]}", flush=True)
+                failed.append(r)
+                break
             runs.append(r)
     finally:
         if not args.keep and args.workdir is None:
@@ -382,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
         "method": "synthetic model k = real model k%10 with a seeded 5-30% of items answered as another real model; "
                   "fresh BENCHTRUST_HOME per size; wall = subprocess wall time; peak_tree_rss = polled RSS sum over "
                   "the process tree; max_process_rss = /usr/bin/time %M",
-        "runs": runs, "summary": summary,
+        "runs": runs, "failed": failed, "summary": summary,
     }
     (args.out / "scaling.json").write_text(json.dumps(result, indent=1) + "\n")
     if len(runs) > 1:
@@ -394,6 +399,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {kind.split('_growth')[0]}: {g.get('phase') or g.get('step') or g.get('node')}: {g['seconds']} s, "
                       f"slope {g['slope']} (x{g['cost_per_10x']} per 10x)")
     print(f"wrote {args.out / 'scaling.json'}" + (f" and {args.out / 'scaling.png'}" if len(runs) > 1 else ""))
+    if failed:
+        sys.exit(f"stopped at {failed[0]['models']} models (exit {failed[0]['rc']}); sizes done: {[r['models'] for r in runs]}")
 
 
 if __name__ == "__main__":
