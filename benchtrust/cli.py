@@ -52,7 +52,7 @@ def run(profile: str = typer.Option("default", "--profile", "-p", help="run prof
 
         typer.echo(f"run workers' output: {run_log_path(s.home)} (details of each run in `benchtrust ui`)", err=True)
         for r in summary.failed:
-            typer.echo(f"FAILED {r['job']}: " + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"])
+            typer.echo(f"FAILED {r['job']} {r['partition'] or ''}: " + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"])
                        + (f" (run {r['run_id']})" if r.get("run_id") else ""), err=True)
         raise typer.Exit(1)
 

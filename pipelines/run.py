@@ -114,8 +114,7 @@ def _describe(run: dg.DagsterRun) -> str:
         what = "warehouse (dbt build + reports)" if "reliability_reports" in assets else "warehouse (dbt build)"
     else:
         what = ", ".join(assets[:3]) + ("…" if len(assets) > 3 else "")
-    part = run.tags.get(PARTITION_NAME_TAG)
-    return f"{what} {part}" if part else what
+    return what
 
 
 def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -187,7 +186,8 @@ def follow(instance: dg.DagsterInstance, backfill_id: str, log: Log = print, *, 
                         "status": run.status.value, "error": None if ok or checks else _run_error(instance, run.run_id)}
                 seen[run.run_id] = info
                 mark = "ok" if ok else ("BLOCKED" if checks else run.status.value)
-                progress.line(f"[{mark}] {info['job']} ({secs:.1f}s)" + "".join(f"\n    blocked by {c}" for c in checks)
+                label = f"{info['job']} {info['partition']}" if info["partition"] else info["job"]
+                progress.line(f"[{mark}] {label} ({secs:.1f}s)" + "".join(f"\n    blocked by {c}" for c in checks)
                               + (f"\n    {info['error']}" if info["error"] else ""))
             running = sum(r.status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING) for r in runs)
             queued = sum(r.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED) for r in runs)
