@@ -65,7 +65,7 @@ def main() -> None:
                        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
             workers = [subprocess.Popen(
                 [str(Path(sys.executable).parent / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                 "-y", str(cfg_path), "-q", "dagster", "-q", "gpu", "-n", f"w{i}", "--", "--concurrency=1"],
+                 "-y", str(cfg_path), "-q", "dagster,gpu", "-n", f"w{i}", "--", "--concurrency=1"],
                 cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                 for i in (1, 2)]
             try:

@@ -78,12 +78,13 @@ def test_smoke_profile_through_celery_workers_on_postgres(smoke_run, tmp_path):
                    BENCHTRUST_CELERY_BROKER=f"{redis_url}/0", BENCHTRUST_CELERY_BACKEND=f"{redis_url}/1",
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
         env.pop("BENCHTRUST_PROFILE", None)
+        # one -q with both queues: dagster-celery turns repeated -q into repeated -Q, and Celery keeps the last only
         workers = []
         for i in (1, 2):
             log = open(tmp_path / f"worker{i}.log", "w")
             workers.append(subprocess.Popen(
                 [str(Path(sys.executable).parent / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                 "-y", str(cfg_path), "-q", "dagster", "-q", "gpu", "-n", f"w{i}", "-l", "INFO", "--",
+                 "-y", str(cfg_path), "-q", "dagster,gpu", "-n", f"w{i}", "-l", "INFO", "--",
                  "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle"],
                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         owner: dict[int, int] = {}  # pid -> worker index, recorded while the workers live
