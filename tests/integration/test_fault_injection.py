@@ -24,7 +24,13 @@ import pytest
 from tests.integration.test_celery_postgres import marts_fingerprint
 from tests.ui import support
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # minutes of real inference and dbt builds
+pytestmark = [
+    pytest.mark.slow, pytest.mark.timeout(3600),
+    # each of the 20 cycles starts a command, a code server and run workers: ~15-25 minutes on 2 cores, more than the
+    # 10 minutes the suite can give it, so it runs on request (BENCHTRUST_FAULT_INJECTION=1), not in every `make test`
+    pytest.mark.skipif(os.environ.get("BENCHTRUST_FAULT_INJECTION") != "1",
+                       reason="fault injection (20 SIGKILLs of `benchtrust run`) runs with BENCHTRUST_FAULT_INJECTION=1"),
+]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 PHASES = {"items": "benchmark_items", "inference": "predictions", "dbt build": "benchtrust_dbt_models",
