@@ -157,7 +157,15 @@ def test_query_cli_is_read_only(smoke_run, sql):
     from benchtrust.cli import app
 
     res = CliRunner().invoke(app, ["query", sql])
-    assert res.exit_code == 1 and "read-only" in (res.output + str(res.stderr if res.stderr_bytes else "")).lower()
+    # refused before it reaches the warehouse (benchtrust/query.py's allow-list): exit 2 and a one-line reason
+    out = res.output  # CliRunner mixes stderr into output
+    assert res.exit_code == 2 and "statements are not allowed" in out and len(out.strip().splitlines()) == 1
+    import duckdb
+
+    con = duckdb.connect(str(smoke_run[0] / "warehouse" / "benchtrust.duckdb"), read_only=True)
+    assert con.execute("select count(*) from marts.predictions").fetchone()[0] > 0  # nothing deleted
+    assert not con.execute("select count(*) from information_schema.tables where table_name = 'x'").fetchone()[0]
+    con.close()
 
 
 def test_query_and_report_cli(smoke_run):
