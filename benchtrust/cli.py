@@ -176,22 +176,30 @@ def import_(
     cfg = {k: v for k, v in {"format": format, "path": str(path.resolve()), "benchmark": benchmark, "model": model,
                              "model_version": model_version}.items() if v}
     key = dg.AssetKey("imported_predictions")
-    subset = warehouse_subset(extra=[key])
-    if not build:
-        subset = subset.filter_asset_keys({key})
-    elif not report:
-        subset = subset.filter_asset_keys({k for k in subset.asset_keys if k != dg.AssetKey("reliability_reports")})
+    warehouse = warehouse_subset()
+    if not report:
+        warehouse = warehouse.filter_asset_keys({k for k in warehouse.asset_keys if k != dg.AssetKey("reliability_reports")})
     # benchtrust/profile marks a command that runs its own chain: automation leaves its updates alone
     tags = {"benchtrust/trigger": "import", "benchtrust/import": path.name[:200], "benchtrust/profile": "import"}
+    runs: list[dict] = []
     try:
         with command_lock(s.home, f"import {format} {path.name}", wait=not no_wait,
                           on_wait=lambda who: typer.echo(f"waiting for {who} to finish", err=True)), \
                 hosted_daemons(instance, run_log_path(s.home)) as hosting:
             if hosting:
                 recover_interrupted(instance, lambda m: typer.echo(m, err=True))
-            bf = submit_backfill(instance, subset, title=f"import {format} {path.name}", tags=tags,
+            echo = lambda m: typer.echo(m, err=True)  # noqa: E731
+            live = sys.stderr.isatty()
+            # two backfills, as for a profile: the import, then (if it passed its contract) the warehouse. In one run
+            # the dbt step has no input edge from the import and may run first.
+            bf = submit_backfill(instance, warehouse_subset(extra=[key]).filter_asset_keys({key}),
+                                 title=f"import {format} {path.name}", tags=tags,
                                  run_config={"ops": {"imported_predictions": {"config": cfg}}, **quiet_loggers()})
-            runs = follow(instance, bf, lambda m: typer.echo(m, err=True), live=sys.stderr.isatty())
+            runs += follow(instance, bf, echo, live=live)
+            if build and all(r["success"] for r in runs):
+                bf = submit_backfill(instance, warehouse, title=f"warehouse (import {path.name})", tags=tags,
+                                     run_config=quiet_loggers())
+                runs += follow(instance, bf, echo, live=live)
     except BusyError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)

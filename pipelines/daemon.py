@@ -129,7 +129,7 @@ def hosted_daemons(instance: dg.DagsterInstance, log_path: Path | None = None) -
         with ExitStack() as stack:
             with _output_to(log_path):  # the code server starts here, with the log file as its console
                 stack.enter_context(daemon_controller_from_instance(
-                    instance, target, gen_daemons=_hosted, log_level="warning", code_server_log_level="warning"))
+                    instance, target, gen_daemons=_hosted, log_level="error", code_server_log_level="error"))
             yield True
     finally:
         # our heartbeats would make the next command believe a daemon is still running for up to a minute
