@@ -82,7 +82,7 @@ def test_dagster_ui_shows_the_assets_checks_and_report_metadata(ui):
 
     # the reports' neighbourhood in the asset graph: the marts they read, with checks and automation
     lineage_url = f"{base}/assets/reliability_reports?view=lineage"
-    lineage = support.dump_dom(lineage_url, size="1600,1000")
+    lineage = support.dump_dom(lineage_url, size="2600,1800")  # the reports read five marts: room for the whole graph
     for name in ("reliability_report", "report_versions", "model_comparisons", "reliability_reports"):
         assert name in lineage, name
     assert "Passed" in lineage and "DuckDB" in lineage
