@@ -165,8 +165,8 @@ def import_(
 
     from pipelines.daemon import BusyError, command_lock, hosted_daemons
     from pipelines.instance import get_instance
-    from pipelines.run import (follow, quiet_loggers, recover_interrupted, run_log_path, submit_backfill,
-                               warehouse_subset)
+    from pipelines.run import (asset_subset, follow, quiet_loggers, recover_interrupted, run_log_path,
+                               submit_backfill, warehouse_subset)
 
     if not path.exists():
         typer.echo(f"error: {path}: no such file or folder", err=True)
@@ -192,7 +192,7 @@ def import_(
             live = sys.stderr.isatty()
             # two backfills, as for a profile: the import, then (if it passed its contract) the warehouse. In one run
             # the dbt step has no input edge from the import and may run first.
-            bf = submit_backfill(instance, warehouse_subset(extra=[key]).filter_asset_keys({key}),
+            bf = submit_backfill(instance, asset_subset([key]),
                                  title=f"import {format} {path.name}", tags=tags,
                                  run_config={"ops": {"imported_predictions": {"config": cfg}}, **quiet_loggers()})
             runs += follow(instance, bf, echo, live=live)

@@ -41,7 +41,7 @@ from pipelines.daemon import command_lock, daemon_alive, hosted_daemons
 from pipelines.instance import get_instance
 from sensors.automation import RUN_PROFILE_TAG, TRIGGER_TAG
 
-__all__ = ["RunSummary", "get_instance", "profile_subset", "run_profile", "submit_backfill", "follow",
+__all__ = ["RunSummary", "asset_subset", "get_instance", "profile_subset", "run_profile", "submit_backfill", "follow",
            "warehouse_subset", "WAREHOUSE_GROUPS"]
 
 WAREHOUSE_GROUPS = ("staging", "intermediate", "marts", "reports")
@@ -83,12 +83,16 @@ def profile_subset(benchmarks: Iterable[str], models: Iterable[str], graph: Any 
     return AssetGraphSubset.from_asset_partition_set(keys, graph)
 
 
-def warehouse_subset(extra: Iterable[dg.AssetKey] = (), graph: Any = None) -> AssetGraphSubset:
-    """Every dbt model and the reports (plus ``extra`` unpartitioned assets, e.g. an import)."""
+def asset_subset(keys: Iterable[dg.AssetKey], graph: Any = None) -> AssetGraphSubset:
+    """Unpartitioned assets by key (e.g. ``imported_predictions``) as a backfill target."""
+    return AssetGraphSubset.from_asset_keys(set(keys), graph or _defs().resolve_asset_graph())
+
+
+def warehouse_subset(graph: Any = None) -> AssetGraphSubset:
+    """Every dbt model and the reports."""
     graph = graph or _defs().resolve_asset_graph()
-    keys = {k for k in graph.get_all_asset_keys()
-            if graph.get(k).group_name in WAREHOUSE_GROUPS and graph.get(k).partitions_def is None}
-    return AssetGraphSubset.from_asset_keys(keys | set(extra), graph)
+    return asset_subset({k for k in graph.get_all_asset_keys()
+                         if graph.get(k).group_name in WAREHOUSE_GROUPS and graph.get(k).partitions_def is None}, graph)
 
 
 def submit_backfill(instance: dg.DagsterInstance, subset: AssetGraphSubset, *, title: str,
