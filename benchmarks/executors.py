@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 def _run(env: dict[str, str], profile: str) -> dict:
     load = os.getloadavg()[0]
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "benchtrust.cli", "run", "--profile", profile], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--profile", profile], cwd=REPO, env=env,
                           capture_output=True, text=True)
     return {"wall_s": round(time.time() - t0, 1), "exit": proc.returncode, "load_before": round(load, 2),
             "tail": proc.stdout.strip().splitlines()[-1:] + proc.stderr.strip().splitlines()[-3:]}

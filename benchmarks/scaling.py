@@ -155,7 +155,7 @@ def dbt_nodes(target_root: Path) -> list[dict[str, Any]]:
     return out
 
 
-# The lines the CLI prints when a phase ends (benchtrust/cli.py `import_`): seconds between them are phases.
+# The lines the CLI prints when a phase ends (pipelines/cli.py `import_`): seconds between them are phases.
 PHASE_MARKERS = (("import", re.compile(r"^imported \d+ prediction rows")),
                  ("dbt_build", re.compile(r"^warehouse rebuilt")),
                  ("reports", re.compile(r"new report version")))
@@ -193,7 +193,7 @@ def run_size(real: pd.DataFrame, n_models: int, work: Path, poll: float, timeout
         env.pop(k, None)
     time_file = folder / "time.txt"
     cmd = ["/usr/bin/time", "-f", "%M %e", "-o", str(time_file),
-           sys.executable, "-m", "benchtrust.cli", "import", "helm", str(path)]
+           sys.executable, "-m", "pipelines.cli", "import", "helm", str(path)]
     log = folder / "cli.log"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=6 * 3600, help="per size, seconds")
     ap.add_argument("--repo", type=Path, default=ROOT,
                     help="checkout whose CLI is measured (default this one), e.g. an exported commit "
-                         "(`git archive COMMIT | tar -x -C DIR`); `python -m benchtrust.cli` runs with it as cwd")
+                         "(`git archive COMMIT | tar -x -C DIR`); `python -m pipelines.cli` runs with it as cwd")
     args = ap.parse_args(argv)
     if not HELM.exists():
         sys.exit(f"{HELM} not found: the HELM MMLU matrix is needed (../shared/external-data relative to the repo)")

@@ -121,7 +121,7 @@ def test_smoke_profile_through_celery_workers_on_postgres(smoke_run, tmp_path):
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            proc = subprocess.run([sys.executable, "-m", "benchtrust.cli", "run", "--profile", "smoke"], cwd=REPO,
+            proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--profile", "smoke"], cwd=REPO,
                                   env=env, capture_output=True, text=True, timeout=1800)
         finally:
             stop.set()

@@ -24,7 +24,7 @@ def test_second_run_waits_or_refuses_naming_the_first(smoke_run):
     before = marts_fingerprint(home / "warehouse" / "benchtrust.duckdb")
     env = dict(os.environ, BENCHTRUST_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"))
     env.pop("BENCHTRUST_PROFILE", None)
-    cmd = [sys.executable, "-m", "benchtrust.cli", "run", "--profile", "smoke"]
+    cmd = [sys.executable, "-m", "pipelines.cli", "run", "--profile", "smoke"]
     p1 = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lock = home / ".benchtrust.lock"
     deadline = time.time() + 120

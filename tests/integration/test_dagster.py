@@ -154,7 +154,7 @@ def test_rerun_uses_the_cache_and_keeps_the_report_version(smoke_run):
 def test_query_cli_is_read_only(smoke_run, sql):
     from typer.testing import CliRunner
 
-    from benchtrust.cli import app
+    from pipelines.cli import app
 
     res = CliRunner().invoke(app, ["query", sql])
     # refused before it reaches the warehouse (benchtrust/query.py's allow-list): exit 2 and a one-line reason
@@ -171,7 +171,7 @@ def test_query_cli_is_read_only(smoke_run, sql):
 def test_query_and_report_cli(smoke_run):
     from typer.testing import CliRunner
 
-    from benchtrust.cli import app
+    from pipelines.cli import app
 
     r = CliRunner()
     out = r.invoke(app, ["query", "select benchmark, n_scored, accuracy from marts.reliability_report order by 1",

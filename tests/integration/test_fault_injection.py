@@ -59,7 +59,7 @@ def _env(home: Path, cfg: Path) -> dict[str, str]:
     return env
 
 
-CMD = [sys.executable, "-m", "benchtrust.cli", "run", "--profile", "faults"]
+CMD = [sys.executable, "-m", "pipelines.cli", "run", "--profile", "faults"]
 
 
 def _started_steps(instance: dg.DagsterInstance, since: float) -> dict[str, float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 from typer.testing import CliRunner
 
-from benchtrust.cli import app
+from pipelines.cli import app
 from tests.conftest import external
 
 REPO = Path(__file__).resolve().parents[2]

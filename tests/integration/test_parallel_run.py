@@ -64,7 +64,7 @@ def test_two_models_two_benchmarks_run_side_by_side(tmp_path):
     env = dict(os.environ, BENCHTRUST_HOME=str(home), BENCHTRUST_CONFIG=str(cfg), DAGSTER_HOME=str(home / "dagster_home"),
                BENCHTRUST_INFERENCE_SLOTS="2")
     env.pop("BENCHTRUST_PROFILE", None)
-    proc = subprocess.run([sys.executable, "-m", "benchtrust.cli", "run", "--profile", "pair"], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--profile", "pair"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "runs ok" in proc.stdout

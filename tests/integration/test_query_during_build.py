@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from benchtrust.cli import app
+from pipelines.cli import app
 
 N = 300_000
 

@@ -56,7 +56,7 @@ def test_warehouse_opens_from_another_process_while_the_ui_is_idle(bt_home, tmp_
     port, proc, log = next(gen)
     try:
         _wait_for_assets(port, proc, log)
-        out = subprocess.run([sys.executable, "-m", "benchtrust.cli", "query", "select * from marts.reliability_report",
+        out = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", "select * from marts.reliability_report",
                               "-f", "csv"], cwd=REPO, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert out.stdout.splitlines() == ["model,accuracy", "m,0.5"]

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from benchtrust.cli import app
+from pipelines.cli import app
 from benchtrust.query import Refused, check_statement, run_query
 
 

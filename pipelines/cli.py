@@ -1,7 +1,9 @@
-"""The ``benchtrust`` command line: run, ui, query, report.
+"""The ``benchtrust`` command line: run, ui, query, report, import.
 
-Dagster is imported inside the commands that need it (``run``, ``ui``), keeping ``query`` and ``report``
-fast and the core library free of Dagster at import time.
+It lives in the assembly layer (``pipelines/``), not in the core library, because ``run``, ``ui`` and ``import``
+submit Dagster runs through :mod:`pipelines.run` (DESIGN.md "Layout": ``benchtrust/`` imports no other layer).
+Dagster is imported inside the commands that need it (``run``, ``ui``, ``import``), keeping ``query`` and ``report``
+fast.
 """
 
 from __future__ import annotations
