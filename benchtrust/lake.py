@@ -136,7 +136,7 @@ def latest_items(lake: Path, benchmark: str) -> tuple[pd.DataFrame, dict]:
 def ensure_layout(lake: Path) -> None:
     """Give every external source of the dbt project at least one (zero-row) file, so ``dbt build`` works on a
     lake that has, say, never quarantined anything (DuckDB's read_parquet fails on a glob matching nothing)."""
-    from benchtrust.inference.runner import PREDICTION_COLUMNS
+    from benchtrust.inference.types import PREDICTION_COLUMNS
     from benchtrust.items import ITEM_COLUMNS, QUARANTINE_COLUMNS
 
     schema_files = {

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from benchtrust.hashing import hash_file, hash_obj, hash_strings
-from benchtrust.inference.runner import PREDICTION_COLUMNS
+from benchtrust.inference.types import PREDICTION_COLUMNS
 from benchtrust.items import ITEM_COLUMNS, LETTERS, SourceError, normalise_for_dedup
 
 __all__ = [

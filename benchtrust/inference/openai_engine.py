@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from benchtrust.inference.transformers_engine import OptionScore, truncate_at_stop
+from benchtrust.inference.types import OptionScore, truncate_at_stop
 
 
 class EngineHTTPError(RuntimeError):

@@ -20,18 +20,11 @@ import numpy as np
 import pandas as pd
 
 from benchtrust.hashing import hash_obj
-from benchtrust.inference.models import ResolvedModel
+from benchtrust.inference.types import PREDICTION_COLUMNS, ResolvedModel
 from benchtrust.items import LETTERS
 from benchtrust.registry import Grid, Template
 
-PREDICTION_COLUMNS = [
-    "cell_key", "model", "model_version", "benchmark", "dataset_version", "grid_version", "item_id", "item_hash",
-    "task_type", "template_id", "is_primary", "is_headline", "n_fewshot", "fewshot_seed", "permutation_seed", "decoding",
-    "temperature", "top_p", "sample_idx", "prediction", "predicted_index", "gold", "is_correct", "score",
-    "p_correct", "logprob_gold", "option_logprobs", "token_logprobs", "generation", "exec_status", "exec_reason",
-    "device", "dtype",
-    "attn_implementation", "batch_tokens", "library_versions", "computed_at",
-]
+# PREDICTION_COLUMNS lives with the engine types (benchtrust.inference.types), which the lake imports freely
 
 
 def select_subset(items: pd.DataFrame, subset: dict[str, Any] | None) -> pd.DataFrame:

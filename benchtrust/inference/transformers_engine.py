@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import platform
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from benchtrust.inference.models import ResolvedModel
-
-
-@dataclass
-class OptionScore:
-    logprob: float  # sum of the continuation's token log-probabilities
-    token_logprobs: list[float]
-    is_greedy: bool  # every continuation token is the argmax (harness's `is_greedy`)
+from benchtrust.inference.types import OptionScore, ResolvedModel, truncate_at_stop
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -313,12 +305,3 @@ def _expand(cache, n: int):
     if n > 1:
         c.batch_repeat_interleave(n)
     return c
-
-
-def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
-    cut = len(text)
-    for s in stop:
-        k = text.find(s)
-        if k != -1:
-            cut = min(cut, k)
-    return text[:cut]

@@ -113,7 +113,7 @@ class FakeEngine:
 
     def score(self, requests):
         from benchtrust.hashing import hash_obj
-        from benchtrust.inference.transformers_engine import OptionScore
+        from benchtrust.inference.types import OptionScore
 
         out = []
         for req in requests:
