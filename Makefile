@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup run test ui clean
+.PHONY: setup run lint test ui clean
 
 setup:
 	@scripts/setup.sh
@@ -13,8 +13,19 @@ run: setup
 	@benchtrust query "select model, benchmark, n_items, accuracy, ci_low, ci_high, ci_method, prompt_spread, report_version from marts.reliability_report where is_latest order by benchmark"
 	@benchtrust report
 
-## test: set up, then the whole test suite (unit, contracts, dbt, Dagster, UI, end-to-end)
-test: setup
+## lint: ruff (lint + format check), mypy on benchtrust/ (strict on the public modules), sqlfluff on the dbt project
+## (settings: pyproject.toml [tool.ruff] / [tool.mypy], dbt_project/.sqlfluff); each step prints its time
+lint: setup
+	@set -e; step() { local t0=$$SECONDS; "$$@" || { echo "lint FAILED: $$*"; exit 1; }; \
+	  echo "lint ok ($$((SECONDS - t0)) s): $$*"; }; t=$$SECONDS; \
+	step ruff check --quiet .; \
+	step ruff format --check .; \
+	step mypy; \
+	step sqlfluff lint dbt_project --processes 2 --disable-progress-bar --quiet; \
+	echo "lint: all clean in $$((SECONDS - t)) s"
+
+## test: set up, lint, then the whole test suite (unit, contracts, dbt, Dagster, UI, end-to-end)
+test: setup lint
 	python -m pytest -q -p no:cacheprovider
 
 ui: setup
