@@ -43,12 +43,13 @@ def corpus_docs(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
     ``corpus_docs/corpus=<c>/<corpus_version>.parquet``; ``corpus_version`` hashes the documents' content.
     Empty documents are skipped and counted; a version already in the lake is not rewritten."""
     from benchtrust.contamination.corpora import CorpusError, write_corpus
+    from data_contracts import validate_corpus_docs
 
     name = context.partition_key
     settings = benchtrust.settings()
     try:
         source = _corpus_registry(benchtrust).source(name, lake=settings.lake)
-        res = write_corpus(source, settings.lake)
+        res = write_corpus(source, settings.lake, validator=validate_corpus_docs)
     except (CorpusError, FileNotFoundError) as e:
         raise dg.Failure(description=str(e)) from e
     checks = []

@@ -117,13 +117,14 @@ def planted(settings, mmlu_norm, scale: int) -> dict:
     from benchtrust.contamination.embeddings import corpus_neighbours
     from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
     from benchtrust.contamination.synthetic import planted_corpus, stdlib_prose
+    from data_contracts import validate_corpus_docs
 
     items = mmlu_norm.items
     pc = planted_corpus(items, n_verbatim=scale, n_edited=scale, n_paraphrase=scale, n_unrelated=2 * scale,
                         extra_unrelated=stdlib_prose(scale), seed=1, unrelated_words=(40, 200))
     path = settings.home / "planted.jsonl"
     path.write_text("\n".join(json.dumps({"id": d["id"], "text": d["text"]}) for d in pc.docs))
-    w = write_corpus(make_corpus_source("planted", {"type": "file", "path": str(path), "id_field": "id"}), settings.lake)
+    w = write_corpus(make_corpus_source("planted", {"type": "file", "path": str(path), "id_field": "id"}), settings.lake, validator=validate_corpus_docs)
     all_items = latest_item_sets(settings.lake)
     t0 = time.perf_counter()
     scan_corpus(settings.lake, "planted", w.corpus_version, all_items, (13, 8))

@@ -103,10 +103,11 @@ def run_corpus(name: str, docs: list[dict], settings, all_items) -> dict:
     from benchtrust.contamination.aligned import aligned_dir, corpus_aligned
     from benchtrust.contamination.corpora import make_corpus_source, write_corpus
     from benchtrust.contamination.overlap import scan_corpus
+    from data_contracts import validate_corpus_docs
 
     path = settings.home / f"{name}.jsonl"
     path.write_text("\n".join(json.dumps({"id": d["id"], "text": d["text"]}) for d in docs))
-    w = write_corpus(make_corpus_source(name, {"type": "file", "path": str(path), "id_field": "id"}), settings.lake)
+    w = write_corpus(make_corpus_source(name, {"type": "file", "path": str(path), "id_field": "id"}), settings.lake, validator=validate_corpus_docs)
     t0 = time.perf_counter()
     scan_corpus(settings.lake, name, w.corpus_version, all_items, (13, 8))
     t_scan = time.perf_counter() - t0

@@ -20,7 +20,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import yaml
 
@@ -33,6 +33,9 @@ from benchtrust.readlimits import (
     iter_lines_bounded,
     loads_record,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DOC_COLUMNS = ["corpus", "corpus_version", "doc_id", "text"]
 DEFAULT_NGRAM_SIZES = (13, 8)
@@ -370,7 +373,7 @@ class CorpusWrite:
     n_chars: int
     skipped_empty: int
     written: bool  # False when this version was already in the lake
-    contract: Any = None  # data_contracts.ContractResult of the first failing batch, else of the last batch
+    contract: Any = None  # the validator's result (a ContractResult) for the first failing batch, else the last batch
     batches_checked: int = 0
     duplicate_doc_ids: list[str] = field(default_factory=list)
 
@@ -379,10 +382,25 @@ class CorpusWrite:
         return (self.contract is None or self.contract.success) and not self.duplicate_doc_ids
 
 
-def write_corpus(source: CorpusSource, lake: Path, validate: bool = True) -> CorpusWrite:
+class ContractOutcome(Protocol):
+    """What a batch validator returns (``data_contracts.ContractResult`` has it)."""
+
+    @property
+    def success(self) -> bool: ...
+
+
+class BatchValidator(Protocol):
+    """Checks one batch of ``DOC_COLUMNS`` rows against the ``corpus_docs`` contract. The core library does not
+    import the contract layer (DESIGN.md, Layout): the asset passes ``data_contracts.validate_corpus_docs`` in."""
+
+    def __call__(self, df: pd.DataFrame, /) -> ContractOutcome: ...
+
+
+def write_corpus(source: CorpusSource, lake: Path, *, validator: BatchValidator | None) -> CorpusWrite:
     """Stream a corpus into the lake: pass 1 hashes the documents (the version), pass 2 writes the Parquet
-    file — skipped when the version is already there — validating every batch against the ``corpus_docs``
-    contract. Empty documents are skipped and counted; duplicate doc ids fail the contract."""
+    file — skipped when the version is already there — giving every batch to ``validator`` (the ``corpus_docs``
+    contract: ``data_contracts.validate_corpus_docs``; ``None`` writes without one). A failed batch sends the file
+    to ``rejected/`` instead of the lake. Empty documents are skipped and counted; duplicate doc ids fail."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -423,13 +441,11 @@ def write_corpus(source: CorpusSource, lake: Path, validate: bool = True) -> Cor
             if not keep:
                 continue
             ids_k, texts_k = [k[0] for k in keep], [k[1] for k in keep]
-            if validate and failed is None:
+            if validator is not None and failed is None:
                 import pandas as pd
 
-                from data_contracts import validate_corpus_docs
-
                 df = pd.DataFrame({"corpus": source.name, "corpus_version": version, "doc_id": ids_k, "text": texts_k})
-                last = validate_corpus_docs(df)
+                last = validator(df)
                 res.batches_checked += 1
                 if not last.success:
                     failed = last

@@ -81,6 +81,7 @@ def aligned_lake(tmp_path_factory, mmlu):
         from benchtrust.contamination.corpora import make_corpus_source, write_corpus
         from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
         from benchtrust.settings import get_settings
+        from data_contracts import validate_corpus_docs
 
         settings = get_settings().ensure()
         items = mmlu.items[mmlu.items["subject"] == "high school biology"].reset_index(drop=True)
@@ -97,7 +98,7 @@ def aligned_lake(tmp_path_factory, mmlu):
                 {"id": "filler", "text": FILLER}]
         (settings.home / "c.jsonl").write_text("\n".join(json.dumps(d) for d in docs))
         w = write_corpus(make_corpus_source("c", {"type": "file", "path": str(settings.home / "c.jsonl"),
-                                                  "id_field": "id"}), settings.lake)
+                                                  "id_field": "id"}), settings.lake, validator=validate_corpus_docs)
         scan_corpus(settings.lake, "c", w.corpus_version, texts, (13, 8))
         frame, path, run = corpus_aligned(settings.lake, "c", w.corpus_version, texts)
         dbt_build("+contamination_evidence +item_audit", ["--indirect-selection", "cautious"])

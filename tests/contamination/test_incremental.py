@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from benchtrust.contamination.corpora import item_text, make_corpus_source, write_corpus
+from data_contracts import validate_corpus_docs
 from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
 from tests.contamination.conftest import put_items
 
@@ -37,7 +38,7 @@ def _items(n=30, version="v1", edit=None):
 def _corpus(settings, tmp_path, name, items):
     p = tmp_path / f"{name}.jsonl"
     p.write_text("\n".join(json.dumps({"text": "preface " + item_text(r.input, r.choices)}) for r in items.itertuples()))
-    w = write_corpus(make_corpus_source(name, {"type": "file", "path": str(p)}), settings.lake)
+    w = write_corpus(make_corpus_source(name, {"type": "file", "path": str(p)}), settings.lake, validator=validate_corpus_docs)
     assert w.ok
     return w.corpus_version
 

@@ -43,6 +43,7 @@ def _build(mmlu):
     from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
     from benchtrust.contamination.synthetic import planted_corpus, stdlib_prose
     from benchtrust.settings import get_settings
+    from data_contracts import validate_corpus_docs
 
     settings = get_settings().ensure()
     items = mmlu.items
@@ -52,7 +53,7 @@ def _build(mmlu):
                         extra_unrelated=prose, seed=0, unrelated_words=(40, 120))
     path = settings.home / "planted.jsonl"
     path.write_text("\n".join(json.dumps({"id": d["id"], "text": d["text"]}) for d in pc.docs))
-    w = write_corpus(make_corpus_source("planted", {"type": "file", "path": str(path), "id_field": "id"}), settings.lake)
+    w = write_corpus(make_corpus_source("planted", {"type": "file", "path": str(path), "id_field": "id"}), settings.lake, validator=validate_corpus_docs)
     assert w.ok and w.written and w.n_docs == 450
     all_items = latest_item_sets(settings.lake)
     scan = scan_corpus(settings.lake, "planted", w.corpus_version, all_items, (13, 8))
