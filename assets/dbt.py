@@ -17,9 +17,12 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 name="benchtrust_dbt_models", pool=WAREHOUSE_POOL)  # DuckDB: one writer, one build at a time
     def benchtrust_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         from benchtrust.lake import ensure_layout
+        from benchtrust.names_migration import upgrade_names
         from benchtrust.settings import get_settings
 
-        ensure_layout(get_settings().ensure().lake)
+        lake = get_settings().ensure().lake
+        upgrade_names(lake)  # once: folders of the old, non-injective name rule move to their new names
+        ensure_layout(lake)
         yield from dbt.cli(["build"], context=context).stream()
 
     return benchtrust_dbt_models.map_asset_specs(_after_imports)

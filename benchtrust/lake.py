@@ -146,12 +146,9 @@ def ensure_layout(lake: Path) -> None:
     }
     from benchtrust.hashing import hash_obj
 
+    # (a lake from before issue 15 first goes through benchtrust.names_migration.upgrade_names, which imports this
+    # module: the dbt asset calls both)
     adopt_existing(lake)
-    from benchtrust.names_migration import migrate_lake, migrate_reports
-
-    migrate_lake(lake)  # once: folders of the old, non-injective name rule move to their path_part names
-    if (lake.parent / "reports").is_dir():  # the settings layout: <home>/lake beside <home>/reports
-        migrate_reports(lake.parent / "reports")
     for path, cols in schema_files.items():
         # named by its column list, so a lake from an older version gains a file with the new columns
         versioned = path.with_name(f"_schema-{hash_obj(cols, 8)}.parquet")

@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from benchtrust.lake import MANIFEST_SUFFIX, path_part
+from benchtrust.lake import MANIFEST_SUFFIX, adopt_existing, path_part
 
 LAKE_MARKER = "_names_v2.json"
 REPORTS_MARKER = "_names_v2.json"
@@ -44,6 +44,16 @@ def _move(src: Path, dst: Path, root: Path) -> tuple[Path, Path]:
     if side.exists():
         os.replace(side, dst.with_name(dst.name + MANIFEST_SUFFIX))
     return src, dst
+
+
+def upgrade_names(lake: Path) -> None:
+    """Once per lake (markers): adopt a pre-manifest lake, then move old-rule folders of the lake and of the reports
+    beside it (the settings layout: ``<home>/lake`` beside ``<home>/reports``). Run before
+    :func:`benchtrust.lake.ensure_layout`; kept out of it because this module builds on :mod:`benchtrust.lake`."""
+    adopt_existing(lake)  # first, so the moves below carry the sidecars of adopted files along
+    migrate_lake(lake)
+    if (lake.parent / "reports").is_dir():
+        migrate_reports(lake.parent / "reports")
 
 
 def migrate_lake(lake: Path) -> list[tuple[Path, Path]]:

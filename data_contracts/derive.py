@@ -149,7 +149,8 @@ def _numbers(col: pd.Series) -> np.ndarray:
 
 
 def imported_predictions(df: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
-    from data_contracts.imported import FALSE_WORDS, TRUE_WORDS
+    # the importer's own words (not via data_contracts.imported, which imports the runner, which imports this)
+    from benchtrust.importers.table import FALSE_WORDS, TRUE_WORDS
 
     n = len(df)
     out: dict[str, Any] = {}

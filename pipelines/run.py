@@ -28,7 +28,6 @@ from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.events import DagsterEventType
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
@@ -37,16 +36,15 @@ from dagster._core.utils import make_new_backfill_id
 
 from benchtrust.registry import Registry
 from benchtrust.settings import get_settings
+from pipelines import subsets
 from pipelines.daemon import command_lock, daemon_alive, hosted_daemons
 from pipelines.instance import get_instance
+from pipelines.subsets import TERMINAL_BACKFILL, WAREHOUSE_GROUPS
 from sensors.automation import RUN_PROFILE_TAG, TRIGGER_TAG
 
 __all__ = ["RunSummary", "asset_subset", "get_instance", "profile_subset", "run_profile", "submit_backfill", "follow",
            "warehouse_subset", "WAREHOUSE_GROUPS"]
 
-WAREHOUSE_GROUPS = ("staging", "intermediate", "marts", "reports")
-TERMINAL_BACKFILL = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED,
-                     BulkActionStatus.FAILED, BulkActionStatus.CANCELED}
 TERMINAL_RUN = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 Log = Callable[[str], None]
 
@@ -74,25 +72,18 @@ def _defs() -> dg.Definitions:
 
 
 def profile_subset(benchmarks: Iterable[str], models: Iterable[str], graph: Any = None) -> AssetGraphSubset:
-    """``benchmark_items`` / ``item_quarantine`` per benchmark and ``predictions`` per benchmark × model."""
-    graph = graph or _defs().resolve_asset_graph()
-    benchmarks, models = list(benchmarks), list(models)
-    keys = {AssetKeyPartitionKey(dg.AssetKey(a), b) for a in ("benchmark_items", "item_quarantine") for b in benchmarks}
-    keys |= {AssetKeyPartitionKey(dg.AssetKey("predictions"), dg.MultiPartitionKey({"benchmark": b, "model": m}))
-             for b in benchmarks for m in models}
-    return AssetGraphSubset.from_asset_partition_set(keys, graph)
+    """:func:`pipelines.subsets.profile_subset` on this project's asset graph unless ``graph`` is given."""
+    return subsets.profile_subset(benchmarks, models, graph or _defs().resolve_asset_graph())
 
 
 def asset_subset(keys: Iterable[dg.AssetKey], graph: Any = None) -> AssetGraphSubset:
-    """Unpartitioned assets by key (e.g. ``imported_predictions``) as a backfill target."""
-    return AssetGraphSubset.from_asset_keys(set(keys), graph or _defs().resolve_asset_graph())
+    """:func:`pipelines.subsets.asset_subset` on this project's asset graph unless ``graph`` is given."""
+    return subsets.asset_subset(keys, graph or _defs().resolve_asset_graph())
 
 
 def warehouse_subset(graph: Any = None) -> AssetGraphSubset:
-    """Every dbt model and the reports."""
-    graph = graph or _defs().resolve_asset_graph()
-    return asset_subset({k for k in graph.get_all_asset_keys()
-                         if graph.get(k).group_name in WAREHOUSE_GROUPS and graph.get(k).partitions_def is None}, graph)
+    """:func:`pipelines.subsets.warehouse_subset` on this project's asset graph unless ``graph`` is given."""
+    return subsets.warehouse_subset(graph or _defs().resolve_asset_graph())
 
 
 def submit_backfill(instance: dg.DagsterInstance, subset: AssetGraphSubset, *, title: str,

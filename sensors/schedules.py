@@ -32,7 +32,7 @@ REFRESHED = dg.AssetSelection.assets("benchmark_items", "item_quarantine", "pred
 
 def _ended(context: dg.SensorEvaluationContext, refresh_id: str) -> bool | None:
     """Whether the profile backfill of a refresh has ended (None: the daemon has not created it yet)."""
-    from pipelines.run import TERMINAL_BACKFILL
+    from pipelines.subsets import TERMINAL_BACKFILL
 
     backfills = context.instance.get_backfills(filters=BulkActionsFilter(tags={REFRESH_TAG: refresh_id}), limit=5)
     profile_phase = [b for b in backfills if b.tags.get("benchtrust/phase") == "profile"]
@@ -47,7 +47,7 @@ def profile_refresh(name: str, cron: str, profile: str, description: str) -> dg.
                description=f"{description} Cron `{cron}` (UTC); the same backfills as `benchtrust run --profile {profile}`.",
                tags={"benchtrust/cron": cron})
     def _refresh(context: dg.SensorEvaluationContext, benchtrust: BenchtrustResource):
-        from pipelines.run import profile_subset, warehouse_subset
+        from pipelines.subsets import profile_subset, warehouse_subset
 
         state = json.loads(context.cursor) if context.cursor else {}
         now = _dt.datetime.fromtimestamp(time.time(), tz=_dt.timezone.utc)
