@@ -8,7 +8,6 @@ reports) as one backfill, so the rows, the build and the reports all show in the
 
 
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 
@@ -20,9 +19,9 @@ from pipelines.resources import BenchtrustResource
 class ImportConfig(dg.Config):
     format: str
     path: str
-    benchmark: Optional[str] = None
-    model: Optional[str] = None
-    model_version: Optional[str] = None
+    benchmark: str | None = None
+    model: str | None = None
+    model_version: str | None = None
 
 
 @dg.asset(

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 SEED = 60_612  # fixed before the detector was tuned; do not change to improve a figure
 N_PER_KIND = 300

@@ -220,8 +220,7 @@ def worker_harness_cpp(path: Path, mb: int, module_dir: Path) -> dict:
     import string
 
     sys.path.insert(0, str(module_dir))
-    import janitor_util  # noqa: E402
-
+    import janitor_util
     from lm_eval.decontamination.janitor import Janitor
 
     docs = read_slice(path, mb * MB)
@@ -230,7 +229,7 @@ def worker_harness_cpp(path: Path, mb: int, module_dir: Path) -> dict:
     for t in mmlu_texts():
         try:
             dirt.update(janitor_util.clean_ngram(t, string.punctuation, 13))
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     # the helper splits multi-byte UTF-8 characters and raises on some documents: count them, time the rest
     ok_docs, failed = [], 0
@@ -269,7 +268,7 @@ def worker_harness_cpp(path: Path, mb: int, module_dir: Path) -> dict:
         try:
             got = janitor_util.clean_ngram(probe, string.punctuation, 13)
             non_ascii[probe[:12]] = f"ok: first n-gram {got[0]!r}" if got else "ok: no n-grams"
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             non_ascii[probe[:12]] = f"{type(e).__name__}: {str(e)[:120]}"
     return {"engine": "harness_cpp", "mb": nbytes / MB, "docs": len(docs),
             "docs_raising_unicode_errors": failed, "mb_timed": round(ok_bytes / MB, 2),

@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
                                 capture_output=True, text=True).stdout.strip()) if commit else None
     result = {
         "benchmark": "scaling of `benchtrust import helm` + dbt build + reports",
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                     "platform": platform.platform(), "python": platform.python_version()},
         "git": {"repo": str(args.repo.resolve()), "commit": commit, "dirty_tracked_files": dirty},

@@ -57,8 +57,9 @@ import math
 import re
 import string
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -119,7 +120,7 @@ class FieldMapping:
     metadata: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any] | None) -> "FieldMapping":
+    def from_config(cls, cfg: dict[str, Any] | None) -> FieldMapping:
         cfg = dict(cfg or {})
         unknown = set(cfg) - set(cls.__dataclass_fields__)
         if unknown:

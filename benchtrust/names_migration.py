@@ -30,7 +30,7 @@ def _first_value(path: Path, column: str) -> str | None:
         if column not in pf.schema_arrow.names or pf.metadata.num_rows == 0:
             return None
         values = pf.read_row_group(0, columns=[column]).column(column).to_pylist()
-    except Exception:  # noqa: BLE001 (an unreadable file stays where it is; staging reports it)
+    except Exception:  # an unreadable file stays where it is; staging reports it
         return None
     return None if not values or values[0] is None else str(values[0])
 

@@ -21,14 +21,24 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 
-__all__ = ["Refused", "WarehouseBusy", "QueryTimeout", "QueryResult", "check_statement", "connect_readonly",
-           "run_query", "ALLOWED_TABLE_FUNCTIONS", "CONNECTION_CONFIG"]
+__all__ = [
+    "ALLOWED_TABLE_FUNCTIONS",
+    "CONNECTION_CONFIG",
+    "QueryResult",
+    "QueryTimeout",
+    "Refused",
+    "WarehouseBusy",
+    "check_statement",
+    "connect_readonly",
+    "run_query",
+]
 
 CONNECTION_CONFIG: dict[str, Any] = {
     "enable_external_access": False,
@@ -181,7 +191,7 @@ def run_query(warehouse: Path, sql: str, max_rows: int = 10_000, timeout_s: floa
             return QueryResult([], [], False)
         cols = [d[0] for d in cur.description]
         rows = cur.fetchmany(max_rows + 1)
-    except duckdb.Error as e:
+    except duckdb.Error:
         if fired.is_set():
             raise QueryTimeout(f"the query ran longer than the time limit of {timeout_s:g}s and was stopped") from None
         raise

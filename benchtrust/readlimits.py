@@ -31,9 +31,10 @@ import json
 import os
 import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 GIB = 1 << 30
 MIB = 1 << 20

@@ -41,7 +41,7 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster_home"
 
-    def ensure(self) -> "Settings":
+    def ensure(self) -> Settings:
         for p in (self.lake, self.warehouse.parent, self.reports, self.cache):
             p.mkdir(parents=True, exist_ok=True)
         return self

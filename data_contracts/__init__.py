@@ -16,6 +16,15 @@ from data_contracts.predictions import PREDICTION_QUARANTINE_COLUMNS, find_orpha
 from data_contracts.runner import ContractResult, validate
 from data_contracts.suites import SUITES, suite_version
 
-__all__ = ["ContractResult", "validate", "SUITES", "suite_version", "split_predictions", "find_orphans",
-           "PREDICTION_QUARANTINE_COLUMNS", "validate_corpus_docs", "validate_imported_predictions",
-           "canonical_import_columns"]
+__all__ = [
+           "PREDICTION_QUARANTINE_COLUMNS",
+           "SUITES",
+           "ContractResult",
+           "canonical_import_columns",
+           "find_orphans",
+           "split_predictions",
+           "suite_version",
+           "validate",
+           "validate_corpus_docs",
+           "validate_imported_predictions",
+]

@@ -18,4 +18,4 @@ def validate_corpus_docs(df: pd.DataFrame) -> ContractResult:
     return validate(df, "corpus_docs")
 
 
-__all__ = ["validate_corpus_docs", "CORPUS_REQUIRED"]
+__all__ = ["CORPUS_REQUIRED", "validate_corpus_docs"]

@@ -8,7 +8,8 @@ expectation). Vectorised where the frames are large (predictions: 100k rows in w
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from data_contracts.runner import ContractResult, validate
+from benchtrust.importers.table import ALIASES as IMPORT_ALIASES
 
 # one definition of the layout: the importer's (the contract checks what the importer will read)
-from benchtrust.importers.table import FALSE_WORDS, TRUE_WORDS  # noqa: E402
-from benchtrust.importers.table import ALIASES as IMPORT_ALIASES  # noqa: E402
+from data_contracts.runner import ContractResult, validate
 
 
 def canonical_import_columns(df: pd.DataFrame) -> pd.DataFrame:

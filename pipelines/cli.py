@@ -14,7 +14,6 @@ import subprocess
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -74,7 +73,7 @@ def ui(port: int = typer.Option(3000, help="port for the Dagster UI"), host: str
 
 
 @app.command()
-def query(sql: Optional[str] = typer.Argument(None, help="SQL to run against the warehouse (read-only)"),
+def query(sql: str | None = typer.Argument(None, help="SQL to run against the warehouse (read-only)"),
           format: Format = typer.Option(Format.table, "--format", "-f"),
           where: bool = typer.Option(False, "--where", help="print the warehouse path and exit"),
           max_rows: int = typer.Option(10_000, "--max-rows", min=1, help="print at most this many rows"),
@@ -133,7 +132,7 @@ def query(sql: Optional[str] = typer.Argument(None, help="SQL to run against the
 
 
 @app.command()
-def report(model: Optional[str] = typer.Argument(None), benchmark: Optional[str] = typer.Argument(None)):
+def report(model: str | None = typer.Argument(None), benchmark: str | None = typer.Argument(None)):
     """Print the path of the latest report(s), optionally for one model and/or benchmark."""
     from benchtrust.report.render import latest_report
 
@@ -153,9 +152,9 @@ def report(model: Optional[str] = typer.Argument(None), benchmark: Optional[str]
 def import_(
     format: str = typer.Argument(..., help="lm-eval | helm | csv | parquet | jsonl | llm-stability"),
     path: Path = typer.Argument(..., help="file or folder to import"),
-    benchmark: Optional[str] = typer.Option(None, help="benchmark name (when the source does not say)"),
-    model: Optional[str] = typer.Option(None, help="model name (when the source does not say)"),
-    model_version: Optional[str] = typer.Option(None, "--model-version"),
+    benchmark: str | None = typer.Option(None, help="benchmark name (when the source does not say)"),
+    model: str | None = typer.Option(None, help="model name (when the source does not say)"),
+    model_version: str | None = typer.Option(None, "--model-version"),
     build: bool = typer.Option(True, help="run dbt build afterwards so the marts include the import"),
     report: bool = typer.Option(True, help="after the build, write the reliability reports and benchmark pages"),
     no_wait: bool = typer.Option(False, "--no-wait", help="refuse instead of waiting when the data folder is busy"),
@@ -167,8 +166,15 @@ def import_(
 
     from pipelines.daemon import BusyError, command_lock, hosted_daemons
     from pipelines.instance import get_instance
-    from pipelines.run import (asset_subset, follow, quiet_loggers, recover_interrupted, run_log_path,
-                               submit_backfill, warehouse_subset)
+    from pipelines.run import (
+        asset_subset,
+        follow,
+        quiet_loggers,
+        recover_interrupted,
+        run_log_path,
+        submit_backfill,
+        warehouse_subset,
+    )
 
     if not path.exists():
         typer.echo(f"error: {path}: no such file or folder", err=True)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
 from benchtrust.settings import DBT_PROJECT_DIR, get_settings
-
 
 # dbt lives next to this interpreter (the project's venv); make it findable however Dagster was started
 _BIN = str(Path(sys.executable).parent)

@@ -11,7 +11,6 @@ from pydantic import PrivateAttr
 from benchtrust.registry import Registry
 from benchtrust.settings import Settings, get_settings
 
-
 SCHEDULED_PROFILE_TAG = "benchtrust/scheduled_profile"  # set by the scheduled refreshes (sensors.schedules)
 
 

@@ -42,8 +42,17 @@ from pipelines.instance import get_instance
 from pipelines.subsets import TERMINAL_BACKFILL, WAREHOUSE_GROUPS
 from sensors.automation import RUN_PROFILE_TAG, TRIGGER_TAG
 
-__all__ = ["RunSummary", "asset_subset", "get_instance", "profile_subset", "run_profile", "submit_backfill", "follow",
-           "warehouse_subset", "WAREHOUSE_GROUPS"]
+__all__ = [
+    "WAREHOUSE_GROUPS",
+    "RunSummary",
+    "asset_subset",
+    "follow",
+    "get_instance",
+    "profile_subset",
+    "run_profile",
+    "submit_backfill",
+    "warehouse_subset",
+]
 
 TERMINAL_RUN = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 Log = Callable[[str], None]

@@ -50,7 +50,7 @@ def profile_refresh(name: str, cron: str, profile: str, description: str) -> dg.
         from pipelines.subsets import profile_subset, warehouse_subset
 
         state = json.loads(context.cursor) if context.cursor else {}
-        now = _dt.datetime.fromtimestamp(time.time(), tz=_dt.timezone.utc)
+        now = _dt.datetime.fromtimestamp(time.time(), tz=_dt.UTC)
         latest = get_latest_completed_cron_tick(cron, now, "UTC").timestamp()
         tags = {RUN_PROFILE_TAG: profile, TRIGGER_TAG: "schedule", PROFILE_TAG: profile}
         graph = context.repository_def.asset_graph

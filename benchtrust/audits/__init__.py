@@ -30,17 +30,17 @@ from benchtrust.audits.ranking import (
 from benchtrust.audits.run_agreement import DEFAULT_GROUP_COLUMNS, run_agreement
 
 __all__ = [
+    "DEFAULT_GROUP_COLUMNS",
     "CorrectnessMatrix",
-    "correctness_matrix",
-    "model_ranking",
-    "pairwise_mcnemar",
-    "mcnemar_matrix",
+    "PrecisionAtK",
     "StabilityReport",
-    "leaderboard_stability",
+    "correctness_matrix",
     "label_error_candidates",
     "label_error_posteriors",
-    "PrecisionAtK",
+    "leaderboard_stability",
+    "mcnemar_matrix",
+    "model_ranking",
+    "pairwise_mcnemar",
     "precision_recall_at_k",
     "run_agreement",
-    "DEFAULT_GROUP_COLUMNS",
 ]

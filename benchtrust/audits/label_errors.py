@@ -46,11 +46,10 @@ keys are answered with the key by every model (``benchmarks/results/label_errors
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Sequence
-
 import json
 import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -58,8 +57,14 @@ from scipy import stats
 
 from benchtrust.items import LETTERS
 
-__all__ = ["label_error_candidates", "label_error_posteriors", "PrecisionAtK", "precision_recall_at_k",
-           "LATENT_TRUTH_METHODS", "MIN_MODELS"]
+__all__ = [
+    "LATENT_TRUTH_METHODS",
+    "MIN_MODELS",
+    "PrecisionAtK",
+    "label_error_candidates",
+    "label_error_posteriors",
+    "precision_recall_at_k",
+]
 
 
 def label_error_candidates(

@@ -23,11 +23,11 @@ from benchtrust.stats import (
 )
 
 __all__ = [
-    "model_ranking",
-    "pairwise_mcnemar",
-    "mcnemar_matrix",
     "StabilityReport",
     "leaderboard_stability",
+    "mcnemar_matrix",
+    "model_ranking",
+    "pairwise_mcnemar",
 ]
 
 

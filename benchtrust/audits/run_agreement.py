@@ -22,14 +22,15 @@ seed SD (ddof 0) and the independent-errors SD.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from benchtrust.stats import run_variance
 
-__all__ = ["run_agreement", "DEFAULT_GROUP_COLUMNS"]
+__all__ = ["DEFAULT_GROUP_COLUMNS", "run_agreement"]
 
 DEFAULT_GROUP_COLUMNS = (
     "model", "model_version", "benchmark", "dataset_version", "grid_version", "template_id", "n_fewshot",

@@ -20,5 +20,13 @@ from benchtrust.contamination.corpora import CorpusRegistry, item_text, make_cor
 from benchtrust.contamination.ngrams import NgramIndex, tokenize
 from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
 
-__all__ = ["CorpusRegistry", "make_corpus_source", "write_corpus", "item_text", "NgramIndex", "tokenize",
-           "scan_corpus", "latest_item_sets"]
+__all__ = [
+           "CorpusRegistry",
+           "NgramIndex",
+           "item_text",
+           "latest_item_sets",
+           "make_corpus_source",
+           "scan_corpus",
+           "tokenize",
+           "write_corpus",
+]

@@ -34,10 +34,10 @@ Lake layout: ``aligned_matches/corpus=<c>/<corpus_version>__<fingerprint>.parque
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -349,7 +349,7 @@ def corpus_aligned(lake: Path, corpus: str, corpus_version: str, items: pd.DataF
     """:func:`aligned_evidence` of one corpus version against ``items`` (every benchmark version in it), with
     embeddings through the lake's embedding cache; written once per (corpus version, item sets, params)."""
     from benchtrust.contamination.corpora import corpus_docs_path
-    from benchtrust.contamination.embeddings import EmbeddingCache, Embedder
+    from benchtrust.contamination.embeddings import Embedder, EmbeddingCache
     from benchtrust.hashing import hash_obj
 
     embedder = embedder or Embedder()

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ class MembershipScorer:
         self.model, self.tokenizer, self.device, self.max_tokens = model, tokenizer, device, max_tokens
 
     @classmethod
-    def from_engine(cls, engine, max_tokens: int = 512) -> "MembershipScorer":
+    def from_engine(cls, engine, max_tokens: int = 512) -> MembershipScorer:
         if not hasattr(engine, "model") or not hasattr(engine, "tokenizer"):
             raise TypeError("membership signals need an in-process model (TransformersEngine); a served model "
                         "(OpenAI-compatible engine) exposes no next-token distribution")
@@ -157,7 +158,7 @@ class MembershipScorer:
 
 
 def membership_frame(scorer: MembershipScorer, texts: Sequence[str], k: float = DEFAULT_K, probe: bool = True,
-                     probe_limit: int | None = None) -> "Any":
+                     probe_limit: int | None = None) -> Any:
     """Signals of each text as a DataFrame (rows in order); the probe (a generate call per text, the costly
     part) runs on the first ``probe_limit`` texts only when given."""
     import pandas as pd

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -261,7 +261,7 @@ def hash_tokens(data: np.ndarray, offsets: np.ndarray) -> TokenBatch:
 def ngram_hashes(tb: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every n-gram inside one document, and the index of each n-gram's first token."""
     T = tb.n_tokens
-    if T < n:
+    if n > T:
         return np.zeros(0, dtype=U64), np.zeros(0, dtype=np.int64)
     _POW.ensure(T + 1)
     with np.errstate(over="ignore"):
@@ -327,7 +327,7 @@ class NgramIndex:
     _tokens: dict[int, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, texts: Sequence[str], ns: Iterable[int] = (13,), bits: int | None = None) -> "NgramIndex":
+    def build(cls, texts: Sequence[str], ns: Iterable[int] = (13,), bits: int | None = None) -> NgramIndex:
         ns = tuple(sorted({int(n) for n in ns}))
         if not ns or min(ns) < 1:
             raise ValueError(f"n-gram sizes must be positive integers, got {ns}")

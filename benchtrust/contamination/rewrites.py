@@ -20,7 +20,7 @@ Answer-order permutation needs no rewrite here: it is the grid's ``permutation_s
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd

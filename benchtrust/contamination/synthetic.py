@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 SYNONYMS = {
     "following": "listed", "which": "what", "best": "most accurately", "describes": "characterises",
@@ -163,7 +163,7 @@ def stdlib_prose(limit: int = 300, min_words: int = 40) -> list[str]:
                  "functools", "itertools", "heapq", "bisect", "shutil", "tempfile", "socket", "ssl", "pickle"):
         try:
             mod = importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a missing optional module just gives less prose
+        except Exception:  # a missing optional module just gives less prose
             continue
         for _, obj in inspect.getmembers(mod):
             doc = inspect.getdoc(obj) if (inspect.isclass(obj) or inspect.isfunction(obj)) else None

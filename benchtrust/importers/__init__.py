@@ -31,8 +31,9 @@ imported unscored (``is_correct`` null).  Whatever makes the input unusable rais
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchtrust.importers._common import ImportFormatError, ImportResult, letter_answer
 from benchtrust.importers.helm import import_helm_matrix
@@ -44,10 +45,10 @@ __all__ = [
     "FORMATS",
     "ImportFormatError",
     "ImportResult",
-    "import_predictions",
     "import_helm_matrix",
     "import_llm_stability",
     "import_lm_eval",
+    "import_predictions",
     "import_table",
     "letter_answer",
     "normalise_format",
@@ -79,7 +80,7 @@ def normalise_format(fmt: str) -> str:
     return _ALIASES[key]
 
 
-def import_predictions(format: str, path: str | Path, **opts: Any) -> ImportResult:  # noqa: A002
+def import_predictions(format: str, path: str | Path, **opts: Any) -> ImportResult:
     """Import predictions of another tool.
 
     Args:

@@ -22,9 +22,10 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,10 +35,10 @@ from benchtrust.inference.types import PREDICTION_COLUMNS
 from benchtrust.items import ITEM_COLUMNS, LETTERS, SourceError, normalise_for_dedup
 
 __all__ = [
+    "ITEM_COLUMNS",
+    "PREDICTION_COLUMNS",
     "ImportFormatError",
     "ImportResult",
-    "PREDICTION_COLUMNS",
-    "ITEM_COLUMNS",
     "letter_answer",
     "slug",
 ]

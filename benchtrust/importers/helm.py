@@ -37,8 +37,9 @@ Canonical mapping:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,7 @@ from benchtrust.importers._common import (
 from benchtrust.items import LETTERS
 from benchtrust.readlimits import LimitError, check_file
 
-__all__ = ["import_helm_matrix", "helm_model_name", "META_COLUMNS"]
+__all__ = ["META_COLUMNS", "helm_model_name", "import_helm_matrix"]
 
 META_COLUMNS = ("subject", "helm_row", "mmlu_test_index", "gold", "groundtruth_answer_idx", "question",
                 "error_type", "error_type_in_redux_csv", "error_type_raw")

@@ -36,9 +36,10 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,12 +54,12 @@ from benchtrust.importers._common import (
 )
 
 __all__ = [
+    "TASK_ANSWERS",
     "import_llm_stability",
+    "is_correct",
+    "parse_answer",
     "parse_parenthesized_answer",
     "parse_string_answer",
-    "parse_answer",
-    "is_correct",
-    "TASK_ANSWERS",
 ]
 
 ABCD = ("(A)", "(B)", "(C)", "(D)")
@@ -79,7 +80,7 @@ class Ambiguous(LookupError):
     """More than one option found at the deciding back-off level (the authors' "Blown UP")."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _paren_patterns(answer: str) -> tuple[re.Pattern[str], ...]:
     esc = answer.replace("(", r"\(").replace(")", r"\)")
     return (

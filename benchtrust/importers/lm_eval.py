@@ -66,7 +66,7 @@ from benchtrust.importers._common import (
 from benchtrust.items import LETTERS
 from benchtrust.readlimits import LIMITS, LimitError, RecordError, check_file, iter_lines_bounded, loads_record
 
-__all__ = ["import_lm_eval", "SAMPLES_NAME"]
+__all__ = ["SAMPLES_NAME", "import_lm_eval"]
 
 SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
 _QUESTION_KEYS = ("question", "query", "input", "problem", "prompt", "sentence", "text", "ctx")
@@ -256,7 +256,7 @@ def import_lm_eval(
     model: str | None = None,
     model_version: str | None = None,
     benchmark: str | None = None,
-    filter: str | None = None,  # noqa: A002 - lm-eval's own word
+    filter: str | None = None,  # lm-eval's own word
     metric: str | None = None,
     **_: Any,
 ) -> ImportResult:

@@ -67,7 +67,7 @@ from benchtrust.importers._common import (
 from benchtrust.items import LETTERS, SourceError, normalise_for_dedup
 from benchtrust.readlimits import LIMITS, LimitError, RecordError, check_file, iter_lines_bounded, loads_record
 
-__all__ = ["import_table", "ALIASES", "TRUE_WORDS", "FALSE_WORDS"]
+__all__ = ["ALIASES", "FALSE_WORDS", "TRUE_WORDS", "import_table"]
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "model": ("model",),
@@ -341,7 +341,7 @@ def import_table(
         dv = dataset_versions_from_items(items)
         if dataset_version:
             items["dataset_version"] = dataset_version
-            dv = {b: dataset_version for b in dv}
+            dv = dict.fromkeys(dv, dataset_version)
         df["dataset_version"] = df["benchmark"].map(dv)
         hashes = items.set_index(["benchmark", "item_id"])["item_hash"]
         df["item_hash"] = [hashes[(b, i)] for b, i in zip(df["benchmark"], df["item_id"])]

@@ -25,9 +25,10 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import Concat
@@ -125,7 +126,7 @@ class _LimitedEnvironment(SandboxedEnvironment):
         if bits > LIMITS.max_int_bits:
             raise _Exceeded(f"integer limit of {LIMITS.max_int_bits} bits")
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # Jinja's signature
         _tick()
         name = getattr(__obj, "__name__", "")
         owner = getattr(__obj, "__self__", None)
@@ -163,7 +164,7 @@ class _LimitedEnvironment(SandboxedEnvironment):
 
 
 class _CodeGenerator(CodeGenerator):
-    def visit_Concat(self, node: Concat, frame: Frame) -> None:  # noqa: N802 (Jinja's visitor name)
+    def visit_Concat(self, node: Concat, frame: Frame) -> None:  # Jinja's visitor name
         self.write("environment.bt_concat((")
         for arg in node.nodes:
             self.visit(arg, frame)

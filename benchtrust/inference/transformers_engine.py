@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import platform
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from benchtrust.inference.types import OptionScore, ResolvedModel, truncate_at_stop
 

@@ -4,5 +4,12 @@ numbers; verdict rules (:mod:`.verdicts`); what changed between versions (:mod:`
 from benchtrust.report.bundle import BenchmarkIndex, ReportBundle, build_bundles, build_indexes
 from benchtrust.report.render import write_home, write_index, write_report
 
-__all__ = ["ReportBundle", "BenchmarkIndex", "build_bundles", "build_indexes", "write_report", "write_index",
-           "write_home"]
+__all__ = [
+           "BenchmarkIndex",
+           "ReportBundle",
+           "build_bundles",
+           "build_indexes",
+           "write_home",
+           "write_index",
+           "write_report",
+]

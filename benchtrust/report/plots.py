@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 BLUE, GREY, ORANGE, RED = "#3b6fb6", "#8c959f", "#d4760a", "#cf222e"
 _counter = 0

@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -31,12 +32,35 @@ from markupsafe import Markup
 from benchtrust.lake import path_part
 from benchtrust.report import plots
 from benchtrust.report import verdicts as vd
-from benchtrust.report.bundle import (BenchmarkIndex, ReportBundle, build_bundle, build_bundles, build_indexes,
-                                      report_folder)
+from benchtrust.report.bundle import (
+    BenchmarkIndex,
+    ReportBundle,
+    build_bundle,
+    build_bundles,
+    build_indexes,
+    report_folder,
+)
 
-__all__ = ["ReportBundle", "BenchmarkIndex", "build_bundle", "build_bundles", "build_indexes", "render_html",
-           "render_markdown", "render_json", "report_dir", "write_report", "write_index", "write_home",
-           "latest_report", "publish", "Published", "path_part", "report_folder", "BENCHMARKS_DIR"]
+__all__ = [
+    "BENCHMARKS_DIR",
+    "BenchmarkIndex",
+    "Published",
+    "ReportBundle",
+    "build_bundle",
+    "build_bundles",
+    "build_indexes",
+    "latest_report",
+    "path_part",
+    "publish",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "report_dir",
+    "report_folder",
+    "write_home",
+    "write_index",
+    "write_report",
+]
 
 BENCHMARKS_DIR = "_benchmarks"
 
@@ -100,7 +124,7 @@ def _plots(b: ReportBundle) -> dict[str, Markup | None]:
 
 def render_html(b: ReportBundle) -> str:
     return _env().get_template("report.html.j2").render(
-        b=b, h=b.headline, plots=_plots(b), overall=b.overall, generated=datetime.now(timezone.utc))
+        b=b, h=b.headline, plots=_plots(b), overall=b.overall, generated=datetime.now(UTC))
 
 
 def _md(v: Any) -> str:
@@ -215,7 +239,7 @@ def write_report(root: Path, b: ReportBundle) -> tuple[Path, bool]:
 def render_index_html(ix: BenchmarkIndex) -> str:
     forest = plots.forest_plot(ix.rows, title=f"{ix.benchmark}: every model's latest score")
     return _env().get_template("index.html.j2").render(
-        ix=ix, forest=Markup(forest) if forest else None, prefix="../../../", generated=datetime.now(timezone.utc))
+        ix=ix, forest=Markup(forest) if forest else None, prefix="../../../", generated=datetime.now(UTC))
 
 
 def render_index_markdown(ix: BenchmarkIndex) -> str:
@@ -261,7 +285,7 @@ def write_home(root: Path, indexes: list[BenchmarkIndex]) -> Path:
     whenever reports are rendered; everything it links to is immutable)."""
     html = _env().get_template("home.html.j2").render(
         indexes=[(ix, f"{BENCHMARKS_DIR}/{path_part(ix.benchmark)}/{ix.version}/index.html") for ix in indexes],
-        generated=datetime.now(timezone.utc))
+        generated=datetime.now(UTC))
     p = root / "index.html"
     root.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f"index.html.tmp{os.getpid()}")

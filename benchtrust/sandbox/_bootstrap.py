@@ -59,7 +59,7 @@ def _main():
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 pass
 
     if use_audit:
@@ -74,12 +74,12 @@ def _main():
         flush()
         report("exit", repr(e.code))
         _exit(1)
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         del ballast
         name = type(e).__name__
         try:
             msg = str(e)
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             msg = ""
         g.clear()
         report("exc", f"{name}: {msg}" if msg else name)
@@ -88,7 +88,7 @@ def _main():
                 import traceback
 
                 traceback.print_exception(e)
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 pass
         flush()
         _exit(1)
@@ -132,7 +132,7 @@ def _split(candidate_path, entry_point, use_audit, workdir):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-    except Exception:  # noqa: BLE001 (defence in depth; fd 3/4 are closed in the child either way)
+    except Exception:  # defence in depth; fd 3/4 are closed in the child either way
         pass
     call_r, call_w = os.pipe()
     reply_r, reply_w = os.pipe()
@@ -170,7 +170,7 @@ def _serve(candidate_path, entry_point, call_r, reply_w, use_audit, workdir):
     try:
         with open(candidate_path, encoding="utf-8") as f:
             exec(compile(f.read(), "candidate.py", "exec"), g)
-    except BaseException as e:  # noqa: BLE001 (reported to the harness on its first call)
+    except BaseException as e:  # reported to the harness on its first call
         load_error = (type(e).__name__, str(e)[:500])
     fn = g.get(entry_point)
     while True:
@@ -185,15 +185,15 @@ def _serve(candidate_path, entry_point, call_r, reply_w, use_audit, workdir):
             try:
                 args, kwargs = loads(msg)
                 reply = ("ok", fn(*args, **kwargs))
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 try:
                     one = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
                     reply = ("exc", type(e).__name__, one[:500])
-                except BaseException:  # noqa: BLE001
+                except BaseException:
                     reply = ("exc", "Exception", "")
         try:
             data = dumps(reply, protocol=4)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             data = dumps(("exc", "TypeError", f"the candidate's answer is not plain data ({type(e).__name__})"))
         send(reply_w, data)
 
@@ -270,14 +270,14 @@ def _install_audit_hook(report, flush, workdir, _exit):
             return True  # an already-open descriptor
         try:
             p = realpath(join(workdir, fsdecode(path)))
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         return p == workdir or p.startswith(workdir + "/") or p in allowed_files
 
     def deny(kind, event, args):
         try:
             shown = ", ".join(repr(a)[:80] for a in args)
-        except Exception:  # noqa: BLE001
+        except Exception:
             shown = "?"
         flush()
         report("blocked", f"{kind}: {event}({shown})")

@@ -227,7 +227,7 @@ def build_root(cfg):
 def drop_privileges(cfg):
     uid, gid = cfg["uid"], cfg["gid"]
     if cfg["drop"] or cfg["mode"] == "userns":
-        for cap in range(0, 64):  # empty the capability bounding set
+        for cap in range(64):  # empty the capability bounding set
             if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
                 break
         if cfg["mode"] != "userns":  # setgroups is denied inside the user namespace (no groups mapped)
@@ -343,7 +343,7 @@ def launch(control_dir):
         os.close(lifeline_w)
         try:
             child_main(cfg, lifeline_r)
-        except BaseException as e:  # noqa: BLE001 - anything before exec is a set-up failure
+        except BaseException as e:  # anything before exec is a set-up failure
             report_setup_error(_describe(e))
         os._exit(SETUP_ERROR_EXIT)
     os.close(lifeline_r)
@@ -389,7 +389,7 @@ def main():
         os._exit(2)
     try:
         launch(sys.argv[1])
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         report_setup_error(_describe(e))
         os._exit(SETUP_ERROR_EXIT)
 

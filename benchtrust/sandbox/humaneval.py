@@ -22,11 +22,12 @@ import importlib.util
 import json
 import math
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from benchtrust.sandbox.runner import ExecResult, run_program
 
@@ -34,16 +35,16 @@ if TYPE_CHECKING:  # pandas is imported lazily: the runner itself needs only the
     import pandas as pd
 
 __all__ = [
+    "RESULT_COLUMNS",
     "HumanEvalProblem",
-    "humaneval_problem",
-    "humaneval_program",
-    "humaneval_split",
+    "PassAtKTable",
     "canonical_completion",
     "check_humaneval",
     "execute_many",
-    "PassAtKTable",
+    "humaneval_problem",
+    "humaneval_program",
+    "humaneval_split",
     "pass_at_k_table",
-    "RESULT_COLUMNS",
 ]
 
 RESULT_COLUMNS = ["item_id", "sample", "passed", "status", "reason", "duration_s", "returncode",
@@ -192,8 +193,8 @@ def _rows(rows: Any) -> list[Mapping[str, Any]]:
     return list(rows)
 
 
-def execute_many(rows: Iterable[Mapping[str, Any]] | "pd.DataFrame", workers: int = 2,
-                 **kwargs: Any) -> "pd.DataFrame":
+def execute_many(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, workers: int = 2,
+                 **kwargs: Any) -> pd.DataFrame:
     """Execute many completions, ``workers`` sandboxes at a time; one result row per input row, in order.
 
     Each row is either a HumanEval item (raw problem or items-table row) with a ``completion`` (and
@@ -240,11 +241,11 @@ def execute_many(rows: Iterable[Mapping[str, Any]] | "pd.DataFrame", workers: in
 class PassAtKTable:
     """pass@k per item (``n`` samples, ``c`` passing; NaN where n < k) and averaged over items."""
 
-    per_item: "pd.DataFrame"  # item_id, n, c, pass@1, pass@5, ...
-    overall: "pd.DataFrame"  # k, pass_at_k (mean over items with n >= k), n_items
+    per_item: pd.DataFrame  # item_id, n, c, pass@1, pass@5, ...
+    overall: pd.DataFrame  # k, pass_at_k (mean over items with n >= k), n_items
 
 
-def pass_at_k_table(results: "pd.DataFrame", ks: Sequence[int] = (1, 5, 10)) -> PassAtKTable:
+def pass_at_k_table(results: pd.DataFrame, ks: Sequence[int] = (1, 5, 10)) -> PassAtKTable:
     """Unbiased pass@k (Chen et al. 2021) from execution results (``item_id``, ``passed`` columns).
 
     pass@1 is c/n; for k > 1 the estimator 1 − C(n−c, k)/C(n, k) of

@@ -65,14 +65,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "STATUSES",
+    "UID_BASE",
     "ExecResult",
     "SandboxUnavailable",
-    "STATUSES",
-    "run_program",
     "isolation_status",
-    "leftover_processes",
     "issued_uids",
-    "UID_BASE",
+    "leftover_processes",
+    "run_program",
 ]
 
 STATUSES = ("passed", "failed", "timeout", "memory", "killed", "error", "blocked")
@@ -626,7 +626,7 @@ def _launcher_child(sup: dict[str, Any]) -> int | None:
     return None
 
 
-def _terminate(proc: subprocess.Popen, sup: dict[str, Any], cgroups: "_Cgroups | None",
+def _terminate(proc: subprocess.Popen, sup: dict[str, Any], cgroups: _Cgroups | None,
                uid: int | None) -> None:
     """Kill everything the run left and reap the launcher.
 

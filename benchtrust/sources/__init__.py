@@ -12,5 +12,11 @@ from benchtrust.sources.files import FileSource
 from benchtrust.sources.hf import HFDatasetSource
 
 __all__ = [
-    "Source", "make_source", "load_items", "KheopsMMLUSource", "HumanEvalSource", "FileSource", "HFDatasetSource",
+    "FileSource",
+    "HFDatasetSource",
+    "HumanEvalSource",
+    "KheopsMMLUSource",
+    "Source",
+    "load_items",
+    "make_source",
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from benchtrust.items import FieldMapping, Normalised, RawRecord, normalise
 

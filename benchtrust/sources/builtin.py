@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from benchtrust.hashing import hash_file
 from benchtrust.items import FieldMapping, RawRecord

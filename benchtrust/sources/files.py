@@ -28,9 +28,10 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from benchtrust import readlimits
 from benchtrust.hashing import hash_file

@@ -6,9 +6,10 @@ through ``load_dataset`` (data files, a loading script's repo, or a hub id at a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from benchtrust.hashing import hash_obj, hash_tree
 from benchtrust.items import FieldMapping, RawRecord, SourceError

@@ -18,9 +18,9 @@ from scipy import stats
 
 __all__ = [
     "BootstrapCI",
+    "aggregate_iqm",
     "aggregate_mean",
     "aggregate_median",
-    "aggregate_iqm",
     "optimality_gap",
     "probability_of_improvement",
     "stratified_bootstrap_ci",

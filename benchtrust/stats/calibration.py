@@ -15,13 +15,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 __all__ = [
-    "ReliabilityTable",
     "PositionBias",
-    "reliability_table",
-    "expected_calibration_error",
-    "brier_score",
-    "auroc",
+    "ReliabilityTable",
     "answer_position_bias",
+    "auroc",
+    "brier_score",
+    "expected_calibration_error",
+    "reliability_table",
 ]
 
 

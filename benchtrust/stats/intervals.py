@@ -19,11 +19,11 @@ from scipy import integrate, stats
 
 __all__ = [
     "Interval",
-    "wilson",
-    "clopper_pearson",
     "beta_posterior",
+    "clopper_pearson",
     "clustered_se",
     "prob_a_beats_b",
+    "wilson",
 ]
 
 

@@ -25,12 +25,12 @@ from scipy import stats
 __all__ = [
     "PairedCounts",
     "PowerResult",
-    "paired_counts",
-    "mcnemar_exact",
     "cell_probabilities",
-    "power_simulation",
-    "power_exact",
+    "mcnemar_exact",
     "minimum_detectable_effect",
+    "paired_counts",
+    "power_exact",
+    "power_simulation",
 ]
 
 

@@ -15,11 +15,11 @@ from scipy import stats
 
 __all__ = [
     "PromptSummary",
-    "prompt_spread",
     "combined_performance_score",
+    "kendalls_w",
+    "prompt_spread",
     "prompt_summary",
     "prosa_pss",
-    "kendalls_w",
 ]
 
 

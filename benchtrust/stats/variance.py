@@ -24,15 +24,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "RunVariance",
     "DecodingSummary",
-    "flip_share",
-    "pairwise_churn",
-    "seed_sd",
-    "independent_errors_sd",
-    "run_variance",
+    "RunVariance",
     "decoding_summary",
+    "flip_share",
+    "independent_errors_sd",
+    "pairwise_churn",
     "pass_at_k",
+    "run_variance",
+    "seed_sd",
 ]
 
 

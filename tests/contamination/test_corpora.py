@@ -8,8 +8,14 @@ import json
 import pandas as pd
 import pytest
 
-from benchtrust.contamination.corpora import (CorpusError, CorpusRegistry, corpus_docs_path, latest_corpus,
-                                              make_corpus_source, write_corpus)
+from benchtrust.contamination.corpora import (
+    CorpusError,
+    CorpusRegistry,
+    corpus_docs_path,
+    latest_corpus,
+    make_corpus_source,
+    write_corpus,
+)
 from data_contracts import validate_corpus_docs
 from tests.contamination.conftest import put_items
 

@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 
 from benchtrust.contamination.corpora import item_text
-from benchtrust.contamination.ngrams import (NgramIndex, hash_tokens, match_batch, ngram_hashes, texts_to_buffers,
-                                             tokenize)
+from benchtrust.contamination.ngrams import (
+    NgramIndex,
+    hash_tokens,
+    match_batch,
+    ngram_hashes,
+    texts_to_buffers,
+    tokenize,
+)
 
 TRICKY = [
     "Don't stop—the U.S. economy's “growth” (3.5%) isn’t well-known…",

@@ -73,7 +73,7 @@ def _build(mmlu):
     rows = []
     for j, iid in enumerate(sorted(set(pc.plants) | clean)):
         ok = iid in pc.plants or j % 4 == 0
-        rows.append({c: None for c in PREDICTION_COLUMNS} | {
+        rows.append(dict.fromkeys(PREDICTION_COLUMNS) | {
             "cell_key": f"c{j}", "model": "memoriser", "model_version": "mv", "benchmark": "mmlu",
             "dataset_version": mmlu.dataset_version, "grid_version": "g", "item_id": iid, "item_hash": "h",
             "task_type": "multiple_choice", "template_id": "t", "is_primary": True, "is_headline": True,

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-
 from benchtrust.inference.openai_engine import EngineHTTPError, OpenAICompatibleEngine
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

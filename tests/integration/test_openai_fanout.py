@@ -13,17 +13,16 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.conftest import free_port
-
 from benchtrust.inference.openai_engine import EngineHTTPError, OpenAICompatibleEngine, parse_retry_after
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "smollm2-135m-instruct"

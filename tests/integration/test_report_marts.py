@@ -23,7 +23,16 @@ import pytest
 from scipy import stats
 
 from benchtrust.report.render import _num, _p, _pct, index_dir, publish
-from tests.integration.test_dbt_audits import NUMERIC, T0, _items, _lake_frames, _log_softmax, _mc_cell, _write_items, build_lake
+from tests.integration.test_dbt_audits import (
+    NUMERIC,
+    T0,
+    _items,
+    _lake_frames,
+    _log_softmax,
+    _mc_cell,
+    _write_items,
+    build_lake,
+)
 from tests.integration.test_dbt_build import dbt_build, write_predictions
 
 KEY = ["model", "model_version", "benchmark", "dataset_version", "grid_version"]
@@ -364,7 +373,7 @@ def test_calibration_mart_diagram_briers_and_positions_match_python(published):
         ref = answer_position_bias(pred, gi[has_gold].astype(int), int(m["n_options"]))
         assert list(m["pred_counts"]) == ref.pred_counts.tolist() and list(m["gold_counts"]) == ref.gold_counts.tolist()
         assert m["position_df"] == ref.dof and (m["position_chi2"] == pytest.approx(ref.chi2, rel=1e-12)
-                                                 or np.isinf(ref.chi2) and np.isinf(m["position_chi2"]))
+                                                 or (np.isinf(ref.chi2) and np.isinf(m["position_chi2"])))
         assert stats.chi2.sf(m["position_chi2"], m["position_df"]) == pytest.approx(ref.p_value, rel=1e-9, abs=1e-300)
         n_pb += 1
     assert n_pb >= 8

@@ -331,7 +331,7 @@ def listener():
         while not stop.is_set():
             try:
                 conn, addr = srv.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             seen.append(addr)
             conn.close()

@@ -8,8 +8,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
 from benchtrust.query import Refused, check_statement, run_query
+from pipelines.cli import app
 
 
 @pytest.fixture()
