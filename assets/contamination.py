@@ -21,7 +21,7 @@ GROUP = "contamination"
 def _corpus_registry(benchtrust: BenchtrustResource):
     from benchtrust.contamination.corpora import CorpusRegistry
 
-    return CorpusRegistry.load(benchtrust.settings().config_dir)
+    return CorpusRegistry.for_settings(benchtrust.settings())  # config/corpora.yaml + the data folder's corpora
 
 
 @dg.asset(
@@ -275,9 +275,9 @@ def membership_signals(context: dg.AssetExecutionContext, benchtrust: Benchtrust
     reg = _corpus_registry(benchtrust)
     items, info = lake.latest_items(settings.lake, benchmark)
     subset = _membership_subset(items, reg.settings.membership_items)
-    resolved = resolve_model(model, registry.models[model])
-    out_path = (settings.lake / "membership" / f"benchmark={lake.safe_name(benchmark)}" / f"model={lake.safe_name(model)}"
-                / f"{resolved.model_version}__{info['dataset_version']}__{len(subset)}.parquet")
+    resolved = resolve_model(model, registry.model_entry(model))  # typed: errors name models.yaml and the key
+    out_path = lake.model_signal_path(settings.lake, "membership", benchmark, model,
+                                      f"{resolved.model_version}__{info['dataset_version']}__{len(subset)}")
     if not out_path.exists():
         engine = build_engine(resolved)
         try:
@@ -328,7 +328,7 @@ def rewrite_predictions(context: dg.AssetExecutionContext, benchtrust: Benchtrus
     one = Grid(templates=grid.templates[:1], decoding=grid.primary_decoding, subset={},
                fewshot={"n": grid.fewshot.get("n", 0), "seeds": grid.fewshot.get("seeds", [0])[:1]},
                permutation_seeds=[0], numeric=grid.numeric[:1])
-    resolved = resolve_model(model, registry.models[model])
+    resolved = resolve_model(model, registry.model_entry(model))  # typed: errors name models.yaml and the key
     frames, counts = [], {}
     for kind in REWRITE_KINDS:
         rw = rewrite_items(subset, kind)
@@ -344,8 +344,8 @@ def rewrite_predictions(context: dg.AssetExecutionContext, benchtrust: Benchtrus
             "grid_version", "item_id", "item_hash", "template_id", "fewshot_seed", "permutation_seed", "sample_idx",
             "decoding", "prediction", "is_correct", "p_correct", "computed_at"]
     out = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
-    path = (settings.lake / "rewrite_predictions" / f"benchmark={lake.safe_name(benchmark)}"
-            / f"model={lake.safe_name(model)}" / f"{resolved.model_version}__{info['dataset_version']}__{one.version}.parquet")
+    path = lake.model_signal_path(settings.lake, "rewrite_predictions", benchmark, model,
+                                  f"{resolved.model_version}__{info['dataset_version']}__{one.version}")
     lake.write_parquet(out, path)
     acc = out.groupby("rewrite_kind")["is_correct"].mean().round(4).to_dict() if len(out) else {}
     return dg.MaterializeResult(metadata={"dagster/row_count": len(out), "rewritten_items": dg.MetadataValue.json(counts),

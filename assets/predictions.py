@@ -42,7 +42,7 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
     items, info = lake.latest_items(settings.lake, benchmark)
     grid = registry.grid(benchmark, benchtrust.active_profile)
     subset = select_subset(items, grid.subset)
-    resolved = resolve_model(model, registry.models[model])
+    resolved = resolve_model(model, registry.model_entry(model))  # typed: errors name models.yaml and the key
 
     def engine(numeric: dict):
         from benchtrust.inference.models import build_engine
@@ -61,14 +61,14 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
 
     # row rules first: NaN/inf log-probs, probabilities outside [0, 1], orphan items → quarantine with a reason
     df, quarantine = split_predictions(df, items, source=str(settings.cache / "predictions" / resolved.model_version))
-    qpath = lake.write_parquet(quarantine, lake.quarantine_path(
-        settings.lake, "predictions", benchmark, f"{lake.safe_name(model)}__{resolved.model_version}__{info['dataset_version']}"))
+    qpath = lake.write_parquet(quarantine, lake.predictions_quarantine_path(
+        settings.lake, benchmark, model, resolved.model_version, info["dataset_version"]))
     result = validate(df, "predictions", items=items, params={
         "models": [model], "model_versions": [resolved.model_version], "dataset_versions": [info["dataset_version"]],
         "n_quarantined": len(quarantine)})
     target = lake.predictions_path(settings.lake, benchmark, model, resolved.model_version, info["dataset_version"])
     if not result.success:
-        target = settings.lake / "rejected" / target.relative_to(settings.lake)
+        target = lake.rejected_path(settings.lake, target)
         context.log.error(f"predictions contract failed for {model} × {benchmark}: {result.summary()}")
     lake.write_parquet(df.assign(contract_version=result.version), target)
     qrules = quarantine["rule"].value_counts().to_dict() if len(quarantine) else {}

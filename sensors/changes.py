@@ -70,7 +70,7 @@ def _lake_fingerprint(lake_root: Path, benchmark: str) -> str | None:
 
 def _lake_model_versions(lake_root: Path, benchmark: str, model: str) -> set[str]:
     """Model versions with predictions in the lake (file names ``<model_version>__<dataset_version>.parquet``)."""
-    folder = lake.predictions_path(lake_root, benchmark, model, "x", "y").parent
+    folder = lake.predictions_dir(lake_root, benchmark, model)
     return {p.name.split("__", 1)[0] for p in folder.glob("*__*.parquet")} if folder.is_dir() else set()
 
 
@@ -129,23 +129,11 @@ def dataset_change_sensor(context: dg.SensorEvaluationContext, benchtrust: Bench
 
 def _stat_paths(cfg: dict[str, Any]) -> list[Path] | None:
     """The local files whose size and mtime stand for the model's fingerprint; None = always re-fingerprint
-    (hub ids and servers: their fingerprint is a hash of the pinned revision, cheap)."""
-    src = dict(cfg.get("source") or {})
-    kind = src.get("type")
-    if kind == "gguf":
-        return [Path(src["path"]).expanduser()]
-    if kind == "local":
-        from benchtrust.inference.models import WEIGHT_GLOBS
+    (hub ids and servers: their fingerprint is a hash of the pinned revision, cheap). Each source class of the
+    model registry knows its files (benchtrust.inference.model_sources, the classes the engine resolves with)."""
+    from benchtrust.inference.model_sources import model_entry
 
-        root = Path(src["path"]).expanduser()
-        files = sorted({p for g in WEIGHT_GLOBS for p in root.glob(g) if p.is_file()}) if root.is_dir() else []
-        return files or ([root] if root.exists() else None)
-    if kind == "wheel_gguf":
-        from benchtrust.wheels import wheel_member
-
-        # the installed or extracted file (cheap once extracted); the wheel itself is pinned by the requirement
-        return [wheel_member(src["requirement"], src["dist"], src["module"], src["file"])]
-    return None
+    return model_entry("?", cfg).source.stat_paths()
 
 
 def stat_signature(cfg: dict[str, Any]) -> str | None:

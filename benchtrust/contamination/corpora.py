@@ -6,7 +6,9 @@ already in the lake (cross-benchmark leakage, train/test overlap). Like a benchm
 its content: ``corpus_version`` hashes every (doc_id, text) pair, independent of their order, so the same
 documents from another file keep their version and one changed document makes a new one.
 
-The registry is ``config/corpora.yaml`` (empty by default, so the default run is not slowed down). The lake
+The registry is ``config/corpora.yaml`` (empty by default, so the default run is not slowed down), plus the data
+folder's ``registry/corpora.yaml`` that ``benchtrust corpus add`` writes; both are typed (:class:`CorpusSettings`,
+:data:`CorpusEntry`), and an error names the file, the key and the rule. The lake
 keeps one immutable file per version: ``corpus_docs/corpus=<c>/<corpus_version>.parquet`` with the columns of
 the ``corpus_docs`` contract (``corpus, corpus_version, doc_id, text``). Documents are streamed in batches,
 so a corpus never has to fit in memory.
@@ -20,11 +22,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Literal, Protocol
 
 import yaml
+from pydantic import Field, TypeAdapter
 
-from benchtrust.lake import register, safe_name
+from benchtrust.lake import corpus_docs_path, corpus_latest_pointer, register, rejected_path, safe_name
 from benchtrust.readlimits import (
     CORPUS_LIMITS,
     LimitError,
@@ -33,6 +36,7 @@ from benchtrust.readlimits import (
     iter_lines_bounded,
     loads_record,
 )
+from benchtrust.typed_config import ConfigModel, validate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,57 +52,162 @@ class CorpusError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------------- registry
-@dataclass
-class CorpusSettings:
-    """``settings:`` of config/corpora.yaml."""
+class CorpusSettings(ConfigModel):
+    """``settings:`` of config/corpora.yaml (read from config/ only: the data-folder registry adds corpora)."""
 
-    ngram_sizes: tuple[int, ...] = DEFAULT_NGRAM_SIZES
+    # 13 is the GPT-3 / harness convention, 8 also reaches short items; dbt gets the same list as a var
+    ngram_sizes: tuple[Annotated[int, Field(ge=1, le=64)], ...] = Field(default=DEFAULT_NGRAM_SIZES, min_length=1)
     embed: bool = True  # default of each corpus's `embed:`
-    embed_chunk_words: int = 128  # long documents are embedded in windows of this many words
-    max_embed_chunks: int = 200_000  # a corpus with more windows is not embedded (say so, don't stall)
-    neighbours_k: int = 5
-    membership_items: int = 40  # items scored by the membership pass per benchmark × model (a small subset)
-    probe_items: int = 20  # of which the prefix-completion probe (a generate call each) runs on this many
+    embed_chunk_words: int = Field(default=128, ge=1)  # long documents are embedded in windows of this many words
+    max_embed_chunks: int = Field(default=200_000, ge=0)  # a corpus with more windows is not embedded (say so)
+    neighbours_k: int = Field(default=5, ge=1)
+    membership_items: int = Field(default=40, ge=1)  # items scored by the membership pass per benchmark × model
+    probe_items: int = Field(default=20, ge=0)  # of which the prefix-completion probe runs on this many
+
+
+class _CorpusEntry(ConfigModel):
+    """Options every corpus type takes."""
+
+    description: str = ""
+    embed: bool | None = None  # default: settings.embed
+    aligned: bool | None = None  # default: embed
+    processes: int | None = Field(default=None, ge=1)  # n-gram pass over files > 64 MB (default one per core)
+    threads: int | None = Field(default=None, ge=1)  # n-gram pass over smaller files (default 2)
+
+
+class FileCorpus(_CorpusEntry):
+    type: Literal["file"]
+    path: str
+    text_field: str = "text"
+    id_field: str | None = None
+    format: Literal["jsonl", "parquet", "csv", "tsv", "text"] | None = None
+
+
+class TextFolderCorpus(_CorpusEntry):
+    type: Literal["text_folder"]
+    path: str
+    glob: str = "**/*.txt"
+
+
+class HFCorpus(_CorpusEntry):
+    type: Literal["hf"]
+    name: str
+    config: str | None = None
+    split: str = "train"
+    revision: str | None = None
+    text_field: str = "text"
+    id_field: str | None = None
+
+
+class BenchmarkCorpus(_CorpusEntry):
+    type: Literal["benchmark"]
+    benchmark: str
+
+
+CorpusEntry = Annotated[FileCorpus | TextFolderCorpus | HFCorpus | BenchmarkCorpus, Field(discriminator="type")]
+CORPUS_ENTRY: TypeAdapter[Any] = TypeAdapter(CorpusEntry)
+
+
+def _flat(spec: Any) -> Any:
+    """``source: {type: …}`` (the benchmarks.yaml shape) is accepted too: its keys join the entry's."""
+    if isinstance(spec, dict) and isinstance(spec.get("source"), dict):
+        return {**{k: v for k, v in spec.items() if k != "source"}, **spec["source"]}
+    return spec
+
+
+def _read_registry_file(p: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise CorpusError(f"{p}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise CorpusError(f"{p}: (top level): expected a mapping with 'corpora:' and 'settings:'")
+    unknown = sorted(set(data) - {"corpora", "settings"})
+    if unknown:
+        raise CorpusError(f"{p}: {unknown[0]}: unknown key; expected corpora or settings")
+    return data
+
+
+def _entries(p: Path, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    corpora = data.get("corpora") or {}
+    if isinstance(corpora, list):  # a list of {name: ..., ...} is accepted too
+        for i, c in enumerate(corpora):
+            if not isinstance(c, dict) or "name" not in c:
+                raise CorpusError(f"{p}: corpora[{i}]: a list entry needs a 'name:'")
+        corpora = {c["name"]: {k: v for k, v in c.items() if k != "name"} for c in corpora}
+    if not isinstance(corpora, dict):
+        raise CorpusError(f"{p}: corpora: expected a mapping (or list) under 'corpora:'")
+    for name, spec in corpora.items():
+        if not isinstance(name, str):
+            raise CorpusError(f"{p}: corpora.{name}: corpus names must be strings")
+        safe_name(name)  # no separators: the name is its own folder (corpus=<name>)
+        validate(CorpusEntry, _flat(spec), p, f"corpora.{name}", CorpusError)
+    return {str(k): dict(v) for k, v in corpora.items()}
+
+
+def user_registry_path(home: str | Path) -> Path:
+    """The corpus registry in the data folder (``benchtrust corpus add`` writes it; config/ stays the user's)."""
+    return Path(home) / "registry" / "corpora.yaml"
 
 
 @dataclass
 class CorpusRegistry:
+    """config/corpora.yaml, merged with the data folder's registry (:func:`user_registry_path`) when one is given.
+    Each entry is validated (:data:`CorpusEntry`); a corpus's relative paths resolve against its own file's folder."""
+
     path: Path
     corpora: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: CorpusSettings = field(default_factory=CorpusSettings)
+    origins: dict[str, Path] = field(default_factory=dict)  # corpus → the registry file that declares it
 
     @classmethod
-    def load(cls, config_dir: str | Path) -> "CorpusRegistry":
+    def load(cls, config_dir: str | Path, user_file: str | Path | None = None) -> CorpusRegistry:
         p = Path(config_dir) / "corpora.yaml"
-        if not p.exists():
-            return cls(p)
-        data = yaml.safe_load(p.read_text()) or {}
-        corpora = data.get("corpora") or {}
-        if isinstance(corpora, list):  # a list of {name: ..., ...} is accepted too
-            corpora = {c["name"]: {k: v for k, v in c.items() if k != "name"} for c in corpora}
-        if not isinstance(corpora, dict):
-            raise CorpusError(f"{p}: expected a mapping (or list) under 'corpora:'")
+        corpora: dict[str, dict[str, Any]] = {}
+        origins: dict[str, Path] = {}
+        settings = CorpusSettings()
+        if p.exists():
+            data = _read_registry_file(p)
+            corpora = _entries(p, data)
+            origins = {c: p for c in corpora}
+            settings = validate(CorpusSettings, data.get("settings") or {}, p, "settings", CorpusError)
+        if user_file is not None and Path(user_file).exists():
+            u = Path(user_file)
+            udata = _read_registry_file(u)
+            if udata.get("settings"):
+                raise CorpusError(f"{u}: settings: the data folder's registry holds corpora only; settings live in {p}")
+            for name, spec in _entries(u, udata).items():
+                if name in corpora:
+                    raise CorpusError(f"{u}: corpora.{name}: corpus {name!r} is already declared in {origins[name]}")
+                corpora[name], origins[name] = spec, u
         folded: dict[str, str] = {}
         for name in corpora:
-            safe_name(name)  # no separators: the name is its own folder (corpus=<name>)
-            other = folded.setdefault(str(name).lower(), name)
+            other = folded.setdefault(name.lower(), name)
             if other != name:  # the same folder on a case-insensitive file system (issue 15, item 5)
-                raise CorpusError(f"{p}: corpus names {other!r} and {name!r} differ only in case")
-        s = dict(data.get("settings") or {})
-        unknown = set(s) - set(CorpusSettings.__dataclass_fields__)
-        if unknown:
-            raise CorpusError(f"{p}: unknown settings {sorted(unknown)}")
-        if "ngram_sizes" in s:
-            s["ngram_sizes"] = tuple(int(n) for n in s["ngram_sizes"])
-        return cls(p, corpora, CorpusSettings(**s))
+                raise CorpusError(f"{origins[name]}: corpora.{name}: corpus names {other!r} and {name!r} differ only in case")
+        return cls(p, corpora, settings, origins)
 
-    def source(self, name: str, base_dir: str | Path | None = None, lake: Path | None = None) -> "CorpusSource":
+    @classmethod
+    def for_settings(cls, settings: Any) -> CorpusRegistry:
+        """The registry a run sees: config/corpora.yaml plus the data folder's corpora."""
+        return cls.load(settings.config_dir, user_registry_path(settings.home))
+
+    def entry(self, name: str) -> FileCorpus | TextFolderCorpus | HFCorpus | BenchmarkCorpus:
+        """The typed entry of a registered corpus."""
         if name not in self.corpora:
             raise CorpusError(f"unknown corpus {name!r}; known: {sorted(self.corpora)} (see {self.path})")
-        return make_corpus_source(name, self.corpora[name], base_dir or self.path.parent, lake)
+        entry: FileCorpus | TextFolderCorpus | HFCorpus | BenchmarkCorpus = CORPUS_ENTRY.validate_python(
+            _flat(self.corpora[name]))
+        return entry
+
+    def source(self, name: str, base_dir: str | Path | None = None, lake: Path | None = None) -> CorpusSource:
+        if name not in self.corpora:
+            raise CorpusError(f"unknown corpus {name!r}; known: {sorted(self.corpora)} (see {self.path})")
+        return make_corpus_source(name, self.corpora[name], base_dir or self.origins.get(name, self.path).parent, lake)
 
     def embed(self, name: str) -> bool:
-        return bool(self.corpora.get(name, {}).get("embed", self.settings.embed))
+        e = self.corpora.get(name, {}).get("embed")
+        return bool(self.settings.embed if e is None else e)
 
 
 # --------------------------------------------------------------------------------------------------- sources
@@ -349,12 +458,7 @@ class ContentHasher:
         return hashlib.sha256(f"{self.acc:032x}:{self.n}".encode()).hexdigest()[:16]
 
 
-def corpus_docs_path(lake: Path, corpus: str, corpus_version: str) -> Path:
-    return lake / "corpus_docs" / f"corpus={safe_name(corpus)}" / f"{corpus_version}.parquet"
-
-
-def corpus_latest_pointer(lake: Path, corpus: str) -> Path:
-    return lake / "corpus_docs" / f"corpus={safe_name(corpus)}" / "LATEST.json"
+# corpus_docs_path and corpus_latest_pointer: imported from benchtrust.lake (the lake layout lives there)
 
 
 def latest_corpus(lake: Path, corpus: str) -> dict[str, Any]:
@@ -453,7 +557,7 @@ def write_corpus(source: CorpusSource, lake: Path, *, validator: BatchValidator 
                                     "doc_id": ids_k, "text": texts_k}, schema=schema))
     res.contract = failed or last
     if failed is not None:
-        rejected = lake / "rejected" / path.relative_to(lake)
+        rejected = rejected_path(lake, path)
         rejected.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, rejected)
         res.path = rejected
