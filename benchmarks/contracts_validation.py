@@ -103,7 +103,7 @@ def main() -> dict:
     params = {"models": ["smollm2-135m-instruct"], "model_versions": ["mv0123456789"]}
     splits, validations = [], []
     good = quarantine = result = None
-    for i in range(args.repeats + 1):
+    for _ in range(args.repeats + 1):
         t = time.perf_counter()
         good, quarantine = split_predictions(df, items, source="synthetic")
         splits.append(time.perf_counter() - t)

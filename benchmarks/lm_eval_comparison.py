@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -55,9 +56,10 @@ def harness_task_dir(root: Path, subset, selector, setting: str) -> list[str]:
     for subject, grp in subset.groupby("subject"):
         slug = subject.replace(" ", "_")
         name = f"bt_{setting}_{slug}"
-        docs = lambda recs: "\n".join(json.dumps({"item_id": r["item_id"], "question": r["input"],
-                                                  "choices": list(r["choices"]), "answer": int(r["gold_index"])})
-                                      for r in recs) + "\n"
+        def docs(recs: Any) -> str:
+            return "\n".join(json.dumps({"item_id": r["item_id"], "question": r["input"],
+                                         "choices": list(r["choices"]), "answer": int(r["gold_index"])})
+                             for r in recs) + "\n"
         (root / f"{name}_test.jsonl").write_text(docs(grp.to_dict("records")))
         (root / f"{name}_dev.jsonl").write_text(docs(selector.examples(grp.iloc[0].to_dict(), 0)))
         task = {
@@ -100,7 +102,7 @@ def worker_harness(setting: str, per_subject: int, seed: int, out: Path) -> None
                                       task_manager=TaskManager(include_path=tmp), log_samples=True, batch_size=1)
         t_end = time.time()
     rows = {}
-    for name, samples in res["samples"].items():
+    for samples in res["samples"].values():
         for s in samples:
             ll = [float(r[0][0]) if isinstance(r[0], (list, tuple)) else float(r[0]) for r in s["resps"]]
             rows[s["doc"]["item_id"]] = {"ll": ll, "correct": bool(s["acc"])}

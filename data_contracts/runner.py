@@ -88,7 +88,7 @@ def _context():
 
 
 def _batch(df: pd.DataFrame, name: str):
-    gx, ds = _context()
+    _gx, ds = _context()
     try:
         asset = ds.get_asset(name)
     except LookupError:

@@ -44,7 +44,7 @@ def run(profile: str = typer.Option("default", "--profile", "-p", help="run prof
         summary = run_profile(profile, live=sys.stderr.isatty(), wait=not no_wait, verbose=verbose)
     except (RegistryError, BusyError) as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     s = get_settings()
     typer.echo(f"profile {profile!r}: {len(summary.runs) - len(summary.failed)} of {len(summary.runs)} runs ok in "
                f"{summary.seconds:.0f}s; warehouse {s.warehouse}; reports {s.reports}")
@@ -101,13 +101,13 @@ def query(sql: str | None = typer.Argument(None, help="SQL to run against the wa
         res = run_query(s.warehouse, sql, max_rows=max_rows, timeout_s=timeout, wait_s=wait)
     except Refused as e:
         typer.echo(f"refused: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except (WarehouseBusy, QueryTimeout) as e:
         typer.echo(str(e), err=True)
-        raise typer.Exit(3)
+        raise typer.Exit(3) from None
     except duckdb.Error as e:
         typer.echo(f"query failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if not res.columns:
         return
     cols, rows = res.columns, res.rows
@@ -210,7 +210,7 @@ def import_(
                 runs += follow(instance, bf, echo, live=live)
     except BusyError as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     recs = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1).records
     meta = recs[0].asset_materialization.metadata if recs and recs[0].run_id in {r["run_id"] for r in runs} else {}
     if meta.get("summary"):

@@ -96,7 +96,7 @@ def redis(tmp: Path) -> Iterator[str]:
                 break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start: {(tmp / 'redis.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"redis-server did not start: {(tmp / 'redis.log').read_text()[-2000:]}") from None
                 time.sleep(0.2)
         yield f"redis://127.0.0.1:{port}"
     finally:

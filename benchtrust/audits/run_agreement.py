@@ -92,7 +92,7 @@ def run_agreement(
         gkeys.append(f"_g{i}")
 
     rows = []
-    for gvals, g in work.groupby(gkeys, sort=True, dropna=False) if gkeys else [((), work)]:
+    for _gvals, g in work.groupby(gkeys, sort=True, dropna=False) if gkeys else [((), work)]:
         first = d.loc[g.index[0], keys] if keys else pd.Series(dtype=object)
         dup = g.duplicated(["_item", "_run"])
         if dup.any():

@@ -24,6 +24,7 @@ row, never a match.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -410,7 +411,7 @@ def match_batch(index: NgramIndex, data: np.ndarray, offsets: np.ndarray,
     cuts = np.unique(np.concatenate([cuts[(cuts > 0) & (cuts < n_docs)], [0, n_docs]]))
     parts: list[BatchMatches] = []
     n_tokens = 0
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         lo, hi = int(offsets[a]), int(offsets[b])
         m, nt = _match_slice(index, data[lo:hi], offsets[a: b + 1] - lo)
         n_tokens += nt

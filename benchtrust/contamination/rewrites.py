@@ -86,9 +86,7 @@ def _is_character_name(s: str, m: re.Match[str]) -> bool:
     prev = re.search(r"(\S+)$", before)
     if prev and re.fullmatch(r"[A-Z]\.", prev.group(1)):  # an initial: "Susan B. Anthony"
         return False
-    if prev and prev.group(1)[:1].isupper() and not prev.group(1).endswith((".", "?", "!", ":", "|")):
-        return False
-    return True
+    return not (prev and prev.group(1)[:1].isupper() and not prev.group(1).endswith((".", "?", "!", ":", "|")))
 
 
 def entity_rename(text: str, choices: list[str], key: str) -> tuple[str, list[str]] | None:

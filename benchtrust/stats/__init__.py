@@ -78,7 +78,7 @@ from benchtrust.stats.variance import (
     seed_sd,
 )
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - grouped by topic, not sorted
     # intervals
     "Interval",
     "wilson",

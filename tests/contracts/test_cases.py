@@ -412,7 +412,7 @@ def test_case(case: dict[str, Any], tmp_path: Path, earlier: dict[str, Any]) -> 
     # the earlier good data is untouched: every file byte for byte; nothing at all changed when the input was
     # refused, and the LATEST pointer moved only to a version whose contract passed
     for name, data in earlier["before"].items():
-        if name.endswith("LATEST.json") or name.endswith(lake.MANIFEST_SUFFIX):
+        if name.endswith(("LATEST.json", lake.MANIFEST_SUFFIX)):
             continue
         assert after.get(name) == data, f"{name} changed"
     if outcome is None:

@@ -38,7 +38,7 @@ def marts_fingerprint(warehouse: Path) -> dict[str, tuple[int, str]]:
                 "and table_name = ? order by ordinal_position", [table]).fetchall()
             exprs = []
             for name, dtype in cols:
-                if "TIMESTAMP" in dtype or name.endswith("_at") or name.endswith("_path") or name in ("run_id",):
+                if "TIMESTAMP" in dtype or name.endswith(("_at", "_path")) or name in ("run_id",):
                     continue
                 q = '"' + name.replace('"', '""') + '"'
                 exprs.append(f"round({q}, 6)::varchar" if dtype in ("DOUBLE", "FLOAT") else f"{q}::varchar")

@@ -51,7 +51,7 @@ def test_definitions_load_with_every_asset_and_job():
     assert {"items_job", "predictions_job", "reports_job", "import_job"} <= {j.name for j in defs.resolve_all_job_defs()}
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"items_contract", "predictions_contract"} <= checks
-    assert any(c.startswith("not_null") or c.startswith("dbt_utils_free_unique") for c in checks)  # dbt tests
+    assert any(c.startswith(("not_null", "dbt_utils_free_unique")) for c in checks)  # dbt tests
 
 
 def test_smoke_run_materializes_everything(smoke_run):

@@ -70,7 +70,7 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     assert len(rs["models"]) == 10 and rs["n_items"] == 14014 and rs["reps"] == 10_000
     assert 0 < rs["tau_mean"] <= 1 and 0 <= rs["p_top1_change"] <= 1
     assert rs["leader"] == "anthropic/claude-3-opus-20240229"
-    assert [r["model"] for r in rs["rank_probabilities"]][0] == rs["leader"]
+    assert rs["rank_probabilities"][0]["model"] == rs["leader"]
     # the page formats marts.ranking_stability (no bootstrap while rendering), and those rows are
     # benchtrust.audits.leaderboard_stability on the imported headline answers (10,000 resamples, seed 0)
     from benchtrust.audits import leaderboard_stability

@@ -63,10 +63,10 @@ def test_http_scores_match_in_process(served_model, local_engine):
             ("Question: 2 + 2 =\nA. 3\nB. 4\nAnswer:", [" A", " B"])]
     remote, local = eng.score(reqs), local_engine.score(reqs)
     for r_opts, l_opts in zip(remote, local):
-        for r, l in zip(r_opts, l_opts):
-            assert r.logprob == pytest.approx(l.logprob, abs=1e-4)
-            assert len(r.token_logprobs) == len(l.token_logprobs)
-            assert r.is_greedy == l.is_greedy
+        for r, loc in zip(r_opts, l_opts):
+            assert r.logprob == pytest.approx(loc.logprob, abs=1e-4)
+            assert len(r.token_logprobs) == len(loc.token_logprobs)
+            assert r.is_greedy == loc.is_greedy
     assert remote[0][0].logprob > remote[0][1].logprob
 
 

@@ -227,7 +227,7 @@ def test_in_flight_is_bounded_per_replica_and_spread(servers):
 def test_gives_up_when_every_answer_is_429(servers):
     srv = servers([(429, {"Retry-After": "0"})] * 5)
     eng = OpenAICompatibleEngine(srv.url, "m", max_retries=2, backoff=0.01)
-    with pytest.raises(EngineHTTPError, match="gave up after 3 attempts: .*HTTP 429"):
+    with pytest.raises(EngineHTTPError, match=r"gave up after 3 attempts: .*HTTP 429"):
         eng.generate("x")
     assert len(srv.arrivals) == 3
 

@@ -376,7 +376,7 @@ def test_schedules_refresh_their_profile(tmp_path, monkeypatch):
     for sensor, profile, cron in ((nightly_default_refresh, "default", "0 2 * * *"), (weekly_full_refresh, "full", "0 3 * * 0")):
         assert sensor.tags["benchtrust/cron"] == cron
 
-        def tick(cursor):
+        def tick(cursor, sensor=sensor, profile=profile):
             ctx = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=repo,
                                           resources={"benchtrust": BenchtrustResource(profile=profile)})
             return sensor.evaluate_tick(ctx)
