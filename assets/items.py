@@ -56,7 +56,8 @@ def benchmark_items(context: dg.AssetExecutionContext, benchtrust: BenchtrustRes
             "source": source.describe(), "contract_version": result.version, "n_items": len(items),
         })
     else:
-        path = lake.write_parquet(items, settings.lake / "rejected" / "items" / f"benchmark={benchmark}" / f"{norm.dataset_version}.parquet")
+        path = lake.write_parquet(items, lake.rejected_path(
+            settings.lake, lake.items_path(settings.lake, benchmark, norm.dataset_version)))
         context.log.error(f"items contract failed for {benchmark}: {result.summary()}")
     rules = norm.quarantine["rule"].value_counts().to_dict() if len(norm.quarantine) else {}
     examples = norm.quarantine[["source_file", "source_row", "rule", "detail", "value"]].head(5).to_dict("records")

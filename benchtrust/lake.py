@@ -1,10 +1,25 @@
 """The Parquet lake: raw and model outputs land here, one immutable file per content version.
 
-Layout (hive-style folders; dbt reads them as external sources):
-  items/benchmark=<b>/<dataset_version>.parquet
+This module owns the lake's layout (issue 13): every path of every table is built by a function here, and
+nothing else spells a lake folder. Hive-style folders; dbt reads them as external sources:
+  items/benchmark=<b>/<dataset_version>.parquet                     (+ LATEST.json: the benchmark's latest version)
   quarantine/items/benchmark=<b>/<dataset_version>.parquet
+  quarantine/predictions/benchmark=<b>/<model>__<model_version>__<dataset_version>.parquet
   predictions/benchmark=<b>/model=<m>/<model_version>__<dataset_version>.parquet
+  corpus_docs/corpus=<c>/<corpus_version>.parquet                   (+ LATEST.json)
+  corpus_ngram_matches|corpus_ngram_scans|aligned_matches|embedding_neighbours/corpus=<c>/<file>.parquet
+  embeddings/model=<embedding model slug>/<chunk>.parquet            item_neighbours/<fingerprint>.parquet
+  membership|rewrite_predictions/benchmark=<b>/model=<m>/<model_version>__<dataset_version>__<...>.parquet
+  rejected/<the path the file would have had>                        (failed a blocking contract; never read)
 Writes go to a temporary name and are renamed into place, so readers never see half a file.
+
+"The lake is still empty" has one list, :data:`LAKE_TABLES` (table → glob, exactly as the dbt sources read it), split
+in two by :data:`SEEDED_TABLES`: those tables always have a file because :func:`ensure_layout` writes a zero-row
+schema file for them before every build (the base sources read them directly); every other table (the
+contamination tables, which exist only once a corpus is registered) is read through the dbt macro
+``bt_lake_source``, which renders an empty typed relation while the table's glob matches no file.
+``tests/test_lake_layout.py`` holds the dbt project to this list: each source's glob and each ``bt_lake_source``
+call must be the glob here, and the macro must be used for exactly the tables not seeded.
 
 The lake accepts only files the pipeline wrote (issue 15, item 6): every writer lists its file with
 :func:`register`, a sidecar ``<file>.manifest.json`` holding its size and SHA-256, written atomically *before* the
@@ -110,8 +125,62 @@ def quarantine_path(lake: Path, kind: str, benchmark: str, version: str) -> Path
 def predictions_path(lake: Path, benchmark: str, model: str, model_version: str, dataset_version: str) -> Path:
     """Benchmark and model names go through :func:`path_part` (any name; plain names unchanged); the versions
     must be safe names (hashes, or :func:`path_part` of an imported version)."""
-    return (lake / "predictions" / f"benchmark={path_part(benchmark)}" / f"model={path_part(model)}"
-            / f"{safe_name(model_version)}__{safe_name(dataset_version)}.parquet")
+    return predictions_dir(lake, benchmark, model) / f"{safe_name(model_version)}__{safe_name(dataset_version)}.parquet"
+
+
+def predictions_dir(lake: Path, benchmark: str, model: str) -> Path:
+    """The folder of every predictions file of one benchmark × model (all versions)."""
+    return lake / "predictions" / f"benchmark={path_part(benchmark)}" / f"model={path_part(model)}"
+
+
+def predictions_quarantine_path(lake: Path, benchmark: str, model: str, model_version: str,
+                                dataset_version: str) -> Path:
+    """Rows of one predictions file that failed their contract (the model's name leads the file name)."""
+    return quarantine_path(lake, "predictions", benchmark, f"{safe_name(model)}__{model_version}__{dataset_version}")
+
+
+def rejected_path(lake: Path, path: Path) -> Path:
+    """Where a file that failed a blocking contract goes instead of ``path``: the same place under ``rejected/``
+    (kept for inspection; neither dbt nor the manifest check reads it)."""
+    return lake / "rejected" / Path(path).relative_to(lake)
+
+
+def benchmarks_with_items(lake: Path) -> list[str]:
+    """The lake folder names (:func:`path_part`) of every benchmark that has a latest items version."""
+    return sorted(p.parent.name.split("=", 1)[1] for p in (lake / "items").glob("benchmark=*/LATEST.json"))
+
+
+def corpus_docs_path(lake: Path, corpus: str, corpus_version: str) -> Path:
+    return lake / "corpus_docs" / f"corpus={safe_name(corpus)}" / f"{safe_name(corpus_version)}.parquet"
+
+
+def corpus_latest_pointer(lake: Path, corpus: str) -> Path:
+    return lake / "corpus_docs" / f"corpus={safe_name(corpus)}" / "LATEST.json"
+
+
+def corpus_signal_dir(lake: Path, table: str, corpus: str) -> Path:
+    """Per-corpus folder of a contamination table: ``corpus_ngram_matches``, ``corpus_ngram_scans``,
+    ``aligned_matches`` or ``embedding_neighbours``."""
+    if table not in ("corpus_ngram_matches", "corpus_ngram_scans", "aligned_matches", "embedding_neighbours"):
+        raise ValueError(f"{table!r} is not a per-corpus lake table")
+    return lake / table / f"corpus={safe_name(corpus)}"
+
+
+def embeddings_dir(lake: Path, model_slug: str) -> Path:
+    """The embedding cache of one embedding model (``text_embeddings`` in dbt)."""
+    return lake / "embeddings" / f"model={safe_name(model_slug)}"
+
+
+def item_neighbours_path(lake: Path, fingerprint: str) -> Path:
+    return lake / "item_neighbours" / f"{safe_name(fingerprint)}.parquet"
+
+
+def model_signal_path(lake: Path, table: str, benchmark: str, model: str, name: str) -> Path:
+    """A per benchmark × model contamination file: ``membership`` (membership signals) or ``rewrite_predictions``;
+    ``name`` is the file name without ``.parquet`` (versions joined by ``__``)."""
+    if table not in ("membership", "rewrite_predictions"):
+        raise ValueError(f"{table!r} is not a per benchmark x model lake table")
+    return lake / table / f"benchmark={safe_name(benchmark)}" / f"model={safe_name(model)}" / f"{name}.parquet"
 
 
 def latest_pointer(lake: Path, benchmark: str) -> Path:
@@ -133,17 +202,44 @@ def latest_items(lake: Path, benchmark: str) -> tuple[pd.DataFrame, dict]:
     return pd.read_parquet(items_path(lake, benchmark, info["dataset_version"])), info
 
 
-def ensure_layout(lake: Path) -> None:
-    """Give every external source of the dbt project at least one (zero-row) file, so ``dbt build`` works on a
-    lake that has, say, never quarantined anything (DuckDB's read_parquet fails on a glob matching nothing)."""
+# dbt source table -> the glob of its files under the lake (what its external_location reads)
+LAKE_TABLES: dict[str, str] = {
+    "items": "items/*/*.parquet",
+    "quarantined_items": "quarantine/items/*/*.parquet",
+    "predictions": "predictions/*/*/*.parquet",
+    "corpus_docs": "corpus_docs/*/*.parquet",
+    "corpus_ngram_matches": "corpus_ngram_matches/*/*.parquet",
+    "corpus_ngram_scans": "corpus_ngram_scans/*/*.parquet",
+    "text_embeddings": "embeddings/*/*.parquet",
+    "embedding_neighbours": "embedding_neighbours/*/*.parquet",
+    "aligned_matches": "aligned_matches/*/*.parquet",
+    "item_neighbours": "item_neighbours/*.parquet",
+    "membership_signals": "membership/*/*/*.parquet",
+    "rewrite_predictions": "rewrite_predictions/*/*/*.parquet",
+}
+# the tables ensure_layout gives a zero-row schema file; all others are read through bt_lake_source
+SEEDED_TABLES = ("items", "quarantined_items", "predictions")
+
+
+def _schema_files(lake: Path) -> dict[str, tuple[Path, list[str]]]:
     from benchtrust.inference.types import PREDICTION_COLUMNS
     from benchtrust.items import ITEM_COLUMNS, QUARANTINE_COLUMNS
 
-    schema_files = {
-        lake / "items" / "benchmark=_schema" / "_schema.parquet": [*ITEM_COLUMNS, "ingested_at", "contract_version"],
-        lake / "quarantine" / "items" / "benchmark=_schema" / "_schema.parquet": QUARANTINE_COLUMNS,
-        lake / "predictions" / "benchmark=_schema" / "model=_schema" / "_schema.parquet": [*PREDICTION_COLUMNS, "written_at", "contract_version"],
+    # "_schema" on purpose: not a name path_part keeps, so no benchmark or model can ever have this folder
+    return {
+        "items": (lake / "items" / "benchmark=_schema" / "_schema.parquet",
+                  [*ITEM_COLUMNS, "ingested_at", "contract_version"]),
+        "quarantined_items": (lake / "quarantine" / "items" / "benchmark=_schema" / "_schema.parquet",
+                              QUARANTINE_COLUMNS),
+        "predictions": (lake / "predictions" / "benchmark=_schema" / "model=_schema" / "_schema.parquet",
+                        [*PREDICTION_COLUMNS, "written_at", "contract_version"]),
     }
+
+
+def ensure_layout(lake: Path) -> None:
+    """Give every table of :data:`SEEDED_TABLES` at least one (zero-row) file, so ``dbt build`` works on a
+    lake that has, say, never quarantined anything (DuckDB's read_parquet fails on a glob matching nothing)."""
+    schema_files = dict(_schema_files(lake).values())
     from benchtrust.hashing import hash_obj
 
     # (a lake from before issue 15 first goes through benchtrust.names_migration.upgrade_names, which imports this

@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from benchtrust.lake import MANIFEST_SUFFIX, adopt_existing, path_part
+from benchtrust.lake import MANIFEST_SUFFIX, adopt_existing, path_part, predictions_dir
 
 LAKE_MARKER = "_names_v2.json"
 REPORTS_MARKER = "_names_v2.json"
@@ -66,7 +66,7 @@ def migrate_lake(lake: Path) -> list[tuple[Path, Path]]:
         b, m = _first_value(f, "benchmark"), _first_value(f, "model")
         if b is None or m is None:
             continue
-        dst = lake / "predictions" / f"benchmark={path_part(b)}" / f"model={path_part(m)}" / f.name
+        dst = predictions_dir(lake, b, m) / f.name
         if dst != f:
             moves.append(_move(f, dst, lake))
     for f in sorted([*lake.glob("items/benchmark=*/*.parquet"), *lake.glob("quarantine/*/benchmark=*/*.parquet")]):

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from benchtrust.contamination.ngrams import _TOKEN_RE, _lower_translation
-from benchtrust.lake import safe_name, write_parquet
+from benchtrust.lake import corpus_signal_dir, write_parquet
 
 ALIGNED_VERSION = "stems-porter+idf2/window-1.5L/v1"
 MIN_POPULATION = 100
@@ -341,7 +341,7 @@ def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Seq
 
 
 def aligned_dir(lake: Path, corpus: str) -> Path:
-    return lake / "aligned_matches" / f"corpus={safe_name(corpus)}"
+    return corpus_signal_dir(lake, "aligned_matches", corpus)
 
 
 def corpus_aligned(lake: Path, corpus: str, corpus_version: str, items: pd.DataFrame, embedder=None,

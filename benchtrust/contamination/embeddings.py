@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchtrust.lake import register, safe_name, write_parquet
+from benchtrust.lake import (corpus_signal_dir, embeddings_dir, item_neighbours_path, register, safe_name,
+                             write_parquet)
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 EMBED_DIM = 384
@@ -100,7 +101,7 @@ class EmbeddingCache:
 
     def __init__(self, lake: Path, embedder: Embedder):
         self.embedder = embedder
-        self.dir = Path(lake) / "embeddings" / f"model={embedder.slug}"
+        self.dir = embeddings_dir(Path(lake), embedder.slug)
 
     def _files(self) -> list[Path]:
         return sorted(self.dir.glob("*.parquet")) if self.dir.exists() else []
@@ -237,7 +238,7 @@ def corpus_neighbours(lake: Path, corpus: str, corpus_version: str, items: pd.Da
     embedder = embedder or Embedder()
     fp = hash_obj([embedder.name, k, chunk_words, ITEM_MAX_WORDS,
                    sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
-    out = lake / "embedding_neighbours" / f"corpus={safe_name(corpus)}" / f"{corpus_version}__{fp}.parquet"
+    out = corpus_signal_dir(lake, "embedding_neighbours", corpus) / f"{corpus_version}__{fp}.parquet"
     if out.exists():
         return NeighbourRun(pd.read_parquet(out), out, len(items), 0, 0, time.perf_counter() - t0)
     docs = pd.read_parquet(corpus_docs_path(lake, corpus, corpus_version), columns=["doc_id", "text"])
@@ -273,8 +274,8 @@ def item_neighbours(lake: Path, items: pd.DataFrame, embedder: Embedder | None =
     embedder = embedder or Embedder()
     fp = hash_obj([embedder.name, k, min_cosine, ITEM_MAX_WORDS,
                    sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
-    folder = lake / "item_neighbours"
-    out = folder / f"{fp}.parquet"
+    out = item_neighbours_path(lake, fp)
+    folder = out.parent
     if out.exists():
         return NeighbourRun(pd.read_parquet(out), out, len(items), len(items), 0, time.perf_counter() - t0)
     cache = EmbeddingCache(lake, embedder)

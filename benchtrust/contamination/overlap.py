@@ -36,7 +36,7 @@ import pandas as pd
 from benchtrust.contamination.corpora import item_text
 from benchtrust.contamination.ngrams import TOKENIZER_VERSION, NgramIndex, arrow_buffers, match_batch
 from benchtrust.hashing import hash_obj
-from benchtrust.lake import safe_name, write_parquet
+from benchtrust.lake import benchmarks_with_items, corpus_signal_dir, write_parquet
 
 MATCH_COLUMNS = ["corpus", "corpus_version", "scan_id", "n", "doc_id", "ngram_text", "occurrences"]
 SCAN_COLUMNS = ["corpus", "corpus_version", "scan_id", "benchmark", "dataset_version", "n", "n_docs", "n_tokens",
@@ -44,19 +44,18 @@ SCAN_COLUMNS = ["corpus", "corpus_version", "scan_id", "benchmark", "dataset_ver
 
 
 def matches_dir(lake: Path, corpus: str) -> Path:
-    return lake / "corpus_ngram_matches" / f"corpus={safe_name(corpus)}"
+    return corpus_signal_dir(lake, "corpus_ngram_matches", corpus)
 
 
 def scans_dir(lake: Path, corpus: str) -> Path:
-    return lake / "corpus_ngram_scans" / f"corpus={safe_name(corpus)}"
+    return corpus_signal_dir(lake, "corpus_ngram_scans", corpus)
 
 
 def latest_item_sets(lake: Path, benchmarks: Iterable[str] | None = None) -> pd.DataFrame:
     """benchmark, dataset_version, item_id, text of the latest version of every benchmark in the lake."""
     from benchtrust.lake import latest_items
 
-    names = list(benchmarks) if benchmarks is not None else sorted(
-        p.parent.name.split("=", 1)[1] for p in (lake / "items").glob("benchmark=*/LATEST.json"))
+    names = list(benchmarks) if benchmarks is not None else benchmarks_with_items(lake)
     frames = []
     for b in names:
         items, info = latest_items(lake, b)
