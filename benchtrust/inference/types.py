@@ -14,12 +14,43 @@ from typing import Any
 # One row per grid cell of the lake's predictions table (benchtrust/lake.py writes its schema file from this list;
 # the importers produce exactly these columns).
 PREDICTION_COLUMNS = [
-    "cell_key", "model", "model_version", "benchmark", "dataset_version", "grid_version", "item_id", "item_hash",
-    "task_type", "template_id", "is_primary", "is_headline", "n_fewshot", "fewshot_seed", "permutation_seed", "decoding",
-    "temperature", "top_p", "sample_idx", "prediction", "predicted_index", "gold", "is_correct", "score",
-    "p_correct", "logprob_gold", "option_logprobs", "token_logprobs", "generation", "exec_status", "exec_reason",
-    "device", "dtype",
-    "attn_implementation", "batch_tokens", "library_versions", "computed_at",
+    "cell_key",
+    "model",
+    "model_version",
+    "benchmark",
+    "dataset_version",
+    "grid_version",
+    "item_id",
+    "item_hash",
+    "task_type",
+    "template_id",
+    "is_primary",
+    "is_headline",
+    "n_fewshot",
+    "fewshot_seed",
+    "permutation_seed",
+    "decoding",
+    "temperature",
+    "top_p",
+    "sample_idx",
+    "prediction",
+    "predicted_index",
+    "gold",
+    "is_correct",
+    "score",
+    "p_correct",
+    "logprob_gold",
+    "option_logprobs",
+    "token_logprobs",
+    "generation",
+    "exec_status",
+    "exec_reason",
+    "device",
+    "dtype",
+    "attn_implementation",
+    "batch_tokens",
+    "library_versions",
+    "computed_at",
 ]
 
 
@@ -36,8 +67,13 @@ class ResolvedModel:
     options: tuple[tuple[str, Any], ...] = ()  # engine options (e.g. timeout, chat) as sorted pairs
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "load_path": self.load_path, "gguf_file": self.gguf_file,
-                "model_version": self.model_version, "revision": self.revision}
+        return {
+            "name": self.name,
+            "load_path": self.load_path,
+            "gguf_file": self.gguf_file,
+            "model_version": self.model_version,
+            "revision": self.revision,
+        }
 
 
 @dataclass
