@@ -37,6 +37,7 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -187,14 +188,14 @@ def latest_pointer(lake: Path, benchmark: str) -> Path:
     return lake / "items" / f"benchmark={path_part(benchmark)}" / "LATEST.json"
 
 
-def set_latest(lake: Path, benchmark: str, info: dict) -> None:
+def set_latest(lake: Path, benchmark: str, info: dict[str, Any]) -> None:
     p = latest_pointer(lake, benchmark)
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, sort_keys=True))
     os.replace(tmp, p)
 
 
-def latest_items(lake: Path, benchmark: str) -> tuple[pd.DataFrame, dict]:
+def latest_items(lake: Path, benchmark: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     p = latest_pointer(lake, benchmark)
     if not p.exists():
         raise FileNotFoundError(f"no items for benchmark {benchmark!r} in {lake} (materialize benchmark_items first)")
