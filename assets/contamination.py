@@ -372,12 +372,14 @@ CONTAMINATION_JOBS = [corpora_job, embeddings_job, membership_job]
 
 
 def sync_corpus_partitions(instance: dg.DagsterInstance, config_dir=None) -> list[str]:
-    """Add a ``corpora`` partition for every corpus in config/corpora.yaml that has none yet (what a sensor
-    polling the registry would request); returns the names added."""
-    from benchtrust.contamination.corpora import CorpusRegistry
+    """Add a ``corpora`` partition for every registered corpus (config/corpora.yaml and the data folder's registry)
+    that has none yet, at once — what ``corpus_registry_sensor`` does on its next tick; ``benchtrust corpus scan``
+    calls it before submitting runs. Returns the names added."""
+    from benchtrust.contamination.corpora import CorpusRegistry, user_registry_path
     from benchtrust.settings import get_settings
 
-    reg = CorpusRegistry.load(config_dir or get_settings().config_dir)
+    settings = get_settings()
+    reg = CorpusRegistry.load(config_dir or settings.config_dir, user_registry_path(settings.home))
     new = [c for c in reg.corpora if not instance.has_dynamic_partition("corpora", c)]
     if new:
         instance.add_dynamic_partitions("corpora", new)

@@ -48,13 +48,14 @@ def _put_items(lake, benchmark, items):
 
 
 def _dbt_build(select: str) -> None:
+    from benchtrust.dbt_vars import dbt_vars_args
     from benchtrust.lake import ensure_layout
     from benchtrust.settings import DBT_PROJECT_DIR, get_settings
 
     ensure_layout(get_settings().ensure().lake)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", "--select", *select.split()], cwd=DBT_PROJECT_DIR,
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", *dbt_vars_args(), "--select", *select.split()],
+                          cwd=DBT_PROJECT_DIR, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-4000:])
 
@@ -116,7 +117,7 @@ def planted(settings, mmlu_norm, scale: int) -> dict:
     from benchtrust.contamination.corpora import make_corpus_source, write_corpus
     from benchtrust.contamination.embeddings import corpus_neighbours
     from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
-    from benchtrust.contamination.synthetic import planted_corpus, stdlib_prose
+    from benchmarks.synthetic_corpora import planted_corpus, stdlib_prose
     from data_contracts import validate_corpus_docs
 
     items = mmlu_norm.items
@@ -204,7 +205,7 @@ def membership(limit: int) -> dict:
                         "benchtrust.importers.helm", "benchtrust.contamination.ngrams",
                         "benchtrust.contamination.overlap", "benchtrust.contamination.corpora",
                         "benchtrust.contamination.embeddings", "benchtrust.contamination.membership",
-                        "benchtrust.contamination.rewrites", "benchtrust.contamination.synthetic",
+                        "benchtrust.contamination.rewrites",
                         "data_contracts.runner", "data_contracts.suites", "benchtrust.audits.label_errors",
                         "benchtrust.report.render", "benchtrust.wheels", "benchtrust.inference.models"], min_words=40)
     n = min(limit, len(std), len(mine))

@@ -41,7 +41,7 @@ DEV_SEED = 7
 
 def dev_corpus(items) -> tuple[list[dict], dict[str, str]]:
     """The dev corpus (tuning only): synthetic.py's plants; its paraphrases made harder and buried in prose."""
-    from benchtrust.contamination.synthetic import planted_corpus, stdlib_prose
+    from benchmarks.synthetic_corpora import planted_corpus, stdlib_prose
 
     prose = stdlib_prose(300)
     pc = planted_corpus(items, n_verbatim=200, n_edited=200, n_paraphrase=300, n_unrelated=1500,
@@ -63,10 +63,13 @@ def _dbt_build(select: str, dbt_vars: dict) -> None:
     from benchtrust.lake import ensure_layout
     from benchtrust.settings import DBT_PROJECT_DIR, get_settings
 
+    from benchtrust.dbt_vars import dbt_vars as settings_vars
+
     ensure_layout(get_settings().ensure().lake)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # the settings-derived vars, then the calibrated thresholds this benchmark measures
     proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", "--select", *select.split(), "--indirect-selection",
-                           "cautious", "--vars", json.dumps(dbt_vars)], cwd=DBT_PROJECT_DIR, capture_output=True, text=True, env=env)
+                           "cautious", "--vars", json.dumps({**settings_vars(), **dbt_vars})], cwd=DBT_PROJECT_DIR, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-4000:])
 

@@ -1,8 +1,8 @@
 """An independent planted-contamination corpus for validating the contamination audits (issue 12, item 3).
 
 Written without reference to the detector (benchtrust/contamination/aligned.py) and independently of
-benchtrust/contamination/synthetic.py and rewrites.py: its own thesaurus, its own rewording rules, its own
-filler text. Its seed and its parameters are fixed here, before the detector was tuned, and it is never used
+benchmarks/synthetic_corpora.py and benchtrust/contamination/rewrites.py: its own thesaurus, its own rewording
+rules, its own filler text. Its seed and its parameters are fixed here, before the detector was tuned, and it is never used
 to tune anything: thresholds are calibrated on the dev corpus (synthetic.py's planted corpus), and this corpus
 only measures.
 

@@ -10,7 +10,6 @@
                       windows (sparse candidate stage) and the window's embedding cosine
 - :mod:`.membership`  perplexity, zlib ratio, Min-K% Prob, Min-K%++, the prefix-completion probe, AUROC
 - :mod:`.rewrites`    meaning-preserving rewrites of items for the control gap
-- :mod:`.synthetic`   planted-contamination corpora and realistic text for validation and benchmarks
 
 The SQL side lives in dbt_project/models/{staging,intermediate/contamination,marts/contamination} and
 dbt_project/macros/contamination; the Dagster assets in assets/contamination.py.

@@ -30,6 +30,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -186,10 +187,6 @@ class TokenBatch:
         """The document (index in the batch) of each given token."""
         return np.searchsorted(self.doc_first_token, token_index, side="right") - 1
 
-    @property
-    def token_doc(self) -> np.ndarray:
-        return self.doc_of(np.arange(self.n_tokens))
-
 
 def _empty_batch(n_docs: int) -> TokenBatch:
     return TokenBatch(np.zeros(0, dtype=U64), np.zeros(n_docs + 1, dtype=np.int64))
@@ -291,6 +288,7 @@ def arrow_buffers(arr) -> tuple[np.ndarray, np.ndarray]:
             pa.concat_arrays(arr.chunks) if arr.num_chunks else pa.array([], type=arr.type))
     if arr.null_count:
         arr = arr.fill_null("")
+    off_type: type[np.signedinteger[Any]]
     if pa.types.is_large_string(arr.type):
         off_type = np.int64
     elif pa.types.is_string(arr.type):

@@ -41,7 +41,7 @@ def _build(mmlu):
     from benchtrust.contamination.corpora import make_corpus_source, write_corpus
     from benchtrust.contamination.embeddings import corpus_neighbours
     from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
-    from benchtrust.contamination.synthetic import planted_corpus, stdlib_prose
+    from benchmarks.synthetic_corpora import planted_corpus, stdlib_prose
     from benchtrust.settings import get_settings
     from data_contracts import validate_corpus_docs
 

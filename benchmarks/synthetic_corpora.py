@@ -1,5 +1,6 @@
 """Synthetic corpora with known contamination, to validate the audits (planted ground truth) and to benchmark
-the corpus pass. Nothing here is used by the pipeline itself.
+the corpus pass. Nothing here is used by the pipeline itself, so it lives with the benchmarks (issue 13, item 6:
+test and benchmark generators out of the library); tests/contamination/test_planted.py imports it from here.
 
 Plants, for a benchmark item's text (question and choices):
 
@@ -172,31 +173,3 @@ def stdlib_prose(limit: int = 300, min_words: int = 40) -> list[str]:
             if len(out) >= limit:
                 return out
     return out
-
-
-def realistic_text(target_bytes: int, seed: int, benchmark_texts: Sequence[str], vocab: Sequence[str] | None = None,
-                   plant_every: int = 2000) -> Iterable[str]:
-    """Documents of synthetic-but-realistic text until ``target_bytes``: word sequences drawn from the benchmark
-    vocabulary with real sentence fragments of benchmark text mixed in (so the pass sees realistic token lengths
-    and partial matches), and every ``plant_every``-th document a verbatim benchmark item (real matches)."""
-    rng = random.Random(seed)
-    if vocab is None:
-        vocab = sorted({w for t in benchmark_texts[:5000] for w in t.split()})
-    size = 0
-    k = 0
-    while size < target_bytes:
-        k += 1
-        if plant_every and k % plant_every == 0:
-            doc = rng.choice(benchmark_texts)
-        else:
-            parts = []
-            for _ in range(rng.randint(2, 12)):
-                if rng.random() < 0.3:
-                    src = rng.choice(benchmark_texts).split()
-                    s = rng.randrange(max(1, len(src) - 8))
-                    parts.append(" ".join(src[s: s + rng.randint(3, 10)]))  # a fragment: shorter than 13 tokens
-                else:
-                    parts.append(" ".join(rng.choice(vocab) for _ in range(rng.randint(5, 40))) + ".")
-            doc = " ".join(parts)
-        size += len(doc.encode("utf-8")) + 1
-        yield doc
