@@ -16,14 +16,16 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name="benchtrust_dbt_models", pool=WAREHOUSE_POOL)  # DuckDB: one writer, one build at a time
     def benchtrust_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        from benchtrust.dbt_vars import dbt_vars_args
         from benchtrust.lake import ensure_layout
         from benchtrust.names_migration import upgrade_names
         from benchtrust.settings import get_settings
 
-        lake = get_settings().ensure().lake
-        upgrade_names(lake)  # once: folders of the old, non-injective name rule move to their new names
-        ensure_layout(lake)
-        yield from dbt.cli(["build"], context=context).stream()
+        settings = get_settings().ensure()
+        upgrade_names(settings.lake)  # once: folders of the old, non-injective name rule move to their new names
+        ensure_layout(settings.lake)
+        # the settings-derived vars (n-gram sizes, embedding width) on every build: the SQL has no copy of them
+        yield from dbt.cli(["build", *dbt_vars_args(settings.config_dir)], context=context).stream()
 
     return benchtrust_dbt_models.map_asset_specs(_after_imports)
 

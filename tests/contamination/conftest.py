@@ -32,11 +32,12 @@ def put_items(lake: Path, benchmark: str, items: pd.DataFrame, dataset_version: 
 
 
 def dbt_build(select: str = DBT_SELECT, extra: list[str] | None = None) -> str:
+    from benchtrust.dbt_vars import dbt_vars_args
     from benchtrust.lake import ensure_layout
     from benchtrust.settings import DBT_PROJECT_DIR, get_settings
 
     ensure_layout(get_settings().ensure().lake)
-    cmd = ["dbt", "build", "--profiles-dir", ".", "--select", *select.split(), *(extra or [])]
+    cmd = ["dbt", "build", "--profiles-dir", ".", *dbt_vars_args(), "--select", *select.split(), *(extra or [])]
     proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:]
     return proc.stdout

@@ -44,11 +44,13 @@ def _corpus(settings, tmp_path, name, items):
 
 
 def _run():
+    from benchtrust.dbt_vars import dbt_vars_args
     from benchtrust.lake import ensure_layout
     from benchtrust.settings import DBT_PROJECT_DIR, get_settings
 
     ensure_layout(get_settings().ensure().lake)
-    proc = subprocess.run(["dbt", "run", "--profiles-dir", ".", "--select", "+int_item_ngram_overlaps_measured"],
+    proc = subprocess.run(["dbt", "run", "--profiles-dir", ".", *dbt_vars_args(), "--select",
+                           "+int_item_ngram_overlaps_measured"],
                           cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
 

@@ -36,9 +36,10 @@ def write_predictions(lake_root, rows: list[dict], written_at: pd.Timestamp | No
 
 def dbt_build(*args: str) -> subprocess.CompletedProcess:
     """`dbt build` on the warehouse of the current BENCHTRUST_HOME; asserts that everything passed."""
+    from benchtrust.dbt_vars import dbt_vars_args
     from benchtrust.settings import DBT_PROJECT_DIR
 
-    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", *args], cwd=DBT_PROJECT_DIR,
+    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", *dbt_vars_args(), *args], cwd=DBT_PROJECT_DIR,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert "ERROR=0" in proc.stdout and "FAIL=" not in proc.stdout.replace("FAIL=0", "")
@@ -200,7 +201,9 @@ def test_contract_rejects_a_type_drift(bt_home, dbt_manifest, tmp_path):
     shutil.copytree(DBT_PROJECT_DIR, proj, ignore=shutil.ignore_patterns("target", "logs"))
     sql = proj / "models" / "marts" / "reliability_report.sql"
     sql.write_text(sql.read_text().replace("0.95::double as ci_level", "0.95 as ci_level"))
-    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", "--select", "+reliability_report"], cwd=proj,
+    from benchtrust.dbt_vars import dbt_vars_args
+
+    proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", *dbt_vars_args(), "--select", "+reliability_report"], cwd=proj,
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "contract" in proc.stdout.lower() and "ci_level" in proc.stdout

@@ -53,10 +53,10 @@ left join {{ ref('int_item_qualities_checked') }} as q using (benchmark, dataset
 left join (
     select
         benchmark, dataset_version, item_id,
-        max(value) filter (where signal = 'ngram_overlap' and method = 'n=max(13,8)') as max_ngram_overlap_share,
+        max(value) filter (where signal = 'ngram_overlap' and method = '{{ bt_ngram_max_method() }}') as max_ngram_overlap_share,
         max(value) filter (where signal = 'aligned_overlap') as max_aligned_containment,
         max(value) filter (where signal = 'aligned_embedding') as max_aligned_window_cosine,
-        bool_or(is_flagged) filter (where signal = 'ngram_overlap' and method = 'n=max(13,8)') as is_ngram_flagged,
+        bool_or(is_flagged) filter (where signal = 'ngram_overlap' and method = '{{ bt_ngram_max_method() }}') as is_ngram_flagged,
         bool_or(is_flagged) filter (where signal = 'aligned_overlap') as is_aligned_flagged
     from {{ ref('contamination_evidence') }}
     where evidence_source = 'corpus'

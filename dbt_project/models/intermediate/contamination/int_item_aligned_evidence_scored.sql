@@ -10,10 +10,10 @@
 -- The default thresholds were calibrated on clean (never planted) MMLU items of the dev corpus so that at most
 -- 0.5% of them are flagged; benchmarks/results/contamination_validation.json records the calibration and the
 -- recall and false-positive rate measured on an independent corpus.
-{%- set min_w = var('contamination_aligned_min_weight', 20.0) %}
-{%- set t_c = var('contamination_aligned_flag_containment', 0.77) %}
-{%- set t_lo = var('contamination_aligned_min_containment', 0.5) %}
-{%- set t_cos = var('contamination_aligned_flag_cosine', 0.79) %}
+{%- set min_w = var('contamination_aligned_min_weight') %}
+{%- set t_c = var('contamination_aligned_flag_containment') %}
+{%- set t_lo = var('contamination_aligned_min_containment') %}
+{%- set t_cos = var('contamination_aligned_flag_cosine') %}
 {{ config(materialized='table') }}
 
 with emb as (

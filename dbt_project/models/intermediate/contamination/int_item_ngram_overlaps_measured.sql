@@ -14,12 +14,12 @@
     unique_key=['corpus', 'corpus_version', 'benchmark', 'dataset_version', 'n', 'item_id'],
     on_schema_change='fail'
 ) }}
-{%- set max_df = var('contamination_ngram_max_item_df', 1) %}
+{%- set max_df = var('contamination_ngram_max_item_df') %}
 
 with pairs as (
     select distinct corpus, corpus_version, benchmark, dataset_version, n
     from {{ ref('stg_lake__corpus_ngram_scans') }} as s
-    where s.n in ({{ var('contamination_ngram_sizes', [13, 8]) | join(', ') }})
+    where s.n in ({{ bt_setting_var('contamination_ngram_sizes') | join(', ') }})
     {%- if is_incremental() %}
     and not exists (
         select 1 from {{ this }} as t

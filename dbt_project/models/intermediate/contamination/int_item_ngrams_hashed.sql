@@ -2,16 +2,16 @@
 -- benchmark × dataset version × item × n × position, hashed with the shared SQL definition (macros/contamination).
 -- item_df = how many distinct item texts of the same benchmark version contain the n-gram: an n-gram shared by
 -- several items (a reading passage several questions refer to, a templated stem) cannot tell which item leaked,
--- so the overlap share counts only n-grams with item_df <= var('contamination_ngram_max_item_df', 1).
+-- so the overlap share counts only n-grams with item_df <= var('contamination_ngram_max_item_df').
 -- Exact duplicate items share one text and so keep their n-grams.
 -- n: the sizes the corpus pass scanned (config/corpora.yaml settings.ngram_sizes) that are also in
--- var('contamination_ngram_sizes', [13, 8]) — 13 is the GPT-3 / harness convention, 8 also reaches short items.
+-- var('contamination_ngram_sizes'), which benchtrust passes from that same setting on every dbt invocation.
 {{ config(materialized='table') }}
 
 with wanted as (
     select distinct benchmark, dataset_version, n
     from {{ ref('stg_lake__corpus_ngram_scans') }}
-    where n in ({{ var('contamination_ngram_sizes', [13, 8]) | join(', ') }})
+    where n in ({{ bt_setting_var('contamination_ngram_sizes') | join(', ') }})
 ),
 
 items as (

@@ -1,11 +1,11 @@
 -- Near-duplicate item pairs inside a benchmark and across benchmarks (AUDITS.md audit 10 / 8b): one row per
 -- unordered pair of items whose embedding cosine (recomputed in SQL) is at least
--- var('contamination_near_duplicate_cosine', 0.95), or that items.py flags as exact duplicates (same
+-- var('contamination_near_duplicate_cosine'), or that items.py flags as exact duplicates (same
 -- whitespace/case-normalised question and choices). The threshold: all-MiniLM-L6-v2 puts reworded copies of
 -- one question at 0.95–1.0 and distinct questions of one subject mostly below 0.9 (see
 -- benchmarks/results/contamination_audits.json for the measured distributions on MMLU).
 {{ config(materialized='table') }}
-{%- set thr = var('contamination_near_duplicate_cosine', 0.95) %}
+{%- set thr = var('contamination_near_duplicate_cosine') %}
 
 with emb as (  -- one row per model × text hash, joined on one combined key: with two equalities on the model
     -- column, DuckDB 2.0's planner derives model = model between the two embedding scans and joins them on the

@@ -4,7 +4,8 @@
 --   strong    ngram_overlap      share of the item's informative n-grams found in the corpus (method 'n=13', …)
 --   moderate  embedding_nn       max cosine of the item to a corpus document (method = embedding model)
 --   strong    ngram_overlap      method 'n=max(13,8)': the larger of the item's 13- and 8-gram overlap shares
---                                (lightly edited copies break 13-grams first; 'n=13' stays the convention row)
+--                                (lightly edited copies break 13-grams first; 'n=13' stays the convention row);
+--                                the sizes, and so the label, are var('contamination_ngram_sizes')
 --   strong    aligned_overlap    order-insensitive containment of the item's content stems in a window as long
 --                                as the item (reworded copies inside unrelated text); flagged by containment, or
 --                                by containment with the window's embedding cosine (int_item_aligned_evidence_scored)
@@ -13,9 +14,9 @@
 --   weak      perplexity, zlib_ratio, min_k_prob, min_k_plus_plus  membership scores (no threshold: near-random
 --             AUROC on Pythia per MIMIR; they rank items, they do not flag them)
 -- Columns that do not apply are '' (corpus for a model signal, model for a corpus signal), so the key has no NULL.
-{%- set flag_share = var('contamination_ngram_flag_share', 0.1) %}
-{%- set flag_cos = var('contamination_embedding_flag_cosine', 0.8) %}
-{%- set flag_prefix = var('contamination_prefix_flag_share', 0.5) %}
+{%- set flag_share = var('contamination_ngram_flag_share') %}
+{%- set flag_cos = var('contamination_embedding_flag_cosine') %}
+{%- set flag_prefix = var('contamination_prefix_flag_share') %}
 
 with ngram as (
     select
@@ -29,16 +30,16 @@ with ngram as (
     from {{ ref('int_item_ngram_overlaps_measured') }}
 ),
 
-ngram_max as (  -- per corpus version × item: the larger of the 13- and 8-gram shares
+ngram_max as (  -- per corpus version × item: the largest share over the n-gram sizes (13 and 8 by default)
     select
-        benchmark, dataset_version, item_id, 'ngram_overlap' as signal, 'n=max(13,8)' as method,
+        benchmark, dataset_version, item_id, 'ngram_overlap' as signal, '{{ bt_ngram_max_method() }}' as method,
         'corpus' as evidence_source, corpus, corpus_version, '' as model, '' as model_version,
         max(overlap_share) as value, {{ flag_share }}::double as threshold,
         max(overlap_share) >= {{ flag_share }} as is_flagged, 'strong' as strength,
         json_object('overlap_share_by_n', map(list(n order by n), list(overlap_share order by n)),
             'longest_span_tokens', max(longest_span_tokens))::varchar as detail
     from {{ ref('int_item_ngram_overlaps_measured') }}
-    where n in (13, 8)
+    where n in ({{ bt_setting_var('contamination_ngram_sizes') | join(', ') }})
     group by all
 ),
 
