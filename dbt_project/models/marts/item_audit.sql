@@ -1,5 +1,8 @@
 -- One row per benchmark × dataset version × item: duplicate flags now; contamination, label-error and
 -- difficulty evidence join here as their audits land.
+{#- the n-gram evidence row of the largest share over the sizes, e.g. 'n=max(13,8)' (macros/setting_var.sql) #}
+{%- set ngram_max = bt_ngram_max_method() %}
+
 with headline as (
     select
         benchmark, dataset_version, item_id,
@@ -53,10 +56,10 @@ left join {{ ref('int_item_qualities_checked') }} as q using (benchmark, dataset
 left join (
     select
         benchmark, dataset_version, item_id,
-        max(value) filter (where signal = 'ngram_overlap' and method = '{{ bt_ngram_max_method() }}') as max_ngram_overlap_share,
+        max(value) filter (where signal = 'ngram_overlap' and method = '{{ ngram_max }}') as max_ngram_overlap_share,
         max(value) filter (where signal = 'aligned_overlap') as max_aligned_containment,
         max(value) filter (where signal = 'aligned_embedding') as max_aligned_window_cosine,
-        bool_or(is_flagged) filter (where signal = 'ngram_overlap' and method = '{{ bt_ngram_max_method() }}') as is_ngram_flagged,
+        bool_or(is_flagged) filter (where signal = 'ngram_overlap' and method = '{{ ngram_max }}') as is_ngram_flagged,
         bool_or(is_flagged) filter (where signal = 'aligned_overlap') as is_aligned_flagged
     from {{ ref('contamination_evidence') }}
     where evidence_source = 'corpus'
