@@ -109,7 +109,10 @@ def _strip_explain(sql: str) -> str:
 def _check_tree(sql: str) -> None:
     con = duckdb.connect(":memory:", config=CONNECTION_CONFIG)
     try:
-        tree = json.loads(con.execute("select json_serialize_sql(?::varchar)", [sql]).fetchone()[0])
+        row = con.execute("select json_serialize_sql(?::varchar)", [sql]).fetchone()
+        if row is None:  # json_serialize_sql returns one row for any input; never reached
+            raise Refused("could not parse the statement")
+        tree = json.loads(row[0])
     finally:
         con.close()
     if tree.get("error"):

@@ -50,6 +50,7 @@ import json
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -177,7 +178,7 @@ def _latent_truth(method: str, labels: pd.DataFrame) -> pd.DataFrame:
     """P(true answer = option) per item from crowd-kit's aggregator ``method`` (rows: task; columns: options)."""
     from crowdkit.aggregation import GLAD, MACE, OneCoinDawidSkene
 
-    model = {"one_coin_dawid_skene": lambda: OneCoinDawidSkene(n_iter=100, tol=1e-6),
+    model: Any = {"one_coin_dawid_skene": lambda: OneCoinDawidSkene(n_iter=100, tol=1e-6),
              "glad": lambda: GLAD(n_iter=50, tol=1e-5),
              "mace": lambda: MACE(n_iter=50, n_restarts=3, random_state=0)}[method]()
     with warnings.catch_warnings():  # crowd-kit's pandas idioms warn on pandas 2.x
@@ -265,7 +266,7 @@ def label_error_posteriors(
     per = (valid.groupby(["item", "model", "answer"]).size().rename("n").reset_index()
            .sort_values(["item", "model", "n", "answer"], ascending=[True, True, False, True], kind="mergesort")
            .drop_duplicates(["item", "model"]))
-    votes = {it: {} for it in gold_of.index}
+    votes: dict[Any, dict[str, str | None]] = {it: {} for it in gold_of.index}
     for m in sorted(frame["model"].unique()):
         for it in frame.loc[frame["model"] == m, "item"].unique():
             votes[it][m] = None

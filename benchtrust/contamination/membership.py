@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 DEFAULT_K = 0.2
 PREFIX_TOKENS = 32
@@ -46,8 +47,8 @@ def lowest_k_mean(x: np.ndarray, k: float) -> float:
     return float(np.mean(np.partition(x, m - 1)[:m]))
 
 
-def signals_from_logprobs(token_logprobs: Sequence[float], text: str, mu: Sequence[float] | None = None,
-                          sigma: Sequence[float] | None = None, k: float = DEFAULT_K) -> dict[str, Any]:
+def signals_from_logprobs(token_logprobs: ArrayLike, text: str, mu: ArrayLike | None = None,
+                          sigma: ArrayLike | None = None, k: float = DEFAULT_K) -> dict[str, Any]:
     """The membership scores of one text from its token log-probabilities (and μ, σ per token for Min-K%++;
     without them Min-K%++ is NaN — the case of predictions that kept only the gold continuation's tokens)."""
     lp = np.asarray(token_logprobs, dtype=np.float64)

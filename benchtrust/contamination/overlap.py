@@ -189,7 +189,7 @@ def _save_index(index: NgramIndex, path: Path) -> None:
     for n in index.ns:
         arrays[f"members_{n}"] = index.members[n]
         arrays[f"bitmap_{n}"] = index.bitmap[n]
-    np.savez(path, **arrays)
+    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy's stub lets **kwds bind allow_pickle: bool
 
 
 def _init_worker(path: str) -> None:
@@ -211,6 +211,8 @@ def _scan_row_group(job: tuple[str, int, int]) -> tuple[pd.DataFrame | None, int
     for s in range(0, t.num_rows, batch_rows):
         ids, arr = t.column("doc_id").slice(s, batch_rows), t.column("text").slice(s, batch_rows)
         data, off = arrow_buffers(arr)
+        if _WORKER_INDEX is None:
+            raise RuntimeError("scan worker started without its n-gram index (_init_worker did not run)")
         m, nt = match_batch(_WORKER_INDEX, data, off)
         n_docs += len(off) - 1
         n_bytes += int(len(data))

@@ -101,7 +101,7 @@ def entity_rename(text: str, choices: list[str], key: str) -> tuple[str, list[st
         return None
     rng = np.random.default_rng(int(hash_obj(["entity_rename", key]), 16))
     targets = list(rng.choice(_NAMES_TO, size=len(found), replace=False))
-    mapping = dict(zip(found, targets))
+    mapping: dict[str, str] = dict(zip(found, targets))
 
     def sub(s: str) -> str:
         return _NAME_RE.sub(lambda m: mapping.get(m.group(1), m.group(1)), s)

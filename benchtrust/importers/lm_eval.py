@@ -153,7 +153,7 @@ def _row_from(rec: dict[str, Any], task: str, file: str, line: int, metric: str 
         args = _arguments(rec["arguments"])
     except (TypeError, AttributeError) as e:
         raise ImportFormatError(file, "bad_arguments", str(e), line=line) from None
-    doc = rec.get("doc") if isinstance(rec.get("doc"), dict) else {}
+    doc: dict[str, Any] = rec["doc"] if isinstance(rec.get("doc"), dict) else {}
     fr = rec["filtered_resps"]
     target = rec.get("target")
     metrics = list(rec.get("metrics") or [])

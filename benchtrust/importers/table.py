@@ -116,7 +116,7 @@ def _read(p: Path) -> pd.DataFrame:
         from benchtrust.sources.files import iter_csv
 
         bad = next((r for r in iter_csv(p, sep) if r.error), None)
-        if bad is not None:
+        if bad is not None and bad.error is not None:
             raise ImportFormatError(str(p), bad.error[0], bad.error[1], row=bad.row)
         return pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False)
     except FileNotFoundError:
@@ -267,9 +267,9 @@ def import_table(
             raise ImportFormatError(file, "missing_value", "empty model", row=r)
         item_id = _text(get["item_id"][i]) if "item_id" in get else None
         text = _text(get["input"][i]) if "input" in get else None
-        if item_id is None and text is None:
-            raise ImportFormatError(file, "missing_value", "neither item_id nor input", row=r)
         if item_id is None:
+            if text is None:
+                raise ImportFormatError(file, "missing_value", "neither item_id nor input", row=r)
             item_id = "item-" + hash_strings([normalise_for_dedup(text)], 12)
         pred_raw = get["prediction"][i]
         pred = None if is_missing(pred_raw) else str(pred_raw).strip()

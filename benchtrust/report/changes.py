@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from typing_extensions import TypeIs  # typing.TypeIs is 3.13+
 
 from benchtrust.stats import mcnemar_exact, minimum_detectable_effect, power_exact
 
@@ -23,7 +24,7 @@ POWER = 0.8
 MAX_LISTED = 200  # items listed per kind of change (the JSON and the counts always cover all of them)
 
 
-def _finite(v: Any) -> bool:
+def _finite(v: Any) -> TypeIs[float]:
     return v is not None and isinstance(v, (int, float, np.floating)) and math.isfinite(float(v))
 
 
@@ -133,7 +134,7 @@ def item_changes(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any]:
         "flips": flips[:MAX_LISTED],
         "paired": {"n_shared": n_shared, "n_both_correct": both_c, "n_only_old": only_old, "n_only_new": only_new,
                    "n_neither": neither, "acc_old": acc_old, "acc_new": acc_new,
-                   "delta": None if acc_old is None else acc_new - acc_old, "agreement": agreement,
+                   "delta": None if acc_old is None or acc_new is None else acc_new - acc_old, "agreement": agreement,
                    "mcnemar_p": float(mcnemar_exact(only_old, only_new)) if n_shared else None},
     }
 
@@ -144,7 +145,7 @@ def interpret(paired: dict[str, Any], power: dict[str, Any]) -> str:
     if not n:
         return "No item is shared unchanged between the two versions: the scores cannot be compared item by item."
     if p is not None and p <= ALPHA:
-        return (f"The change is real: {100 * delta:+.1f} points on {n} shared items, exact McNemar p = {p:.2g} "
+        return (f"The change is real: {100 * (delta or 0):+.1f} points on {n} shared items, exact McNemar p = {p:.2g} "
                 f"(≤ {ALPHA}).")
     head = (f"No detectable change: {100 * (delta or 0):+.1f} points on {n} shared items, exact McNemar "
             f"p = {p:.2g} (> {ALPHA}).")

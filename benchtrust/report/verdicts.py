@@ -18,6 +18,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from typing_extensions import TypeIs  # typing.TypeIs is 3.13+
+
 GREEN, AMBER, RED, NA = "green", "amber", "red", "n/a"
 _ORDER = {NA: -1, GREEN: 0, AMBER: 1, RED: 2}
 
@@ -113,7 +115,7 @@ class Verdict:
         return asdict(self)
 
 
-def _finite(v: Any) -> bool:
+def _finite(v: Any) -> TypeIs[float]:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 

@@ -165,7 +165,7 @@ def _serve(candidate_path, entry_point, call_r, reply_w, use_audit, workdir):
     if use_audit:
         _install_audit_hook(to_stderr, lambda: None, workdir, os._exit)
     dumps, loads, recv, send = pickle.dumps, pickle.loads, _recv, _send
-    g = {"__name__": "__main__", "__builtins__": __builtins__, "__file__": "candidate.py"}
+    g = {"__name__": "__main__", "__builtins__": __builtins__, "__file__": "candidate.py"}  # type: dict
     load_error = None
     try:
         with open(candidate_path, encoding="utf-8") as f:
@@ -178,7 +178,7 @@ def _serve(candidate_path, entry_point, call_r, reply_w, use_audit, workdir):
         if msg is None:
             os._exit(0)
         if load_error is not None:
-            reply = ("exc",) + load_error
+            reply = ("exc",) + load_error  # type: tuple
         elif fn is None:
             reply = ("exc", "NameError", f"name {entry_point!r} is not defined")
         else:

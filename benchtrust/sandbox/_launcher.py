@@ -351,8 +351,8 @@ def launch(control_dir):
     os.write(lifeline_w, b"g")  # lifeline_w stays open until the launcher dies
     for fd in (cfg["result_fd"], cfg["nonce_fd"]):
         os.close(fd)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    for forwarded in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(forwarded, signal.SIG_IGN)
     while True:
         try:
             _, status = os.waitpid(pid, 0)

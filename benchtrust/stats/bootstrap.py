@@ -70,7 +70,7 @@ def bootstrap_accuracy(
     for start in range(0, reps, chunk):
         stop = min(start + chunk, reps)
         w = rng.multinomial(n_items, probs, size=stop - start).astype(dtype)
-        out[start:stop] = w @ pat
+        out[start:stop] = np.matmul(w, pat)
     out /= n_items
     return out
 

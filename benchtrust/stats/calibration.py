@@ -41,7 +41,7 @@ class ReliabilityTable(NamedTuple):
     """Per-bin counts, accuracy and mean confidence, each shape (n_bins,); nan for empty bins."""
 
     edges: NDArray[np.float64]
-    count: NDArray[np.int64]
+    count: NDArray[np.int64]  # type: ignore[assignment]  # a public field name; it shadows tuple.count on purpose
     accuracy: NDArray[np.float64]
     confidence: NDArray[np.float64]
 

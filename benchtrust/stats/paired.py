@@ -101,7 +101,7 @@ def mcnemar_exact(b: ArrayLike, c: ArrayLike) -> NDArray[np.float64]:
     if np.any(b_arr < 0) or np.any(c_arr < 0):
         raise ValueError("counts must be >= 0")
     p = 2.0 * stats.binom.cdf(np.minimum(b_arr, c_arr), b_arr + c_arr, 0.5)
-    return np.minimum(p, 1.0)
+    return np.asarray(np.minimum(p, 1.0), dtype=np.float64)
 
 
 def cell_probabilities(

@@ -121,4 +121,4 @@ def kendalls_w(scores: ArrayLike) -> float:
     denom = m**2 * (n**3 - n) - m * tie_term
     if denom <= 0:
         return float("nan")
-    return 12.0 * s / denom
+    return float(12.0 * s / denom)
