@@ -68,7 +68,7 @@ def near_duplicates(settings, mmlu) -> dict:
 
     t0 = time.perf_counter()
     items = latest_item_sets(settings.lake)
-    res = item_neighbours(settings.lake, items, k=5, min_cosine=0.8)
+    item_neighbours(settings.lake, items, k=5, min_cosine=0.8)
     t_emb = time.perf_counter() - t0
     _dbt_build("+near_duplicates")
     con = duckdb.connect(str(settings.warehouse), read_only=True)
@@ -94,7 +94,7 @@ def near_duplicates(settings, mmlu) -> dict:
 
     for a, b in zip(near["item_id_a"], near["item_id_b"]):
         parent[find(a)] = find(b)
-    members = {x for x in parent}
+    members = set(parent)
     groups = {find(x) for x in members}
     return {
         "items": len(items), "embedding_seconds": round(t_emb, 1), "items_per_second": round(len(items) / t_emb, 1),
@@ -114,10 +114,10 @@ def near_duplicates(settings, mmlu) -> dict:
 def planted(settings, mmlu_norm, scale: int) -> dict:
     import duckdb
 
+    from benchmarks.synthetic_corpora import planted_corpus, stdlib_prose
     from benchtrust.contamination.corpora import make_corpus_source, write_corpus
     from benchtrust.contamination.embeddings import corpus_neighbours
     from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
-    from benchmarks.synthetic_corpora import planted_corpus, stdlib_prose
     from data_contracts import validate_corpus_docs
 
     items = mmlu_norm.items
@@ -172,7 +172,7 @@ def _docstrings(modules: list[str], min_words: int = 40) -> list[str]:
     for name in modules:
         try:
             mod = importlib.import_module(name)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         cands = [mod] + [obj for _, obj in inspect.getmembers(mod)
                          if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", "") == name]

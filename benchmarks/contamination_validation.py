@@ -60,10 +60,9 @@ def dev_corpus(items) -> tuple[list[dict], dict[str, str]]:
 
 
 def _dbt_build(select: str, dbt_vars: dict) -> None:
+    from benchtrust.dbt_vars import dbt_vars as settings_vars
     from benchtrust.lake import ensure_layout
     from benchtrust.settings import DBT_PROJECT_DIR, get_settings
-
-    from benchtrust.dbt_vars import dbt_vars as settings_vars
 
     ensure_layout(get_settings().ensure().lake)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -123,11 +122,11 @@ def run_corpus(name: str, docs: list[dict], settings, all_items) -> dict:
             "aligned_seconds": round(t_al, 1), "aligned_info": info, "frame": frame}
 
 
-def whole_doc_cosine(settings, docs: list[dict], items_sub) -> "object":
+def whole_doc_cosine(settings, docs: list[dict], items_sub) -> object:
     import numpy as np
     import pandas as pd
 
-    from benchtrust.contamination.embeddings import EmbeddingCache, Embedder, item_embedding_text
+    from benchtrust.contamination.embeddings import Embedder, EmbeddingCache, item_embedding_text
 
     cache = EmbeddingCache(settings.lake, Embedder())
     dv, _, _ = cache.embed([d["text"] for d in docs])

@@ -11,12 +11,11 @@ import duckdb
 import pandas as pd
 
 from benchtrust.contamination.corpora import item_text, make_corpus_source, write_corpus
-from data_contracts import validate_corpus_docs
 from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
+from data_contracts import validate_corpus_docs
 from tests.contamination.conftest import put_items
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
-         "romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu"]
 
 
 def _items(n=30, version="v1", edit=None):

@@ -38,10 +38,10 @@ def planted_lake(tmp_path_factory, mmlu):
 
 
 def _build(mmlu):
+    from benchmarks.synthetic_corpora import planted_corpus, stdlib_prose
     from benchtrust.contamination.corpora import make_corpus_source, write_corpus
     from benchtrust.contamination.embeddings import corpus_neighbours
     from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
-    from benchmarks.synthetic_corpora import planted_corpus, stdlib_prose
     from benchtrust.settings import get_settings
     from data_contracts import validate_corpus_docs
 
