@@ -28,8 +28,8 @@ def corpus_partitions_to_add(registered: list[str], existing: set[str]) -> list[
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a `corpora` partition for every corpus in config/corpora.yaml and the data folder's corpus "
-                "registry (benchtrust corpus add). Requests no runs: scanning a corpus is benchtrust corpus scan "
-                "or corpora_job from the UI.",
+    "registry (benchtrust corpus add). Requests no runs: scanning a corpus is benchtrust corpus scan "
+    "or corpora_job from the UI.",
 )
 def corpus_registry_sensor(context: dg.SensorEvaluationContext, benchtrust: BenchtrustResource) -> dg.SensorResult:
     from benchtrust.contamination.corpora import CorpusError, CorpusRegistry
@@ -39,8 +39,9 @@ def corpus_registry_sensor(context: dg.SensorEvaluationContext, benchtrust: Benc
     except (CorpusError, ValueError) as e:  # a bad edit: say so on the tick, try again next time
         context.log.warning(str(e))
         return dg.SensorResult(skip_reason=dg.SkipReason(f"corpus registry does not validate: {e}"))
-    new = corpus_partitions_to_add(list(registry.corpora),
-                                   set(context.instance.get_dynamic_partitions(CORPORA_PARTITIONS)))
+    new = corpus_partitions_to_add(
+        list(registry.corpora), set(context.instance.get_dynamic_partitions(CORPORA_PARTITIONS))
+    )
     if not new:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"{len(registry.corpora)} corpora, all with a partition"))
     context.log.info(f"new corpora: {new}")

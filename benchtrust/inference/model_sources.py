@@ -106,13 +106,27 @@ class HFSource(ModelSource):
     gguf_file: str | None = None
 
     def resolve(self, name: str, common: dict[str, Any]) -> ResolvedModel:
-        return ResolvedModel(name, self.id, self.gguf_file, hash_obj({"id": self.id, "revision": self.revision or "main"}),
-                             revision=self.revision, **common)
+        return ResolvedModel(
+            name,
+            self.id,
+            self.gguf_file,
+            hash_obj({"id": self.id, "revision": self.revision or "main"}),
+            revision=self.revision,
+            **common,
+        )
 
 
 # engine options an openai source passes to OpenAICompatibleEngine
-OPENAI_OPTIONS = ("api_key_env", "timeout", "max_retries", "chat", "max_in_flight_per_replica", "max_backoff",
-                  "max_retry_after", "unhealthy_seconds")
+OPENAI_OPTIONS = (
+    "api_key_env",
+    "timeout",
+    "max_retries",
+    "chat",
+    "max_in_flight_per_replica",
+    "max_backoff",
+    "max_retry_after",
+    "unhealthy_seconds",
+)
 
 
 class OpenAISource(ModelSource):
@@ -152,13 +166,21 @@ class OpenAISource(ModelSource):
         opts: dict[str, Any] = {k: getattr(self, k) for k in OPENAI_OPTIONS if k in set_fields}
         if len(urls) > 1:
             opts["replicas"] = tuple(urls)
-        return ResolvedModel(name, urls[0], None,
-                             hash_obj({"base_url": urls[0], "model": self.model, "revision": self.revision}),
-                             revision=self.model, engine="openai", options=tuple(sorted(opts.items())), **common)
+        return ResolvedModel(
+            name,
+            urls[0],
+            None,
+            hash_obj({"base_url": urls[0], "model": self.model, "revision": self.revision}),
+            revision=self.model,
+            engine="openai",
+            options=tuple(sorted(opts.items())),
+            **common,
+        )
 
 
-ModelSourceSpec = Annotated[WheelGGUFSource | GGUFSource | LocalSource | HFSource | OpenAISource,
-                            Field(discriminator="type")]
+ModelSourceSpec = Annotated[
+    WheelGGUFSource | GGUFSource | LocalSource | HFSource | OpenAISource, Field(discriminator="type")
+]
 
 
 class ModelEntry(ConfigModel):

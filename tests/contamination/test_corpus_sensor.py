@@ -28,8 +28,9 @@ def _tick(instance):
     from pipelines.resources import BenchtrustResource
     from sensors.corpora import corpus_registry_sensor
 
-    return corpus_registry_sensor(dg.build_sensor_context(instance=instance,
-                                                          resources={"benchtrust": BenchtrustResource()}))
+    return corpus_registry_sensor(
+        dg.build_sensor_context(instance=instance, resources={"benchtrust": BenchtrustResource()})
+    )
 
 
 def test_sensor_adds_a_partition_per_registered_corpus_once(registries):
@@ -37,7 +38,8 @@ def test_sensor_adds_a_partition_per_registered_corpus_once(registries):
     instance = dg.DagsterInstance.ephemeral()
     first = _tick(instance)
     assert [(r.partitions_def_name, r.partition_keys) for r in first.dynamic_partitions_requests] == [
-        ("corpora", ["web", "books"])]
+        ("corpora", ["web", "books"])
+    ]
     assert not first.run_requests
     instance.add_dynamic_partitions("corpora", ["web", "books"])
     again = _tick(instance)
@@ -50,8 +52,10 @@ def test_sensor_adds_a_partition_per_registered_corpus_once(registries):
     # the same name in both registries is refused, naming both files
     (cfg / "corpora.yaml").write_text("corpora:\n  books: {type: file, path: b.jsonl}\n")
     dup = _tick(instance)
-    assert f"{user}: corpora.books: corpus 'books' is already declared in {cfg / 'corpora.yaml'}" in \
-        dup.skip_reason.skip_message
+    assert (
+        f"{user}: corpora.books: corpus 'books' is already declared in {cfg / 'corpora.yaml'}"
+        in dup.skip_reason.skip_message
+    )
 
 
 def test_sensor_is_registered_and_running_by_default():

@@ -19,7 +19,8 @@ def _write_registry(cfg, corpus_path, sizes: list[int]) -> None:
     (cfg / "corpora.yaml").write_text(
         "corpora:\n"
         f"  web: {{type: file, path: {corpus_path}, id_field: url, text_field: text, embed: false, aligned: false}}\n"
-        f"settings: {{ngram_sizes: {json.dumps(sizes)}}}\n")
+        f"settings: {{ngram_sizes: {json.dumps(sizes)}}}\n"
+    )
 
 
 @pytest.fixture()
@@ -29,8 +30,10 @@ def one_corpus(settings, tmp_path, monkeypatch, mmlu):
     cfg = tmp_path / "config"
     shutil.copytree(PROJECT_ROOT / "config", cfg)
     items = mmlu.items.head(40)
-    docs = [{"url": f"u{i}", "text": f"Quiz night! {r.input} " + " / ".join(r.choices)}
-            for i, r in enumerate(items.head(5).itertuples())]
+    docs = [
+        {"url": f"u{i}", "text": f"Quiz night! {r.input} " + " / ".join(r.choices)}
+        for i, r in enumerate(items.head(5).itertuples())
+    ]
     corpus = tmp_path / "web.jsonl"
     corpus.write_text("\n".join(json.dumps(d) for d in docs))
     monkeypatch.setenv("BENCHTRUST_CONFIG", str(cfg))
@@ -42,16 +45,24 @@ def _scan_and_build(instance: dg.DagsterInstance) -> set[str]:
     from assets.contamination import corpus_docs, corpus_ngram_matches
     from pipelines.resources import BenchtrustResource
 
-    res = dg.materialize([corpus_docs, corpus_ngram_matches], partition_key="web", instance=instance,
-                         resources={"benchtrust": BenchtrustResource()})
+    res = dg.materialize(
+        [corpus_docs, corpus_ngram_matches],
+        partition_key="web",
+        instance=instance,
+        resources={"benchtrust": BenchtrustResource()},
+    )
     assert res.success
     dbt_build("+contamination_evidence")
     from benchtrust.settings import get_settings
 
     con = duckdb.connect(str(get_settings().warehouse), read_only=True)
     try:
-        return {m for (m,) in con.execute("select distinct method from marts.contamination_evidence "
-                                          "where signal = 'ngram_overlap'").fetchall()}
+        return {
+            m
+            for (m,) in con.execute(
+                "select distinct method from marts.contamination_evidence where signal = 'ngram_overlap'"
+            ).fetchall()
+        }
     finally:
         con.close()
 
@@ -87,8 +98,12 @@ def test_a_dbt_run_without_the_settings_vars_fails_loudly(one_corpus):
 
     settings, _, _ = one_corpus
     ensure_layout(settings.lake)
-    proc = subprocess.run(["dbt", "compile", "--profiles-dir", ".", "--select", "int_item_ngrams_hashed"],
-                          cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["dbt", "compile", "--profiles-dir", ".", "--select", "int_item_ngrams_hashed"],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     assert "dbt var 'contamination_ngram_sizes' is not set" in proc.stdout
     assert "python -m benchtrust.dbt_vars" in proc.stdout

