@@ -21,7 +21,7 @@ lint: setup
 	step ruff check --quiet .; \
 	step ruff format --check .; \
 	step mypy; \
-	step sqlfluff lint dbt_project --processes 2 --disable-progress-bar --quiet; \
+	step env PYTHONWARNINGS=ignore::UserWarning sqlfluff lint dbt_project --processes 2 --disable-progress-bar --quiet; \
 	echo "lint: all clean in $$((SECONDS - t)) s"
 
 ## test: set up, lint, then the whole test suite (unit, contracts, dbt, Dagster, UI, end-to-end)
