@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,31 @@ ADOPTED_MARKER = "_manifest_adopted.json"
 def _tmp_name(path: Path) -> Path:
     """A temporary name no other process uses (several partitions may write at once)."""
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+TEMP_NAME = re.compile(r"\.tmp\d*$")  # every writer's temporary name ends so: lake/cache ".tmp", reports ".tmp<pid>"
+
+
+def sweep_temp_files(*roots: Path) -> list[Path]:
+    """Remove the temporary files and folders that writers killed between writing and renaming left behind (a
+    SIGKILL skips their cleanup) under ``roots``. Nothing reads them — every reader skips temporary names — so they
+    only take space; call it only while no writer can be running for these folders (benchtrust calls it from a
+    command that holds the data folder's lock and hosts the daemons). Returns what was removed."""
+    removed: list[Path] = []
+    for root in roots:
+        if not Path(root).is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in [*filenames, *dirnames]:
+                if TEMP_NAME.search(name):
+                    p = Path(dirpath) / name
+                    if p.is_dir() and not p.is_symlink():
+                        shutil.rmtree(p, ignore_errors=True)
+                        dirnames.remove(name)
+                    else:
+                        p.unlink(missing_ok=True)
+                    removed.append(p)
+    return removed
 
 
 def manifest_path(path: Path) -> Path:

@@ -34,6 +34,7 @@ from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import BACKFILL_ID_TAG, PARTITION_NAME_TAG
 from dagster._core.utils import make_new_backfill_id
 
+from benchtrust.lake import sweep_temp_files
 from benchtrust.registry import Registry
 from benchtrust.settings import get_settings
 from pipelines import subsets
@@ -246,7 +247,8 @@ def recover_interrupted(instance: dg.DagsterInstance, log: Log = print) -> int:
     and its backfills stay open, because Dagster's default run launcher cannot check on run workers. Called only
     by a command that holds the data folder's lock and hosts the daemons itself, so no other process is driving
     these runs: runs whose worker is gone are reported failed (freeing their slots), queued runs of those
-    backfills canceled, and the backfills closed. Returns how many runs were closed."""
+    backfills canceled, and the backfills closed; temporary files that killed writers left in the lake, the
+    reports and the cache are removed. Returns how many runs were closed."""
     closed = 0
     open_backfills = [b for b in instance.get_backfills() if b.status not in TERMINAL_BACKFILL
                       and b.tags.get(TRIGGER_TAG) in ("cli", "import")]
@@ -267,6 +269,8 @@ def recover_interrupted(instance: dg.DagsterInstance, log: Log = print) -> int:
     if closed:
         log(f"closed {len(open_backfills)} interrupted backfill(s) and {closed} run(s) of an earlier command; "
             "cached cells and written lake files are kept")
+    settings = get_settings()  # writers killed mid-write left temporary files; no writer runs now (see docstring)
+    sweep_temp_files(settings.lake, settings.reports, settings.cache)
     return closed
 
 
