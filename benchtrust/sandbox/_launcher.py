@@ -138,16 +138,8 @@ def _dev_node(root, name, major, minor):
         mount(None, path, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC)
 
 
-def build_root(cfg):
-    """Populate a fresh tmpfs with the minimal tree the interpreter needs and pivot into it."""
-    new_root = cfg["new_root"]
-    uid, gid = cfg["uid"], cfg["gid"]
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates back to the host
-    os.makedirs(new_root, exist_ok=True)
-    boot_size = 8 * 1024 * 1024 + 2 * sum(os.path.getsize(cfg[k]) for k in ("program_path", "candidate_path")
-                                           if cfg.get(k))
-    mount("tmpfs", new_root, "tmpfs", MS_NOSUID, f"size={boot_size},mode=0755")
-
+def _bind_system(new_root, python_prefixes):
+    """/usr, /bin, /lib*... and the interpreter's own prefix, bound read-only (symlinks kept as symlinks)."""
     bound = []
     for name in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         src = "/" + name
@@ -159,7 +151,7 @@ def build_root(cfg):
             _ro_bind(src, dst)
             bound.append(os.path.realpath(src))
     # the interpreter's own prefix (e.g. ~/.pyenv/versions/X, unreadable to the sandbox uid on the host)
-    for prefix in cfg["python_prefixes"]:
+    for prefix in python_prefixes:
         real = os.path.realpath(prefix)
         if any(real == b or real.startswith(b + "/") for b in bound):
             continue
@@ -167,6 +159,9 @@ def build_root(cfg):
         _ro_bind(real, dst)
         bound.append(real)
 
+
+def _write_etc(new_root, uid, gid):
+    """A minimal /etc: the loader cache and time zone copied, passwd / group / hosts written for this run."""
     etc = _mkdirs(new_root, "etc")
     for name in ("ld.so.cache", "localtime"):
         src = os.path.join("/etc", name)
@@ -181,6 +176,9 @@ def build_root(cfg):
     with open(os.path.join(etc, "hosts"), "w") as f:
         f.write("127.0.0.1 localhost\n")
 
+
+def _populate_dev(new_root):
+    """A private /dev: null, zero, full, random, urandom and the fd / std* links."""
     dev = _mkdirs(new_root, "dev")
     for name, major, minor in (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9)):
         _dev_node(new_root, name, major, minor)
@@ -188,10 +186,9 @@ def build_root(cfg):
     for i, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{i}", os.path.join(dev, name))
 
-    if cfg["pidns"]:  # a /proc of the new PID namespace: the host's processes are not in it
-        proc = _mkdirs(new_root, "proc")
-        mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
+def _copy_boot(new_root, cfg):
+    """The bootstrap, program and candidate copied read-only into /.boot."""
     boot = _mkdirs(new_root, ".boot")
     for key, name in (("bootstrap_path", "bootstrap.py"), ("program_path", "program.py"),
                       ("candidate_path", "candidate.py")):
@@ -201,12 +198,9 @@ def build_root(cfg):
             f_out.write(f_in.read())
         os.chmod(os.path.join(boot, name), 0o444)
 
-    work = _mkdirs(new_root, "sandbox", 0o700)
-    mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-          f"size={cfg['workdir_bytes']},nr_inodes={cfg['workdir_inodes']},mode=0700,uid={uid},gid={gid}")
 
-    mount(None, new_root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # the root itself: read-only
-
+def _pivot(new_root, control_dir):
+    """Make ``new_root`` the root and detach the host tree (or, without pivot_root, move it out of reach)."""
     os.chdir(new_root)
     nr = SYS_PIVOT_ROOT.get(platform.machine().lower())
     if nr is not None and _libc.syscall(ctypes.c_long(nr), b".", b".") == 0:
@@ -216,8 +210,34 @@ def build_root(cfg):
         mount(new_root, "/", None, MS_MOVE)
         os.chroot(".")
     os.chdir("/")
-    if os.path.exists(cfg["control_dir"]) and cfg["control_dir"] != "/":
+    if os.path.exists(control_dir) and control_dir != "/":
         raise SetupError("host tree still visible after pivot_root")
+
+
+def build_root(cfg):
+    """Populate a fresh tmpfs with the minimal tree the interpreter needs and pivot into it."""
+    new_root = cfg["new_root"]
+    uid, gid = cfg["uid"], cfg["gid"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates back to the host
+    os.makedirs(new_root, exist_ok=True)
+    boot_size = 8 * 1024 * 1024 + 2 * sum(os.path.getsize(cfg[k]) for k in ("program_path", "candidate_path")
+                                           if cfg.get(k))
+    mount("tmpfs", new_root, "tmpfs", MS_NOSUID, f"size={boot_size},mode=0755")
+
+    _bind_system(new_root, cfg["python_prefixes"])
+    _write_etc(new_root, uid, gid)
+    _populate_dev(new_root)
+    if cfg["pidns"]:  # a /proc of the new PID namespace: the host's processes are not in it
+        proc = _mkdirs(new_root, "proc")
+        mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _copy_boot(new_root, cfg)
+
+    work = _mkdirs(new_root, "sandbox", 0o700)
+    mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+          f"size={cfg['workdir_bytes']},nr_inodes={cfg['workdir_inodes']},mode=0700,uid={uid},gid={gid}")
+
+    mount(None, new_root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # the root itself: read-only
+    _pivot(new_root, cfg["control_dir"])
     return "/sandbox"
 
 
