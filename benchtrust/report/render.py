@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.runtime import Undefined
 from markupsafe import Markup
 
@@ -81,19 +81,6 @@ def _num(v: Any, d: int = 3) -> str:
     return "—" if _none(v) else f"{v:.{d}f}"
 
 
-def _label_errors_md(le: dict[str, Any]) -> list[str]:
-    """The label-error candidates of marts.item_audit (bundle.label_errors_audit) as Markdown lines."""
-    out = ["", f"Label-error candidates: {le['n_candidates']} of {le['n_items']} items ({le['rule']}; "
-               f"from {le['source']}).", "",
-           "| rank | item | gold | suggested | P(gold wrong) | models' votes |", "|---|---|---|---|---|---|"]
-    for r in le["candidates"]:
-        votes = "; ".join(f"{_md(v['answer'])} × {len(v['models'])}: " + ", ".join(_md(m) for m in v["models"])
-                          for v in r["votes_by_answer"])
-        out.append(f"| {r['rank']} | `{_md(r['item_id'])}` | {_md(r['gold'])} | {_md(r['suggested_answer'] or '—')} | "
-                   f"{_num(r['posterior'], 3)} | {votes} |")
-    return out
-
-
 def _p(v: Any) -> str:
     if _none(v):
         return "—"
@@ -105,6 +92,15 @@ def _env() -> Environment:
                       autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True))
     env.filters.update(pct=_pct, pts=_pts, num=_num, pval=_p)
     env.globals.update(rules=vd.RULES)
+    return env
+
+
+def _md_env() -> Environment:
+    """The Markdown templates (``*.md.j2``): no HTML autoescaping — every untrusted value goes through the ``md``
+    filter instead — and one template line per output line (block tags on their own lines leave nothing)."""
+    env = Environment(loader=PackageLoader("benchtrust.report", "templates"), autoescape=False,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=StrictUndefined)
+    env.filters.update(md=_md, pct=_pct, pts=_pts, num=_num, pval=_p, fmt=format)
     return env
 
 
@@ -136,70 +132,7 @@ def _md(v: Any) -> str:
 
 
 def render_markdown(b: ReportBundle) -> str:
-    h = b.headline
-    acc = "—" if h.get("accuracy") is None else f"{h['accuracy']:.3f}"
-    ci = "—" if h.get("ci_low") is None else f"[{h['ci_low']:.3f}, {h['ci_high']:.3f}] ({h.get('ci_method')}, 95%)"
-    out = [f"# {_md(h['model'])} on {_md(h['benchmark'])}", "",
-           f"**Accuracy {acc}** {ci}, n = {h.get('n_scored')} items (template `{_md(h.get('headline_template'))}`) · "
-           f"overall verdict **{b.overall}**", ""]
-    if h.get("pass_at_1") is not None:
-        out += [f"pass@1 {_num(h.get('pass_at_1'))} · pass@5 {_num(h.get('pass_at_5'))} · pass@10 {_num(h.get('pass_at_10'))} "
-                f"({h.get('n_samples')} samples per item)", ""]
-    out += ["## Verdicts", "", "| audit | verdict | value | rule |", "|---|---|---|---|"]
-    for v in b.verdicts:
-        out.append(f"| {_md(v['title'])} | **{v['status']}** | {_md(v['shown'])} | {_md(v['rule'])} |")
-    c = b.changes
-    out += ["", "## What changed", ""]
-    if not c:
-        out.append("First version of this model × benchmark: nothing to compare against.")
-    else:
-        p = c["paired"]
-        out += [f"Against version `{c['previous_report_version']}`: " + ", ".join(
-            f"{i['input']} `{i['previous']}` → `{i['current']}`" for i in c["inputs"] if i["changed"]) + ".", "",
-                _md(c["summary"]), "",
-                f"Headline {_pts(c.get('headline_delta'))}; on {p['n_shared']} shared items: both right {p['n_both_correct']}, "
-                f"only before {p['n_only_old']}, only now {p['n_only_new']}, neither {p['n_neither']}; exact McNemar "
-                f"p = {_p(p['mcnemar_p'])}; minimum detectable effect {_pct(c['power']['mde'])}.", "",
-                f"Items: {c['n_edited']} edited, {c['n_added']} added, {c['n_removed']} removed, {c['n_fixed']} fixed "
-                f"(wrong → right), {c['n_broken']} broken (right → wrong).", ""]
-        if c["edited"] or c["flips"] or c["added"] or c["removed"]:
-            out += ["| item | change |", "|---|---|"]
-            out += [f"| `{_md(e['item_id'])}` | edited (correct: {e['was_correct']} → {e['is_correct']}) |" for e in c["edited"]]
-            out += [f"| `{_md(f['item_id'])}` | {f['direction']} |" for f in c["flips"]]
-            out += [f"| `{_md(i)}` | added |" for i in c["added"]] + [f"| `{_md(i)}` | removed |" for i in c["removed"]]
-    if b.comparisons:
-        out += ["", "## Against the other models (shared items)", "",
-                "| model | n | Δ (other − this) | only this | only other | McNemar p | MDE |", "|---|---|---|---|---|---|---|"]
-        for r in b.comparisons:
-            out.append(f"| {_md(r['other_model'])} | {r['n_shared']} | {_pts(r['delta'])} | {r['n_only_this']} | "
-                       f"{r['n_only_other']} | {_p(r['mcnemar_p'])} | {_pct(r['mde'])} |")
-    out += ["", "## Score by prompt template", "", "| template | n | accuracy | 95% interval |", "|---|---|---|---|"]
-    for t in b.templates:
-        a = "—" if t["accuracy"] is None else f"{t['accuracy']:.3f}"
-        out.append(f"| {_md(t['template_id'])}{' (headline)' if t.get('is_headline') else ''} | {t['n_scored']} | {a} | "
-                   f"{_pct(t.get('ci_low'))} – {_pct(t.get('ci_high'))} |")
-    cal, pb = b.audits.get("calibration"), b.audits.get("position_bias")
-    if cal:
-        out += ["", f"Calibration: ECE {_num(cal['ece'])}, top-label Brier {_num(cal.get('brier_top_label'))}, "
-                f"gold-option Brier {_num(cal.get('brier'))}, AUROC {_num(cal.get('auroc'))} on {cal['n']} items "
-                f"(mean confidence {_pct(cal.get('mean_confidence'))}, accuracy {_pct(cal.get('accuracy_with_confidence'))})."]
-    if pb:
-        out += [f"Answer positions (predicted / gold): {pb['pred_counts']} / {pb['gold_counts']}; χ² p = {_p(pb['p_value'])}."]
-    le = b.audits.get("label_errors")
-    if le and le.get("candidates"):
-        out += _label_errors_md(le)
-    if b.quarantine:
-        out += ["", "## Quarantined rows", ""] + [f"- `{_md(q['rule'])}` × {q['n']} (first at row {q['first_row']})" for q in b.quarantine]
-    out += ["", f"## Items ({len(b.sample_items)} shown, changed items first)", "",
-            "| item | change | prediction | gold | correct | P(gold wrong) | suggested |", "|---|---|---|---|---|---|---|"]
-    for s in b.sample_items:
-        ok = "—" if s.get("is_correct") is None else ("yes" if s["is_correct"] else "no")
-        out.append(f"| `{_md(s['item_id'])}` | {_md(s.get('change') or '')} | {_md(s.get('prediction'))} | "
-                   f"{_md(s.get('gold'))} | {ok} | {_num(s.get('label_error_posterior'), 3)} | "
-                   f"{_md(s.get('suggested_answer') or '')} |")
-    out += ["", f"report version `{b.version}` · dataset `{h['dataset_version']}` · model `{h['model_version']}` · "
-            f"grid `{h.get('grid_version')}`"]
-    return "\n".join(out) + "\n"
+    return _md_env().get_template("report.md.j2").render(b=b, h=b.headline)
 
 
 def render_json(b: ReportBundle) -> str:
@@ -243,30 +176,7 @@ def render_index_html(ix: BenchmarkIndex) -> str:
 
 
 def render_index_markdown(ix: BenchmarkIndex) -> str:
-    out = [f"# {_md(ix.benchmark)} across models", "", "| rank | model | accuracy | 95% interval | n | verdict | report |",
-           "|---|---|---|---|---|---|---|"]
-    for r in ix.rows:
-        out.append(f"| {r.get('rank', '—')} | {_md(r['model'])} | {_pct(r['accuracy'])} | {_pct(r['ci_low'])} – "
-                   f"{_pct(r['ci_high'])} | {r['n_scored']} | {r.get('overall_verdict') or '—'} | `{r['report_version']}` |")
-    if ix.comparisons:
-        out += ["", "| a | b | n | Δ (b − a) | only a | only b | McNemar p | MDE |", "|---|---|---|---|---|---|---|---|"]
-        for c in ix.comparisons:
-            out.append(f"| {_md(c['model_a'])} | {_md(c['model_b'])} | {c['n_shared']} | {_pts(c['delta'])} | "
-                       f"{c['n_only_this']} | {c['n_only_other']} | {_p(c['mcnemar_p'])} | {_pct(c['mde'])} |")
-    rs = ix.ranking_stability
-    if rs:
-        lo, _, hi = rs["tau_quantiles"]
-        out += ["", f"Ranking stability: leader {_md(rs['leader'])}; Kendall τ {_num(rs['tau_mean'])} "
-                    f"(95% of resamples {_num(lo)} – {_num(hi)}); P(top-1 changes) {_pct(rs['p_top1_change'])}.", "",
-                "| model | P(top 1) | mean rank | rank 95% range | P(top 1 changes) without it |", "|---|---|---|---|---|"]
-        for r in rs["rank_probabilities"]:
-            out.append(f"| {_md(r['model'])} | {_pct(r['p_top1'])} | {_num(r['mean_rank'], 2)} | "
-                       f"{r['rank_q025']:g} – {r['rank_q975']:g} | "
-                       f"{_pct(rs['lomo_leader_flips'].get(r['model']))} |")
-    le = ix.label_errors
-    if le and le.get("candidates"):
-        out += _label_errors_md(le)
-    return "\n".join(out) + "\n"
+    return _md_env().get_template("index.md.j2").render(ix=ix)
 
 
 def index_dir(root: Path, ix: BenchmarkIndex) -> Path:
