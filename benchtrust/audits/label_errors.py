@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,9 +178,11 @@ def _latent_truth(method: str, labels: pd.DataFrame) -> pd.DataFrame:
     """P(true answer = option) per item from crowd-kit's aggregator ``method`` (rows: task; columns: options)."""
     from crowdkit.aggregation import GLAD, MACE, OneCoinDawidSkene
 
-    model: Any = {"one_coin_dawid_skene": lambda: OneCoinDawidSkene(n_iter=100, tol=1e-6),
-             "glad": lambda: GLAD(n_iter=50, tol=1e-5),
-             "mace": lambda: MACE(n_iter=50, n_restarts=3, random_state=0)}[method]()
+    factories: dict[str, Callable[[], Any]] = {
+        "one_coin_dawid_skene": lambda: OneCoinDawidSkene(n_iter=100, tol=1e-6),
+        "glad": lambda: GLAD(n_iter=50, tol=1e-5),
+        "mace": lambda: MACE(n_iter=50, n_restarts=3, random_state=0)}
+    model = factories[method]()
     with warnings.catch_warnings():  # crowd-kit's pandas idioms warn on pandas 2.x
         warnings.simplefilter("ignore")
         return model.fit_predict_proba(labels).astype(float)

@@ -280,7 +280,8 @@ def build_items(
 
 
 def dataset_versions_from_items(items: pd.DataFrame) -> dict[str, str]:
-    return items.drop_duplicates("benchmark").set_index("benchmark")["dataset_version"].to_dict()
+    versions: dict[str, str] = items.drop_duplicates("benchmark").set_index("benchmark")["dataset_version"].to_dict()
+    return versions
 
 
 def dataset_version_from_ids(item_ids: Iterable[str]) -> str:

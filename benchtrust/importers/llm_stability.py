@@ -163,7 +163,7 @@ def is_correct(task: str, response: str, gt: str, parsed: str | None, status: st
         except json.JSONDecodeError:
             pass
         else:
-            return ans == gt or ans == re.sub(r"[()]", "", gt)
+            return bool(ans == gt or ans == re.sub(r"[()]", "", gt))
     if status != "ok":
         return False
     return gt == parsed

@@ -85,7 +85,8 @@ def _results_for(folder: Path) -> dict[str, Any]:
     files = sorted(folder.glob("results_*.json"))
     for f in reversed(files):
         try:
-            return json.loads(f.read_text(encoding="utf-8"))
+            results: dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
+            return results
         except (OSError, json.JSONDecodeError):
             continue
     return {}

@@ -31,7 +31,7 @@ class HFDatasetSource:
             p = Path(self.base_dir) / p
         return p if p.exists() else None
 
-    def _load(self):
+    def _load(self) -> Any:
         import datasets
 
         local = self._local()
