@@ -242,6 +242,27 @@ def _worker_alive(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     return False
 
 
+def free_leaked_slots(instance: dg.DagsterInstance) -> int:
+    """Free the pool slots held by runs that are over (or gone). A step claims a slot of its pool when it starts and
+    its run worker frees it when the step ends; a worker killed mid-step never does, and marking its run failed does
+    not free it either. Two killed inference steps were enough to fill the inference pool, after which every queued
+    inference run waited forever (found by tests/integration/test_fault_injection.py). Returns how many runs'
+    slots were freed."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return 0
+    stale: set[str] = set()
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        for slot in [*info.claimed_slots, *info.pending_steps]:
+            run = instance.get_run_by_id(slot.run_id)
+            if run is None or run.status in TERMINAL_RUN:
+                stale.add(slot.run_id)
+    for run_id in stale:
+        storage.free_concurrency_slots_for_run(run_id)
+    return len(stale)
+
+
 def recover_interrupted(instance: dg.DagsterInstance, log: Log = print) -> int:
     """After a command was killed (SIGKILL, a machine restart): its runs stay STARTED and hold their pool slots,
     and its backfills stay open, because Dagster's default run launcher cannot check on run workers. Called only
@@ -266,9 +287,11 @@ def recover_interrupted(instance: dg.DagsterInstance, log: Log = print) -> int:
         if not _worker_alive(instance, run):  # a run outside any backfill, from an earlier interrupted session
             instance.report_run_failed(run, message="run worker gone (found by benchtrust at start-up)")
             closed += 1
-    if closed:
-        log(f"closed {len(open_backfills)} interrupted backfill(s) and {closed} run(s) of an earlier command; "
-            "cached cells and written lake files are kept")
+    freed = free_leaked_slots(instance)
+    if closed or freed:
+        log(f"closed {len(open_backfills)} interrupted backfill(s) and {closed} run(s) of an earlier command"
+            + (f", released the pool slots of {freed} finished run(s)" if freed else "")
+            + "; cached cells and written lake files are kept")
     settings = get_settings()  # writers killed mid-write left temporary files; no writer runs now (see docstring)
     sweep_temp_files(settings.lake, settings.reports, settings.cache)
     return closed
