@@ -134,7 +134,7 @@ def text_embeddings(context: dg.AssetExecutionContext, benchtrust: BenchtrustRes
     items of every benchmark and of the document windows of every corpus with ``embed: true``, keyed by text
     hash under ``embeddings/model=<m>/``. Only texts not embedded before are computed."""
     from benchtrust.contamination.corpora import corpus_docs_path, latest_corpus
-    from benchtrust.contamination.embeddings import EmbeddingCache, Embedder, doc_windows, item_embedding_text
+    from benchtrust.contamination.embeddings import Embedder, EmbeddingCache, doc_windows, item_embedding_text
     from benchtrust.contamination.overlap import latest_item_sets
 
     settings = benchtrust.settings()
