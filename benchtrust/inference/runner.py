@@ -83,6 +83,8 @@ class FewshotSelector:
     def _ordered(self, subject: str, seed: int, outside_only: bool) -> list[dict[str, Any]]:
         key = (subject, seed, outside_only)
         if key not in self._cache:
+            if self.pool is None:  # select() returns before asking when there is no pool
+                raise ValueError("no few-shot pool")
             p = self.pool[self.pool["subject"] == subject]
             if outside_only:
                 p = p[~p["item_id"].isin(self.evaluated)]

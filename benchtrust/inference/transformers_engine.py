@@ -89,7 +89,7 @@ class TransformersEngine:
 
     # ------------------------------------------------------------------ provenance
     def provenance(self) -> dict[str, Any]:
-        libs = {}
+        libs: dict[str, str | None] = {}
         for lib in ("torch", "transformers", "benchtrust", "gguf", "accelerate"):
             try:
                 libs[lib] = md.version(lib)
@@ -167,7 +167,8 @@ class TransformersEngine:
                                              use_cache=True, logits_to_keep=1))
                 self._prefix_memo = (key, cache)
 
-        single, multi = [], []
+        single: list[int] = []
+        multi: list[int] = []
         for i in members:
             pairs = encoded[i]
             same_ctx = all(p[0] == pairs[0][0] for p in pairs)
@@ -228,15 +229,15 @@ class TransformersEngine:
         groups: dict[tuple[int, ...], list[int]] = {}
         for j, (ctx, _) in enumerate(pairs):
             groups.setdefault(tuple(ctx), []).append(j)
-        for ctx, members in groups.items():
+        for ctx_key, members in groups.items():
             kw = {"cache": _expand(prefix_cache, 1)} if prefix_cache is not None and k > 0 else {}
             start = k if kw else 0
-            ctx_ids = torch.tensor([list(ctx[start:])], device=self.device)
+            ctx_ids = torch.tensor([list(ctx_key[start:])], device=self.device)
             res = self.model(input_ids=ctx_ids, use_cache=True, logits_to_keep=1, **kw)
             first = torch.log_softmax(res.logits[0, -1].float(), dim=-1)
             conts = [pairs[j][1] for j in members]
             longest = max(len(c) for c in conts)
-            rest = None
+            rest: Any = None  # the continuations' later positions, when any continuation has more than one token
             if longest > 1:
                 cache = _cache_of(res)
                 cache.batch_repeat_interleave(len(members))

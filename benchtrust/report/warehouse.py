@@ -30,8 +30,9 @@ def records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None =
 
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether ``schema.table`` exists (a mart an older warehouse may lack)."""
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, table]).fetchone()[0])
+    row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                      [schema, table]).fetchone()
+    return bool(row and row[0])
 
 
 # the report key of marts.predictions / calibration / decoding_gap rows, with its parameters from ``key(h)``

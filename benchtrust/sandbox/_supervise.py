@@ -69,10 +69,13 @@ def exited(proc: subprocess.Popen) -> bool:
 def supervise(proc: subprocess.Popen, result_fd: int, deadline: float, max_output: int,
                tail_bytes: int) -> dict[str, Any]:
     """Read stdout / stderr / the result channel until the run ends, the deadline or the output cap."""
-    out = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray(), "stdout_bytes": 0,
-           "stderr_bytes": 0, "timed_out": False, "output_exceeded": False}
+    out: dict[str, Any] = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray(), "stdout_bytes": 0,
+                           "stderr_bytes": 0, "timed_out": False, "output_exceeded": False}
+    stdout, stderr = proc.stdout, proc.stderr
+    if stdout is None or stderr is None:
+        raise ValueError("the launcher must be started with stdout and stderr as pipes")
     sel = selectors.DefaultSelector()
-    names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr", result_fd: "result"}
+    names = {stdout.fileno(): "stdout", stderr.fileno(): "stderr", result_fd: "result"}
     for fd in names:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
@@ -119,8 +122,8 @@ def supervise(proc: subprocess.Popen, result_fd: int, deadline: float, max_outpu
                 break
     finally:
         sel.close()
-        proc.stdout.close()
-        proc.stderr.close()
+        stdout.close()
+        stderr.close()
         os.close(result_fd)
     return out
 

@@ -120,7 +120,7 @@ class ExecResult:
 # ---------------------------------------------------------------------------------------------
 # isolation modes
 
-_MODES = {
+_MODES: dict[str, dict[str, bool | None]] = {
     "privileged": dict(netns=True, mountns=True, pidns=True, ipcns=True, utsns=True, cgroupns=True,
                        drop=True, cgroups=True),
     "userns": dict(netns=True, mountns=True, pidns=True, ipcns=True, utsns=True, cgroupns=False,
