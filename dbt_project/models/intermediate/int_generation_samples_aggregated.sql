@@ -3,7 +3,8 @@
 -- decodes both greedily and by sampling (decoding: [greedy, sample × K]) counts its K samples only: the greedy
 -- cell is compared with them in marts.decoding_gap.
 with headline_config as (
-    select distinct model, model_version, benchmark, dataset_version, grid_version, template_id, fewshot_seed,
+    select distinct
+        model, model_version, benchmark, dataset_version, grid_version, template_id, fewshot_seed,
         dtype, attn_implementation
     from {{ ref('stg_lake__predictions') }}
     where is_headline and task_type = 'generation'
@@ -15,8 +16,11 @@ per_item_decoding as (
         count(*) as n,
         count(*) filter (where p.is_correct) as c
     from {{ ref('stg_lake__predictions') }} as p
-    join headline_config using (model, model_version, benchmark, dataset_version, grid_version, template_id,
-        fewshot_seed, dtype, attn_implementation)
+    inner join headline_config
+        using (
+            model, model_version, benchmark, dataset_version, grid_version, template_id,
+            fewshot_seed, dtype, attn_implementation
+        )
     where p.permutation_seed = 0 and p.is_correct is not null
     group by all
 ),
@@ -25,9 +29,9 @@ per_item as (  -- the sampled decoding where the grid has one, else the headline
     select * exclude (decoding)
     from per_item_decoding
     qualify dense_rank() over (
-        partition by model, model_version, benchmark, dataset_version, grid_version
-        order by case when decoding = 'sample' then 0 else 1 end
-    ) = 1
+            partition by model, model_version, benchmark, dataset_version, grid_version
+            order by case when decoding = 'sample' then 0 else 1 end
+        ) = 1
 )
 
 select

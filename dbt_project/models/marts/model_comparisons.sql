@@ -19,19 +19,21 @@ with versions as (
 outcomes as (
     select o.*, v.report_version
     from {{ ref('int_item_outcomes_selected') }} as o
-    join versions as v using (model, model_version, benchmark, dataset_version, grid_version)
+    inner join versions as v using (model, model_version, benchmark, dataset_version, grid_version)
     where o.is_correct is not null
 ),
 
 pairs as (
-    select 'models' as comparison, a.benchmark,
+    select
+        'models' as comparison, a.benchmark,
         a.model as model_a, a.report_version as report_version_a,
         b.model as model_b, b.report_version as report_version_b
     from versions as a
-    join versions as b on a.benchmark = b.benchmark and a.model < b.model
+    inner join versions as b on a.benchmark = b.benchmark and a.model < b.model
     where a.is_latest and b.is_latest
     union all
-    select 'versions' as comparison, benchmark,
+    select
+        'versions' as comparison, benchmark,
         model as model_a, previous_report_version as report_version_a,
         model as model_b, report_version as report_version_b
     from versions
@@ -41,9 +43,13 @@ pairs as (
 shared as (
     select p.*, a.is_correct as correct_a, b.is_correct as correct_b
     from pairs as p
-    join outcomes as a on a.benchmark = p.benchmark and a.model = p.model_a and a.report_version = p.report_version_a
-    join outcomes as b on b.benchmark = p.benchmark and b.model = p.model_b and b.report_version = p.report_version_b
-        and b.item_id = a.item_id and b.item_hash = a.item_hash
+    inner join
+        outcomes as a
+        on p.benchmark = a.benchmark and p.model_a = a.model and p.report_version_a = a.report_version
+    inner join
+        outcomes as b
+        on p.benchmark = b.benchmark and p.model_b = b.model and p.report_version_b = b.report_version
+            and a.item_id = b.item_id and a.item_hash = b.item_hash
 ),
 
 counts as (
@@ -91,18 +97,31 @@ select
     1 - s.discordant_share as agreement,
     case
         when s.n_only_a + s.n_only_b = 0 then 1.0
-        else least(1.0, 2 * list_sum(list_transform(range(0, least(s.n_only_a, s.n_only_b) + 1),
-            lambda k: exp(lgamma(s.n_only_a + s.n_only_b + 1) - lgamma(k + 1)
-                          - lgamma(s.n_only_a + s.n_only_b - k + 1) - (s.n_only_a + s.n_only_b) * ln(2)))))
+        else least(1.0, 2 * list_sum(list_transform(
+                range(0, least(s.n_only_a, s.n_only_b) + 1),
+                lambda k: exp(
+                    lgamma(s.n_only_a + s.n_only_b + 1) - lgamma(k + 1)
+                    - lgamma(s.n_only_a + s.n_only_b - k + 1) - (s.n_only_a + s.n_only_b) * ln(2)
+                )
+            )))
     end as mcnemar_p,
     case when s.discordant_share > 0 then
-        sqrt(s.discordant_share) * (sqrt(s.n_shared) * {{ z_alpha }}
-            + {{ z_beta }} * sqrt(greatest(s.n_shared - {{ z_alpha }} * {{ z_alpha }} + {{ z_beta }} * {{ z_beta }}, 0)))
-        / (s.n_shared + {{ z_beta }} * {{ z_beta }})
+            sqrt(s.discordant_share)
+            * (
+                sqrt(s.n_shared) * {{ z_alpha }}
+                + {{ z_beta }}
+                * sqrt(greatest(s.n_shared - {{ z_alpha }} * {{ z_alpha }} + {{ z_beta }} * {{ z_beta }}, 0))
+            )
+            / (s.n_shared + {{ z_beta }} * {{ z_beta }})
     end as mde_normal,
     case when s.delta <> 0 and s.discordant_share - s.delta * s.delta > 0 then
-        {{ normal_cdf('((abs(s.delta) * sqrt(s.n_shared) - ' ~ z_alpha ~ ' * sqrt(s.discordant_share)) / sqrt(s.discordant_share - s.delta * s.delta))') }}
+            {{ normal_cdf('((abs(s.delta) * sqrt(s.n_shared) - ' ~ z_alpha ~ ' * sqrt(s.discordant_share))'
+                          ~ ' / sqrt(s.discordant_share - s.delta * s.delta))') }}
     end as power_normal
 from stats as s
-join versions as va on va.model = s.model_a and va.benchmark = s.benchmark and va.report_version = s.report_version_a
-join versions as vb on vb.model = s.model_b and vb.benchmark = s.benchmark and vb.report_version = s.report_version_b
+inner join
+    versions as va
+    on s.model_a = va.model and s.benchmark = va.benchmark and s.report_version_a = va.report_version
+inner join
+    versions as vb
+    on s.model_b = vb.model and s.benchmark = vb.benchmark and s.report_version_b = vb.report_version

@@ -5,7 +5,8 @@ with templates as (
 ),
 
 headline as (
-    select * from templates where is_headline_template
+    select * from templates
+    where is_headline_template
 ),
 
 spread as (
@@ -55,8 +56,10 @@ select
     h.benchmark,
     h.dataset_version,
     h.grid_version,
-    substr(md5(concat_ws('|', h.model_version, h.dataset_version, h.grid_version,
-        '{{ var("benchtrust_code_version") }}')), 1, 16) as report_version,
+    substr(md5(concat_ws(
+        '|', h.model_version, h.dataset_version, h.grid_version,
+        '{{ var("benchtrust_code_version") }}'
+    )), 1, 16) as report_version,
     h.template_id as headline_template,
     h.n_items::integer as n_items,
     h.n_scored::integer as n_scored,
@@ -78,7 +81,8 @@ select
     g.pass_at_5,
     g.pass_at_10,
     h.written_at,
-    row_number() over (partition by h.model, h.benchmark order by h.written_at desc, h.dataset_version) = 1 as is_latest,
+    row_number() over (partition by h.model, h.benchmark order by h.written_at desc, h.dataset_version asc)
+    = 1 as is_latest,
     -- audit summaries from models/intermediate/audits (the full audits are the marts in marts/audits)
     u.clustered_se,
     ra.iqm_subject_accuracy,
@@ -99,9 +103,19 @@ left join spread as s using (model, model_version, benchmark, dataset_version, g
 left join items as i using (benchmark, dataset_version)
 left join quarantine as q using (benchmark, dataset_version)
 left join generation as g using (model, model_version, benchmark, dataset_version, grid_version)
-left join {{ ref('int_score_uncertainties_estimated') }} as u using (model, model_version, benchmark, dataset_version, grid_version)
-left join {{ ref('int_subject_scores_pooled') }} as ra using (model, model_version, benchmark, dataset_version, grid_version)
-left join {{ ref('int_run_variances_measured') }} as rv using (model, model_version, benchmark, dataset_version, grid_version)
-left join {{ ref('int_prompt_sensitivities_measured') }} as ps using (model, model_version, benchmark, dataset_version, grid_version)
-left join {{ ref('int_answer_calibrations_measured') }} as ca using (model, model_version, benchmark, dataset_version, grid_version)
+left join
+    {{ ref('int_score_uncertainties_estimated') }} as u
+    using (model, model_version, benchmark, dataset_version, grid_version)
+left join
+    {{ ref('int_subject_scores_pooled') }} as ra
+    using (model, model_version, benchmark, dataset_version, grid_version)
+left join
+    {{ ref('int_run_variances_measured') }} as rv
+    using (model, model_version, benchmark, dataset_version, grid_version)
+left join
+    {{ ref('int_prompt_sensitivities_measured') }} as ps
+    using (model, model_version, benchmark, dataset_version, grid_version)
+left join
+    {{ ref('int_answer_calibrations_measured') }} as ca
+    using (model, model_version, benchmark, dataset_version, grid_version)
 left join item_quality as iq using (benchmark, dataset_version)

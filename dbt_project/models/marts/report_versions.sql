@@ -20,7 +20,7 @@ ordered as (
         lag(grid_version) over w as previous_grid_version
     from versions
     -- the reverse of reliability_report's is_latest order (written_at desc, dataset_version)
-    window w as (partition by model, benchmark order by written_at, dataset_version desc, report_version)
+    window w as (partition by model, benchmark order by written_at asc, dataset_version desc, report_version asc)
 )
 
 select
@@ -30,9 +30,12 @@ select
     model_version,
     grid_version,
     report_version,
-    '{{ env_var("BENCHTRUST_HOME", "data") }}/reports/' || {{ path_part('model') }} || '/' || {{ path_part('benchmark') }}
-        || '/' || report_version
-        || '/report.html' as report_path,
+    '{{ env_var("BENCHTRUST_HOME", "data") }}/reports/'
+    || {{ path_part('model') }}
+    || '/'
+    || {{ path_part('benchmark') }}
+    || '/' || report_version
+    || '/report.html' as report_path,
     written_at as created_at,
     version_seq::integer as version_seq,
     previous_report_version,

@@ -17,9 +17,13 @@ listed as (
         bytes as listed_bytes,
         sha256 as listed_sha256,
         written_at as listed_at
-    from read_json('{{ lake }}/**/*.parquet.manifest.json', filename = true, format = 'auto',
-                   columns = {file: 'varchar', bytes: 'bigint', sha256: 'varchar', written_at: 'varchar',
-                              writer_pid: 'bigint'})
+    from read_json(
+            '{{ lake }}/**/*.parquet.manifest.json', filename = true, format = 'auto',
+            columns = {
+                file: 'varchar', bytes: 'bigint', sha256: 'varchar', written_at: 'varchar',
+                writer_pid: 'bigint'
+            }
+        )
 )
 
 select
@@ -34,4 +38,4 @@ select
         when l.listed_bytes <> p.bytes then 'size differs from its manifest entry (changed by another route): ignored'
     end as problem
 from present as p
-left join listed as l on l.file = p.file
+left join listed as l on p.file = l.file

@@ -38,7 +38,7 @@ with cells as (
         end as confidence
     from {{ ref('stg_lake__predictions') }} as p
     left join {{ ref('stg_lake__items') }} as i
-        on i.benchmark = p.benchmark and i.dataset_version = p.dataset_version and i.item_id = p.item_id
+        on p.benchmark = i.benchmark and p.dataset_version = i.dataset_version and p.item_id = i.item_id
     where p.is_headline and p.task_type = 'multiple_choice' and p.is_correct is not null
 ),
 
@@ -46,8 +46,11 @@ confident as (
     select
         *,
         list_count(list_filter(range(1, 10), lambda b: b::double / 10 <= confidence)) as bin,
-        rank() over w + (count(*) over (partition by model, model_version, benchmark, dataset_version, grid_version,
-            confidence) - 1) / 2.0::double as conf_rank
+        rank() over w + (count(*) over (
+            partition by
+                model, model_version, benchmark, dataset_version, grid_version,
+                confidence
+        ) - 1) / 2.0::double as conf_rank
     from cells
     where confidence is not null
     window w as (partition by model, model_version, benchmark, dataset_version, grid_version order by confidence)
@@ -86,9 +89,9 @@ reliability_diagram as (  -- every bin 0..9 of every key with a confidence, empt
     from calibration as c
     cross join (select unnest(range(10)) as bin) as k
     left join bins as b
-        on b.model = c.model and b.model_version = c.model_version and b.benchmark = c.benchmark
-        and b.dataset_version = c.dataset_version and b.grid_version is not distinct from c.grid_version
-        and b.bin = k.bin
+        on c.model = b.model and c.model_version = b.model_version and c.benchmark = b.benchmark
+            and c.dataset_version = b.dataset_version and b.grid_version is not distinct from c.grid_version
+            and k.bin = b.bin
     group by all
 ),
 
@@ -96,7 +99,7 @@ ece_terms as (
     select
         model, model_version, benchmark, dataset_version, grid_version,
         n_bin::double / sum(n_bin) over (partition by model, model_version, benchmark, dataset_version, grid_version)
-            * abs(acc_bin - conf_bin) as term
+        * abs(acc_bin - conf_bin) as term
     from bins
 ),
 
@@ -119,12 +122,14 @@ totals as (
 ),
 
 positions as (
-    select t.model, t.model_version, t.benchmark, t.dataset_version, t.grid_version, unnest(range(t.n_options)) as position
+    select
+        t.model, t.model_version, t.benchmark, t.dataset_version, t.grid_version, unnest(range(t.n_options)) as position
     from totals as t
 ),
 
 pred_tally as (
-    select model, model_version, benchmark, dataset_version, grid_version, predicted_index as position,
+    select
+        model, model_version, benchmark, dataset_version, grid_version, predicted_index as position,
         count(*) as pred_count
     from cells
     where predicted_index >= 0 and gold_index >= 0
@@ -132,7 +137,8 @@ pred_tally as (
 ),
 
 gold_tally as (
-    select model, model_version, benchmark, dataset_version, grid_version, gold_index as position,
+    select
+        model, model_version, benchmark, dataset_version, grid_version, gold_index as position,
         count(*) filter (where predicted_index >= 0) as gold_count,
         count(*) as n_at_position,
         count(*) filter (where predicted_index = gold_index) as hits
@@ -179,7 +185,7 @@ select
     t.brier,
     c.brier_top_label,
     case when c.n1 > 0 and c.n0 > 0 then
-        (c.rank_sum_right - c.n1 * (c.n1 + 1) / 2.0::double) / (c.n1::double * c.n0)
+            (c.rank_sum_right - c.n1 * (c.n1 + 1) / 2.0::double) / (c.n1::double * c.n0)
     end as auroc,
     t.n_options::integer as n_options,
     t.n_unparsed::integer as n_unparsed,

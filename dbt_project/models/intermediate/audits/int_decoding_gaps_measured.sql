@@ -29,12 +29,13 @@ samples as (
         p.model, p.model_version, p.benchmark, p.dataset_version, p.grid_version, p.item_id, p.sample_idx,
         p.temperature, p.top_p, p.is_correct
     from {{ ref('stg_lake__predictions') }} as p
-    join configs as c
-        on c.model = p.model and c.model_version = p.model_version and c.benchmark = p.benchmark
-        and c.dataset_version = p.dataset_version and c.grid_version is not distinct from p.grid_version
-        and c.template_id = p.template_id and c.fewshot_seed is not distinct from p.fewshot_seed
-        and c.dtype is not distinct from p.dtype and c.attn_implementation is not distinct from p.attn_implementation
-        and c.batch_tokens is not distinct from p.batch_tokens
+    inner join configs as c
+        on p.model = c.model and p.model_version = c.model_version and p.benchmark = c.benchmark
+            and p.dataset_version = c.dataset_version and c.grid_version is not distinct from p.grid_version
+            and p.template_id = c.template_id and c.fewshot_seed is not distinct from p.fewshot_seed
+            and c.dtype is not distinct from p.dtype
+            and c.attn_implementation is not distinct from p.attn_implementation
+            and c.batch_tokens is not distinct from p.batch_tokens
     where p.decoding = 'sample' and p.permutation_seed = 0
 ),
 
@@ -60,11 +61,11 @@ per_item as (
 complete_items as (
     select i.*, g.greedy_correct, m.n_samples
     from per_item as i
-    join sampling as m using (model, model_version, benchmark, dataset_version, grid_version)
-    join greedy as g
-        on g.model = i.model and g.model_version = i.model_version and g.benchmark = i.benchmark
-        and g.dataset_version = i.dataset_version and g.grid_version is not distinct from i.grid_version
-        and g.item_id = i.item_id
+    inner join sampling as m using (model, model_version, benchmark, dataset_version, grid_version)
+    inner join greedy as g
+        on i.model = g.model and i.model_version = g.model_version and i.benchmark = g.benchmark
+            and i.dataset_version = g.dataset_version and g.grid_version is not distinct from i.grid_version
+            and i.item_id = g.item_id
     where i.n_scored = m.n_samples and g.greedy_correct is not null
 ),
 
@@ -75,7 +76,7 @@ item_stats as (
         avg(case when greedy_correct then 1.0::double else 0.0::double end) as greedy_accuracy,
         avg((case when greedy_correct then 1.0::double else 0.0::double end) - k::double / n_samples) as gap,
         stddev_samp((case when greedy_correct then 1.0::double else 0.0::double end) - k::double / n_samples)
-            / sqrt(count(*)) as gap_se,
+        / sqrt(count(*)) as gap_se,
         avg(case when k > 0 then 1.0::double else 0.0::double end) as best_of_n,
         avg(case when k = n_samples then 1.0::double else 0.0::double end) as worst_of_n
     from complete_items
@@ -88,9 +89,9 @@ sample_accuracies as (
         avg(case when s.is_correct then 1.0::double else 0.0::double end) as sample_accuracy
     from samples as s
     semi join complete_items as i
-        on i.model = s.model and i.model_version = s.model_version and i.benchmark = s.benchmark
-        and i.dataset_version = s.dataset_version and i.grid_version is not distinct from s.grid_version
-        and i.item_id = s.item_id
+        on s.model = i.model and s.model_version = i.model_version and s.benchmark = i.benchmark
+            and s.dataset_version = i.dataset_version and i.grid_version is not distinct from s.grid_version
+            and s.item_id = i.item_id
     group by all
 ),
 
@@ -130,6 +131,6 @@ select
     s.best_of_n,
     s.worst_of_n
 from item_stats as s
-join sampling as m using (model, model_version, benchmark, dataset_version, grid_version)
-join sample_stats as a using (model, model_version, benchmark, dataset_version, grid_version)
-join greedy_items as g using (model, model_version, benchmark, dataset_version, grid_version)
+inner join sampling as m using (model, model_version, benchmark, dataset_version, grid_version)
+inner join sample_stats as a using (model, model_version, benchmark, dataset_version, grid_version)
+inner join greedy_items as g using (model, model_version, benchmark, dataset_version, grid_version)

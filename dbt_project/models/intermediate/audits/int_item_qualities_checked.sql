@@ -25,11 +25,11 @@ select
     n_options > 0 as options_recorded,
     case when n_options > 0 then len(list_distinct(norm_choices)) < n_options end as has_repeated_options,
     case when n_options > 0 then
-        gold_index >= 0 and gold_index < n_options
-        and len(list_filter(norm_choices, lambda c: c = norm_choices[gold_index + 1])) > 1
+            gold_index >= 0 and gold_index < n_options
+            and len(list_filter(norm_choices, lambda c: c = norm_choices[gold_index + 1])) > 1
     end as gold_option_repeated,
     case when n_options > 0 and task_type = 'multiple_choice' then
-        gold_index is null or gold_index < 0 or gold_index >= n_options
+            gold_index is null or gold_index < 0 or gold_index >= n_options
     end as gold_outside_options,
     row_number() over (partition by benchmark, dataset_version, input, choices order by source_row, item_id) > 1
         as is_exact_duplicate,

@@ -45,7 +45,7 @@ marked as (
             else d.pred <> ''
         end as is_valid
     from d
-    join scope as s using (benchmark, dataset_version)
+    inner join scope as s using (benchmark, dataset_version)
 ),
 
 letter_k as (
@@ -53,8 +53,9 @@ letter_k as (
     from (
         select benchmark, dataset_version, gold as answer from marked
         union all
-        select benchmark, dataset_version, pred from marked where is_valid
-    )
+        select benchmark, dataset_version, pred from marked
+        where is_valid
+    ) as answers
     group by all
 ),
 
@@ -73,12 +74,16 @@ k as (
 model_weights as (
     select
         m.benchmark, m.dataset_version, m.model,
-        ln((k.k - 1) * least(greatest(avg(case when m.pred = m.gold then 1.0::double else 0.0::double end),
-                                      1.0::double / k.k), 0.99::double)
-           / (1.0::double - least(greatest(avg(case when m.pred = m.gold then 1.0::double else 0.0::double end),
-                                           1.0::double / k.k), 0.99::double))) as w
+        ln((k.k - 1) * least(greatest(
+            avg(case when m.pred = m.gold then 1.0::double else 0.0::double end),
+            1.0::double / k.k
+        ), 0.99::double)
+        / (1.0::double - least(greatest(
+            avg(case when m.pred = m.gold then 1.0::double else 0.0::double end),
+            1.0::double / k.k
+        ), 0.99::double))) as w
     from marked as m
-    join k using (benchmark, dataset_version)
+    inner join k using (benchmark, dataset_version)
     group by m.benchmark, m.dataset_version, m.model, k.k
 ),
 
@@ -88,7 +93,7 @@ votes as (
         1.0::double / count(*) over (partition by m.benchmark, m.dataset_version, m.model, m.item_id) as vote,
         w.w
     from marked as m
-    join model_weights as w using (benchmark, dataset_version, model)
+    inner join model_weights as w using (benchmark, dataset_version, model)
 ),
 
 tally as (
@@ -112,8 +117,10 @@ top_alternative as (
     select benchmark, dataset_version, item_id, answer, vote, wvote
     from tally
     where answer is not null and answer <> gold
-    qualify row_number() over (partition by benchmark, dataset_version, item_id
-                               order by vote desc, wvote desc, answer) = 1
+    qualify row_number() over (
+            partition by benchmark, dataset_version, item_id
+            order by vote desc, wvote desc, answer asc
+        ) = 1
 ),
 
 scored as (
@@ -127,13 +134,13 @@ scored as (
         coalesce(a.wvote, 0.0::double) as w_alternative
     from items as i
     left join tally as g
-        on g.benchmark = i.benchmark and g.dataset_version = i.dataset_version and g.item_id = i.item_id
-        and g.answer = i.gold
+        on i.benchmark = g.benchmark and i.dataset_version = g.dataset_version and i.item_id = g.item_id
+            and i.gold = g.answer
     left join tally as inv
-        on inv.benchmark = i.benchmark and inv.dataset_version = i.dataset_version and inv.item_id = i.item_id
-        and inv.answer is null
+        on i.benchmark = inv.benchmark and i.dataset_version = inv.dataset_version and i.item_id = inv.item_id
+            and inv.answer is null
     left join top_alternative as a
-        on a.benchmark = i.benchmark and a.dataset_version = i.dataset_version and a.item_id = i.item_id
+        on i.benchmark = a.benchmark and i.dataset_version = a.dataset_version and i.item_id = a.item_id
 ),
 
 final as (
@@ -161,6 +168,6 @@ select
     score,
     llr,
     n_top_alternative > n_models / 2.0::double as is_candidate,
-    row_number() over (partition by benchmark, dataset_version order by score desc, llr desc, item_id)::integer
+    row_number() over (partition by benchmark, dataset_version order by score desc, llr desc, item_id asc)::integer
         as rank
 from final

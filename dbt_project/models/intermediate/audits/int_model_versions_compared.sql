@@ -33,11 +33,16 @@ ordered as (
         lag(written_at) over w as old_written_at,
         row_number() over w as version_seq
     from versions
-    window w as (partition by model, benchmark order by written_at, dataset_version desc, model_version, grid_version)
+    window
+        w as (
+            partition by model, benchmark
+            order by written_at asc, dataset_version desc, model_version asc, grid_version asc
+        )
 ),
 
 pairs as (
-    select * from ordered where version_seq > 1
+    select * from ordered
+    where version_seq > 1
 ),
 
 shared as (
@@ -49,13 +54,13 @@ shared as (
         o.is_correct as correct_old,
         n.is_correct as correct_new
     from pairs as p
-    join outcomes as o
-        on o.model = p.model and o.benchmark = p.benchmark and o.model_version = p.old_model_version
-        and o.dataset_version = p.old_dataset_version and o.grid_version is not distinct from p.old_grid_version
-    join outcomes as n
-        on n.model = p.model and n.benchmark = p.benchmark and n.model_version = p.model_version
-        and n.dataset_version = p.dataset_version and n.grid_version is not distinct from p.grid_version
-        and n.item_id = o.item_id and n.item_hash is not distinct from o.item_hash
+    inner join outcomes as o
+        on p.model = o.model and p.benchmark = o.benchmark and p.old_model_version = o.model_version
+            and p.old_dataset_version = o.dataset_version and o.grid_version is not distinct from p.old_grid_version
+    inner join outcomes as n
+        on p.model = n.model and p.benchmark = n.benchmark and p.model_version = n.model_version
+            and p.dataset_version = n.dataset_version and n.grid_version is not distinct from p.grid_version
+            and o.item_id = n.item_id and n.item_hash is not distinct from o.item_hash
     where o.is_correct is not null and n.is_correct is not null
 ),
 
@@ -73,11 +78,11 @@ counts as (
         count(*) filter (where not s.correct_old and not s.correct_new) as n_neither
     from pairs as p
     left join shared as s
-        on s.model = p.model and s.benchmark = p.benchmark
-        and s.old_model_version = p.old_model_version and s.old_dataset_version = p.old_dataset_version
-        and s.old_grid_version is not distinct from p.old_grid_version
-        and s.new_model_version = p.model_version and s.new_dataset_version = p.dataset_version
-        and s.new_grid_version is not distinct from p.grid_version
+        on p.model = s.model and p.benchmark = s.benchmark
+            and p.old_model_version = s.old_model_version and p.old_dataset_version = s.old_dataset_version
+            and s.old_grid_version is not distinct from p.old_grid_version
+            and p.model_version = s.new_model_version and p.dataset_version = s.new_dataset_version
+            and s.new_grid_version is not distinct from p.grid_version
     group by all
 )
 
@@ -93,7 +98,7 @@ select
     c.version_seq::integer as version_seq,
     c.old_model_version <> c.new_model_version as model_changed,
     c.old_dataset_version <> c.new_dataset_version as dataset_changed,
-    c.old_grid_version is distinct from c.new_grid_version as grid_changed,
+    (c.old_grid_version is distinct from c.new_grid_version) as grid_changed,
     c.n_shared::integer as n_shared,
     c.n_both_correct::integer as n_both_correct,
     c.negative_flips::integer as negative_flips,
@@ -109,8 +114,8 @@ select
     c.n_shared * ro.pairwise_churn / 2 as expected_negative_flips
 from counts as c
 left join {{ ref('int_run_variances_measured') }} as ro
-    on ro.model = c.model and ro.benchmark = c.benchmark and ro.model_version = c.old_model_version
-    and ro.dataset_version = c.old_dataset_version and ro.grid_version is not distinct from c.old_grid_version
+    on c.model = ro.model and c.benchmark = ro.benchmark and c.old_model_version = ro.model_version
+        and c.old_dataset_version = ro.dataset_version and ro.grid_version is not distinct from c.old_grid_version
 left join {{ ref('int_run_variances_measured') }} as rn
-    on rn.model = c.model and rn.benchmark = c.benchmark and rn.model_version = c.new_model_version
-    and rn.dataset_version = c.new_dataset_version and rn.grid_version is not distinct from c.new_grid_version
+    on c.model = rn.model and c.benchmark = rn.benchmark and c.new_model_version = rn.model_version
+        and c.new_dataset_version = rn.dataset_version and rn.grid_version is not distinct from c.new_grid_version

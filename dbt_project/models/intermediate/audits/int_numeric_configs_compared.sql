@@ -26,9 +26,9 @@ cells as (
     select l.*, r.numeric_config is not null as is_reference
     from labelled as l
     left join reference as r
-        on r.model = l.model and r.model_version = l.model_version and r.benchmark = l.benchmark
-        and r.dataset_version = l.dataset_version and r.grid_version is not distinct from l.grid_version
-        and r.numeric_config = l.numeric_config
+        on l.model = r.model and l.model_version = r.model_version and l.benchmark = r.benchmark
+            and l.dataset_version = r.dataset_version and r.grid_version is not distinct from l.grid_version
+            and l.numeric_config = r.numeric_config
 ),
 
 pairs as (
@@ -42,25 +42,27 @@ pairs as (
         a.item_id,
         abs(b.logprob_gold - a.logprob_gold) as abs_delta_logprob_gold,
         case when len(a.option_logprobs) = len(b.option_logprobs) and len(a.option_logprobs) > 0 then
-            list_max(list_transform(range(1, len(a.option_logprobs) + 1),
-                lambda j: abs(b.option_logprobs[j] - a.option_logprobs[j])))
+                list_max(list_transform(
+                    range(1, len(a.option_logprobs) + 1),
+                    lambda j: abs(b.option_logprobs[j] - a.option_logprobs[j])
+                ))
         end as abs_delta_option_logprob,
         a.predicted_index as predicted_a,
         b.predicted_index as predicted_b,
         a.is_correct as correct_a,
         b.is_correct as correct_b
     from cells as a
-    join cells as b
+    inner join cells as b
         on a.model = b.model and a.model_version = b.model_version and a.benchmark = b.benchmark
-        and a.dataset_version = b.dataset_version and a.grid_version is not distinct from b.grid_version
-        and a.item_id = b.item_id and a.template_id = b.template_id
-        and a.fewshot_seed is not distinct from b.fewshot_seed
-        and a.permutation_seed is not distinct from b.permutation_seed
-        and a.decoding is not distinct from b.decoding
-        and a.temperature is not distinct from b.temperature
-        and a.sample_idx is not distinct from b.sample_idx
-        and a.numeric_config <> b.numeric_config
-        and (a.is_reference or (not b.is_reference and a.numeric_config < b.numeric_config))
+            and a.dataset_version = b.dataset_version and a.grid_version is not distinct from b.grid_version
+            and a.item_id = b.item_id and a.template_id = b.template_id
+            and a.fewshot_seed is not distinct from b.fewshot_seed
+            and a.permutation_seed is not distinct from b.permutation_seed
+            and a.decoding is not distinct from b.decoding
+            and a.temperature is not distinct from b.temperature
+            and a.sample_idx is not distinct from b.sample_idx
+            and a.numeric_config <> b.numeric_config
+            and (a.is_reference or (not b.is_reference and a.numeric_config < b.numeric_config))
 ),
 
 compared as (
@@ -82,17 +84,21 @@ compared as (
         count(*) filter (where p.predicted_a is not null and p.predicted_b is not null)::integer as n_argmax_compared,
         count(*) filter (where p.predicted_a <> p.predicted_b)::integer as n_argmax_flips,
         (count(*) filter (where p.predicted_a <> p.predicted_b))::double
-            / nullif(count(*) filter (where p.predicted_a is not null and p.predicted_b is not null), 0) as argmax_flip_rate,
+        / nullif(count(*) filter (where p.predicted_a is not null and p.predicted_b is not null), 0)
+            as argmax_flip_rate,
         count(*) filter (where p.correct_a is not null and p.correct_b is not null)::integer as n_scored,
         avg(case when p.correct_a then 1.0::double else 0.0::double end)
-            filter (where p.correct_a is not null and p.correct_b is not null) as accuracy_a,
+        filter (where p.correct_a is not null and p.correct_b is not null) as accuracy_a,
         avg(case when p.correct_b then 1.0::double else 0.0::double end)
-            filter (where p.correct_a is not null and p.correct_b is not null) as accuracy_b,
-        avg(case when p.correct_b then 1.0::double else 0.0::double end
-            - case when p.correct_a then 1.0::double else 0.0::double end)
-            filter (where p.correct_a is not null and p.correct_b is not null) as accuracy_delta
+        filter (where p.correct_a is not null and p.correct_b is not null) as accuracy_b,
+        avg(
+            case when p.correct_b then 1.0::double else 0.0::double end
+            - case when p.correct_a then 1.0::double else 0.0::double end
+        )
+        filter (where p.correct_a is not null and p.correct_b is not null) as accuracy_delta
     from pairs as p
-    group by p.model, p.model_version, p.benchmark, p.dataset_version, p.grid_version, p.numeric_config_a, p.numeric_config_b
+    group by
+        p.model, p.model_version, p.benchmark, p.dataset_version, p.grid_version, p.numeric_config_a, p.numeric_config_b
 )
 
 select * from compared

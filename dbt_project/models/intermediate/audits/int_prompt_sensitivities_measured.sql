@@ -50,7 +50,7 @@ pss as (
         count(*) as n_items_pss,
         avg(i.m::double * (p.n_templates - i.m) / (p.n_templates * (p.n_templates - 1) / 2.0::double)) as pss
     from per_item as i
-    join per_model as p using (model, model_version, benchmark, dataset_version, grid_version)
+    inner join per_model as p using (model, model_version, benchmark, dataset_version, grid_version)
     where p.n_templates >= 2 and i.n_item_templates = p.n_templates and i.n_rows = p.n_templates
     group by all
 ),
@@ -65,7 +65,7 @@ objects as (
 shared_templates as (
     select t.benchmark, t.dataset_version, t.template_id
     from template_acc as t
-    join objects as o using (benchmark, dataset_version)
+    inner join objects as o using (benchmark, dataset_version)
     group by t.benchmark, t.dataset_version, t.template_id, o.n_objects
     having count(*) = o.n_objects
 ),
@@ -77,7 +77,7 @@ ranked as (
         count(*) over (partition by t.benchmark, t.dataset_version, t.template_id, t.accuracy) as tie_size
     from template_acc as t
     semi join shared_templates as s
-        on s.benchmark = t.benchmark and s.dataset_version = t.dataset_version and s.template_id = t.template_id
+        on t.benchmark = s.benchmark and t.dataset_version = s.dataset_version and t.template_id = s.template_id
 ),
 
 rank_sums as (
@@ -98,7 +98,10 @@ concordance as (
         sum(r.tie_part) as tie_term,
         list(r.rank_sum) as rank_sums
     from rank_sums as r
-    join (select benchmark, dataset_version, count(*) as n_templates from shared_templates group by all) as tpl
+    inner join (
+        select benchmark, dataset_version, count(*) as n_templates from shared_templates
+        group by all
+    ) as tpl
         using (benchmark, dataset_version)
     group by all
 ),
@@ -109,8 +112,13 @@ kendall as (
         n::integer as w_n_models,
         m::integer as w_n_templates,
         case when n >= 2 and m * m * (n * n * n - n) - m * tie_term > 0 then
-            12.0::double * list_sum(list_transform(rank_sums, lambda s: (s - m * (n + 1) / 2.0::double) * (s - m * (n + 1) / 2.0::double)))
-            / (m * m * (n * n * n - n) - m * tie_term)
+                12.0::double
+                * list_sum(
+                    list_transform(
+                        rank_sums, lambda s: (s - m * (n + 1) / 2.0::double) * (s - m * (n + 1) / 2.0::double)
+                    )
+                )
+                / (m * m * (n * n * n - n) - m * tie_term)
         end as kendalls_w
     from concordance
 )

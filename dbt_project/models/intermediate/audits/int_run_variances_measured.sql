@@ -27,17 +27,19 @@ cells as (
         ) as run_idx,
         p.is_correct
     from {{ ref('stg_lake__predictions') }} as p
-    join headline_config as h
-        on h.model = p.model and h.model_version = p.model_version and h.benchmark = p.benchmark
-        and h.dataset_version = p.dataset_version and h.grid_version is not distinct from p.grid_version
-        and h.template_id = p.template_id and h.decoding is not distinct from p.decoding
-        and h.dtype is not distinct from p.dtype and h.attn_implementation is not distinct from p.attn_implementation
-        and h.batch_tokens is not distinct from p.batch_tokens
+    inner join headline_config as h
+        on p.model = h.model and p.model_version = h.model_version and p.benchmark = h.benchmark
+            and p.dataset_version = h.dataset_version and h.grid_version is not distinct from p.grid_version
+            and p.template_id = h.template_id and h.decoding is not distinct from p.decoding
+            and h.dtype is not distinct from p.dtype
+            and h.attn_implementation is not distinct from p.attn_implementation
+            and h.batch_tokens is not distinct from p.batch_tokens
     where p.is_correct is not null
 ),
 
 runs as (
-    select model, model_version, benchmark, dataset_version, grid_version, template_id,
+    select
+        model, model_version, benchmark, dataset_version, grid_version, template_id,
         count(distinct run_idx) as n_runs
     from cells
     group by all
@@ -56,7 +58,7 @@ per_item as (
 complete_items as (
     select i.*, r.n_runs, r.template_id
     from per_item as i
-    join runs as r using (model, model_version, benchmark, dataset_version, grid_version)
+    inner join runs as r using (model, model_version, benchmark, dataset_version, grid_version)
     where i.n_item_runs = r.n_runs and i.n_rows = r.n_runs
 ),
 
@@ -69,7 +71,7 @@ item_stats as (
         sum(k) as n_correct,
         avg(case when k > 0 and k < n_runs then 1.0::double else 0.0::double end) as flip_share,
         case when any_value(n_runs) >= 2 then
-            avg(2.0::double * k * (n_runs - k) / (n_runs::double * (n_runs - 1)))
+                avg(2.0::double * k * (n_runs - k) / (n_runs::double * (n_runs - 1)))
         end as pairwise_churn,
         sqrt(sum((k::double / n_runs) * (1 - k::double / n_runs))) / count(*) as independent_sd
     from complete_items
@@ -82,9 +84,9 @@ run_accuracies as (
         avg(case when c.is_correct then 1.0::double else 0.0::double end) as run_accuracy
     from cells as c
     semi join complete_items as i
-        on i.model = c.model and i.model_version = c.model_version and i.benchmark = c.benchmark
-        and i.dataset_version = c.dataset_version and i.grid_version is not distinct from c.grid_version
-        and i.item_id = c.item_id
+        on c.model = i.model and c.model_version = i.model_version and c.benchmark = i.benchmark
+            and c.dataset_version = i.dataset_version and i.grid_version is not distinct from c.grid_version
+            and c.item_id = i.item_id
     group by all
 ),
 
@@ -119,5 +121,5 @@ select
     r.run_accuracy_min,
     r.run_accuracy_max
 from item_stats as s
-join run_stats as r using (model, model_version, benchmark, dataset_version, grid_version)
-join incomplete as i using (model, model_version, benchmark, dataset_version, grid_version)
+inner join run_stats as r using (model, model_version, benchmark, dataset_version, grid_version)
+inner join incomplete as i using (model, model_version, benchmark, dataset_version, grid_version)

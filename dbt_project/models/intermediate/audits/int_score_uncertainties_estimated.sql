@@ -11,7 +11,7 @@ with cells as (
         case when p.is_correct then 1.0::double else 0.0::double end as x
     from {{ ref('stg_lake__predictions') }} as p
     left join {{ ref('stg_lake__items') }} as i
-        on i.benchmark = p.benchmark and i.dataset_version = p.dataset_version and i.item_id = p.item_id
+        on p.benchmark = i.benchmark and p.dataset_version = i.dataset_version and p.item_id = i.item_id
     where p.is_headline and p.is_correct is not null
 ),
 
@@ -31,7 +31,7 @@ clusters as (
         sum(c.x - t.p_hat) as sum_r,
         sum((c.x - t.p_hat) * (c.x - t.p_hat)) as sum_r2
     from cells as c
-    join totals as t using (model, model_version, benchmark, dataset_version, grid_version)
+    inner join totals as t using (model, model_version, benchmark, dataset_version, grid_version)
     group by all
 ),
 
@@ -42,7 +42,7 @@ variances as (
         sum(c.sum_r2) as sum_plain,
         sum(c.sum_r * c.sum_r - c.sum_r2) as sum_cross
     from totals as t
-    join clusters as c using (model, model_version, benchmark, dataset_version, grid_version)
+    inner join clusters as c using (model, model_version, benchmark, dataset_version, grid_version)
     group by all
 ),
 

@@ -8,7 +8,7 @@ with headline as (
         p.is_correct
     from {{ ref('stg_lake__predictions') }} as p
     left join {{ ref('stg_lake__items') }} as i
-        on i.benchmark = p.benchmark and i.dataset_version = p.dataset_version and i.item_id = p.item_id
+        on p.benchmark = i.benchmark and p.dataset_version = i.dataset_version and p.item_id = i.item_id
     where p.is_headline and p.is_correct is not null
 ),
 

@@ -10,8 +10,10 @@
 with subjects as (
     select
         *,
-        row_number() over (partition by model, model_version, benchmark, dataset_version, grid_version
-                           order by accuracy, subject) as pos,
+        row_number() over (
+            partition by model, model_version, benchmark, dataset_version, grid_version
+            order by accuracy, subject
+        ) as pos,
         count(*) over (partition by model, model_version, benchmark, dataset_version, grid_version) as n_subjects
     from {{ ref('int_subject_scores_aggregated') }}
 )

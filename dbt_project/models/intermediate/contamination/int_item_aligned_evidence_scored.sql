@@ -25,8 +25,9 @@ best as (
     select *
     from {{ ref('stg_lake__aligned_matches') }}
     qualify row_number() over (
-        partition by corpus, corpus_version, benchmark, dataset_version, item_id
-        order by containment desc, rank) = 1
+            partition by corpus, corpus_version, benchmark, dataset_version, item_id
+            order by containment desc, rank asc
+        ) = 1
 ),
 
 with_cos as (
@@ -72,5 +73,6 @@ select
         when containment >= {{ t_lo }} and window_cosine >= {{ t_cos }} then 'containment+embedding'
     end as flagged_by,
     case when is_testable then containment >= {{ t_c }}
-        or (containment >= {{ t_lo }} and coalesce(window_cosine >= {{ t_cos }}, false)) end as is_flagged
+            or (containment >= {{ t_lo }} and coalesce(window_cosine >= {{ t_cos }}, false))
+    end as is_flagged
 from scored

@@ -16,12 +16,13 @@ pairs as (
         n.*,
         array_cosine_similarity(ei.embedding, ed.embedding)::double as cosine_sql
     from {{ ref('stg_lake__embedding_neighbours') }} as n
-    join emb as ei on ei.emb_key = n.embedding_model || '/' || n.item_text_hash
-    join emb as ed on ed.emb_key = n.embedding_model || '/' || n.doc_text_hash
+    inner join emb as ei on ei.emb_key = n.embedding_model || '/' || n.item_text_hash
+    inner join emb as ed on ed.emb_key = n.embedding_model || '/' || n.doc_text_hash
 ),
 
 per_doc as (  -- a long document has several windows: keep its best one
-    select embedding_model, corpus, corpus_version, benchmark, dataset_version, item_id, doc_id,
+    select
+        embedding_model, corpus, corpus_version, benchmark, dataset_version, item_id, doc_id,
         max(cosine_sql) as cosine, max(abs(cosine_sql - cosine)) as drift
     from pairs
     group by all
@@ -36,8 +37,8 @@ select
     item_id,
     max(cosine) as max_cosine,
     arg_max(doc_id, cosine) as nearest_doc_id,
-    list(doc_id order by cosine desc, doc_id)[1:5] as nearest_doc_ids,
-    list(cosine order by cosine desc, doc_id)[1:5] as nearest_cosines,
+    list(doc_id order by cosine desc, doc_id asc)[1:5] as nearest_doc_ids,
+    list(cosine order by cosine desc, doc_id asc)[1:5] as nearest_cosines,
     max(drift) as cosine_drift
 from per_doc
 group by all

@@ -17,16 +17,16 @@
 {%- set max_df = var('contamination_ngram_max_item_df') %}
 
 with pairs as (
-    select distinct corpus, corpus_version, benchmark, dataset_version, n
+    select distinct s.corpus, s.corpus_version, s.benchmark, s.dataset_version, s.n
     from {{ ref('stg_lake__corpus_ngram_scans') }} as s
     where s.n in ({{ bt_setting_var('contamination_ngram_sizes') | join(', ') }})
-    {%- if is_incremental() %}
-    and not exists (
-        select 1 from {{ this }} as t
-        where t.corpus = s.corpus and t.corpus_version = s.corpus_version and t.benchmark = s.benchmark
-          and t.dataset_version = s.dataset_version and t.n = s.n
-    )
-    {%- endif %}
+        {%- if is_incremental() %}
+            and not exists (
+                select 1 from {{ this }} as t
+                where t.corpus = s.corpus and t.corpus_version = s.corpus_version and t.benchmark = s.benchmark
+                    and t.dataset_version = s.dataset_version and t.n = s.n
+            )
+        {%- endif %}
 ),
 
 grams as (
@@ -44,16 +44,17 @@ hits as (
 matched as (
     select p.corpus, p.corpus_version, g.benchmark, g.dataset_version, g.item_id, g.n, g.pos, g.item_df, h.doc_id
     from pairs as p
-    join grams as g using (benchmark, dataset_version, n)
-    join hits as h on h.corpus = p.corpus and h.corpus_version = p.corpus_version and h.n = g.n
-        and h.ngram_hash = g.ngram_hash
+    inner join grams as g using (benchmark, dataset_version, n)
+    inner join hits as h on p.corpus = h.corpus and p.corpus_version = h.corpus_version and g.n = h.n
+        and g.ngram_hash = h.ngram_hash
 ),
 
 islands as (
     select
         *,
         pos - row_number() over (
-            partition by corpus, corpus_version, benchmark, dataset_version, item_id, n, doc_id order by pos) as island
+            partition by corpus, corpus_version, benchmark, dataset_version, item_id, n, doc_id order by pos
+        ) as island
     from matched
 ),
 
@@ -63,10 +64,12 @@ per_doc as (
         count(*) as doc_matched,
         max(run_len) as longest_run
     from (
-        select *, count(*) over (
-            partition by corpus, corpus_version, benchmark, dataset_version, item_id, n, doc_id, island) as run_len
+        select
+            *, count(*) over (
+                partition by corpus, corpus_version, benchmark, dataset_version, item_id, n, doc_id, island
+            ) as run_len
         from islands
-    )
+    ) as runs
     group by all
 ),
 
@@ -75,7 +78,7 @@ per_item_docs as (
         corpus, corpus_version, benchmark, dataset_version, item_id, n,
         count(*) as n_matching_docs,
         max(longest_run) as longest_run,
-        list(doc_id order by doc_matched desc, doc_id)[1:10] as matching_doc_ids
+        list(doc_id order by doc_matched desc, doc_id asc)[1:10] as matching_doc_ids
     from per_doc
     group by all
 ),
@@ -101,7 +104,7 @@ item_totals as (
 every_item as (
     select p.corpus, p.corpus_version, i.benchmark, i.dataset_version, i.item_id, p.n
     from pairs as p
-    join {{ ref('stg_lake__items') }} as i using (benchmark, dataset_version)
+    inner join {{ ref('stg_lake__items') }} as i using (benchmark, dataset_version)
 )
 
 select
@@ -116,7 +119,8 @@ select
     coalesce(m.n_matched, 0)::integer as n_matched,
     coalesce(m.n_matched_informative, 0)::integer as n_matched_informative,
     case when coalesce(t.n_informative, 0) > 0
-        then coalesce(m.n_matched_informative, 0)::double / t.n_informative end as overlap_share,
+        then coalesce(m.n_matched_informative, 0)::double / t.n_informative
+    end as overlap_share,
     case when coalesce(t.n_ngrams, 0) > 0 then coalesce(m.n_matched, 0)::double / t.n_ngrams end as raw_overlap_share,
     case when d.longest_run > 0 then d.longest_run + e.n - 1 else 0 end::integer as longest_span_tokens,
     coalesce(d.n_matching_docs, 0)::integer as n_matching_docs,

@@ -28,8 +28,8 @@ grams as (
         hash(list_slice(it.token_hashes, r.pos, r.pos + w.n - 1)) as ngram_hash,
         hash(it.token_hashes) as text_key
     from items as it
-    join wanted as w using (benchmark, dataset_version)
-    cross join unnest(range(1, len(it.token_hashes) - w.n + 2)) as r(pos)
+    inner join wanted as w using (benchmark, dataset_version)
+    cross join unnest(range(1, len(it.token_hashes) - w.n + 2)) as r (pos)
 ),
 
 df as (
@@ -40,4 +40,4 @@ df as (
 
 select g.benchmark, g.dataset_version, g.item_id, g.n::integer as n, g.pos::integer as pos, g.ngram_hash, d.item_df
 from grams as g
-join df as d using (benchmark, dataset_version, n, ngram_hash)
+inner join df as d using (benchmark, dataset_version, n, ngram_hash)

@@ -10,6 +10,7 @@
 select
     m.*,
     m.prefix_match_share >= {{ var('contamination_prefix_flag_share') }} as prefix_flagged,
-    percent_rank() over (partition by model, model_version, benchmark, dataset_version order by min_k_plus_plus)
+    percent_rank()
+        over (partition by m.model, m.model_version, m.benchmark, m.dataset_version order by m.min_k_plus_plus)
         as min_k_plus_plus_rank
 from {{ ref('stg_lake__membership_signals') }} as m

@@ -18,20 +18,39 @@ neighbours as (
     select
         n.embedding_model,
         -- unordered: a is the smaller (benchmark, item_id)
-        case when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.benchmark else n.other_benchmark end as benchmark_a,
-        case when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.dataset_version else n.other_dataset_version end as dataset_version_a,
-        case when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.item_id else n.other_item_id end as item_id_a,
-        case when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.other_benchmark else n.benchmark end as benchmark_b,
-        case when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.other_dataset_version else n.dataset_version end as dataset_version_b,
-        case when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.other_item_id else n.item_id end as item_id_b,
+        case
+            when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.benchmark
+            else n.other_benchmark
+        end as benchmark_a,
+        case
+            when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.dataset_version
+            else n.other_dataset_version
+        end as dataset_version_a,
+        case
+            when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.item_id
+            else n.other_item_id
+        end as item_id_a,
+        case
+            when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.other_benchmark
+            else n.benchmark
+        end as benchmark_b,
+        case
+            when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.other_dataset_version
+            else n.dataset_version
+        end as dataset_version_b,
+        case
+            when (n.benchmark, n.item_id) <= (n.other_benchmark, n.other_item_id) then n.other_item_id
+            else n.item_id
+        end as item_id_b,
         array_cosine_similarity(ea.embedding, eb.embedding)::double as cosine
     from {{ ref('stg_lake__item_neighbours') }} as n
-    join emb as ea on ea.emb_key = n.embedding_model || '/' || n.item_text_hash
-    join emb as eb on eb.emb_key = n.embedding_model || '/' || n.other_text_hash
+    inner join emb as ea on ea.emb_key = n.embedding_model || '/' || n.item_text_hash
+    inner join emb as eb on eb.emb_key = n.embedding_model || '/' || n.other_text_hash
 ),
 
 embedded as (
-    select embedding_model, benchmark_a, dataset_version_a, item_id_a, benchmark_b, dataset_version_b, item_id_b,
+    select
+        embedding_model, benchmark_a, dataset_version_a, item_id_a, benchmark_b, dataset_version_b, item_id_b,
         max(cosine) as cosine
     from neighbours
     where cosine >= {{ thr }}
@@ -40,8 +59,12 @@ embedded as (
 
 exact as (  -- items.py's exact duplicates (first occurrence = duplicate_of), for comparison
     select
-        d.benchmark as benchmark_a, d.dataset_version as dataset_version_a, least(d.item_id, d.duplicate_of) as item_id_a,
-        d.benchmark as benchmark_b, d.dataset_version as dataset_version_b, greatest(d.item_id, d.duplicate_of) as item_id_b
+        d.benchmark as benchmark_a,
+        d.dataset_version as dataset_version_a,
+        least(d.item_id, d.duplicate_of) as item_id_a,
+        d.benchmark as benchmark_b,
+        d.dataset_version as dataset_version_b,
+        greatest(d.item_id, d.duplicate_of) as item_id_b
     from {{ ref('stg_lake__items') }} as d
     where d.is_duplicate and d.duplicate_of is not null
 ),
@@ -51,7 +74,7 @@ model as (
 )
 
 select
-    coalesce(e.embedding_model, (select embedding_model from model)) as embedding_model,
+    coalesce(e.embedding_model, (select m.embedding_model from model as m)) as embedding_model,
     coalesce(e.benchmark_a, x.benchmark_a) as benchmark_a,
     coalesce(e.dataset_version_a, x.dataset_version_a) as dataset_version_a,
     coalesce(e.item_id_a, x.item_id_a) as item_id_a,
@@ -65,5 +88,5 @@ select
     {{ thr }}::double as cosine_threshold
 from embedded as e
 full outer join exact as x
-    on x.benchmark_a = e.benchmark_a and x.dataset_version_a = e.dataset_version_a and x.item_id_a = e.item_id_a
-    and x.benchmark_b = e.benchmark_b and x.dataset_version_b = e.dataset_version_b and x.item_id_b = e.item_id_b
+    on e.benchmark_a = x.benchmark_a and e.dataset_version_a = x.dataset_version_a and e.item_id_a = x.item_id_a
+        and e.benchmark_b = x.benchmark_b and e.dataset_version_b = x.dataset_version_b and e.item_id_b = x.item_id_b

@@ -20,13 +20,20 @@
 
 with ngram as (
     select
-        benchmark, dataset_version, item_id, 'ngram_overlap' as signal, 'n=' || n as method, 'corpus' as evidence_source,
+        benchmark,
+        dataset_version,
+        item_id,
+        'ngram_overlap' as signal,
+        'n=' || n as method,
+        'corpus' as evidence_source,
         corpus, corpus_version, '' as model, '' as model_version,
         overlap_share as value, {{ flag_share }}::double as threshold,
         overlap_share >= {{ flag_share }} as is_flagged, 'strong' as strength,
-        json_object('n_informative', n_informative, 'n_matched_informative', n_matched_informative,
+        json_object(
+            'n_informative', n_informative, 'n_matched_informative', n_matched_informative,
             'raw_overlap_share', raw_overlap_share, 'longest_span_tokens', longest_span_tokens,
-            'n_matching_docs', n_matching_docs, 'matching_doc_ids', matching_doc_ids)::varchar as detail
+            'n_matching_docs', n_matching_docs, 'matching_doc_ids', matching_doc_ids
+        )::varchar as detail
     from {{ ref('int_item_ngram_overlaps_measured') }}
 ),
 
@@ -36,8 +43,10 @@ ngram_max as (  -- per corpus version × item: the largest share over the n-gram
         'corpus' as evidence_source, corpus, corpus_version, '' as model, '' as model_version,
         max(overlap_share) as value, {{ flag_share }}::double as threshold,
         max(overlap_share) >= {{ flag_share }} as is_flagged, 'strong' as strength,
-        json_object('overlap_share_by_n', map(list(n order by n), list(overlap_share order by n)),
-            'longest_span_tokens', max(longest_span_tokens))::varchar as detail
+        json_object(
+            'overlap_share_by_n', map(list(n order by n), list(overlap_share order by n)),
+            'longest_span_tokens', max(longest_span_tokens)
+        )::varchar as detail
     from {{ ref('int_item_ngram_overlaps_measured') }}
     where n in ({{ bt_setting_var('contamination_ngram_sizes') | join(', ') }})
     group by all
@@ -49,10 +58,12 @@ aligned as (
         'corpus' as evidence_source, corpus, corpus_version, '' as model, '' as model_version,
         case when is_testable then containment end as value, containment_threshold as threshold,
         is_flagged, 'strong' as strength,
-        json_object('best_doc_id', best_doc_id, 'flagged_by', flagged_by, 'window_cosine', window_cosine,
+        json_object(
+            'best_doc_id', best_doc_id, 'flagged_by', flagged_by, 'window_cosine', window_cosine,
             'cosine_threshold', cosine_threshold, 'min_containment_for_cosine', min_containment_for_cosine,
             'item_weight', item_weight, 'matched_weight', matched_weight, 'own_share', own_share,
-            'window_start', window_start, 'window_tokens', window_tokens)::varchar as detail
+            'window_start', window_start, 'window_tokens', window_tokens
+        )::varchar as detail
     from {{ ref('int_item_aligned_evidence_scored') }}
 ),
 
@@ -62,17 +73,25 @@ aligned_embedding as (
         'corpus' as evidence_source, corpus, corpus_version, '' as model, '' as model_version,
         case when is_testable then window_cosine end as value, cosine_threshold as threshold,
         case when is_testable then containment >= min_containment_for_cosine
-            and coalesce(window_cosine >= cosine_threshold, false) end as is_flagged,
+                and coalesce(window_cosine >= cosine_threshold, false)
+        end as is_flagged,
         'moderate' as strength,
-        json_object('best_doc_id', best_doc_id, 'containment', containment,
-            'min_containment_for_cosine', min_containment_for_cosine)::varchar as detail
+        json_object(
+            'best_doc_id', best_doc_id, 'containment', containment,
+            'min_containment_for_cosine', min_containment_for_cosine
+        )::varchar as detail
     from {{ ref('int_item_aligned_evidence_scored') }}
     where embedding_model <> ''
 ),
 
 embedding as (
     select
-        benchmark, dataset_version, item_id, 'embedding_nn' as signal, embedding_model as method, 'corpus' as evidence_source,
+        benchmark,
+        dataset_version,
+        item_id,
+        'embedding_nn' as signal,
+        embedding_model as method,
+        'corpus' as evidence_source,
         corpus, corpus_version, '' as model, '' as model_version,
         max_cosine as value, {{ flag_cos }}::double as threshold, max_cosine >= {{ flag_cos }} as is_flagged,
         'moderate' as strength,
@@ -82,19 +101,23 @@ embedding as (
 
 membership as (
     select
-        benchmark, dataset_version, item_id, s.signal, s.method, 'model' as evidence_source, '' as corpus,
-        '' as corpus_version, model, model_version, s.value, s.threshold, s.is_flagged, s.strength,
-        json_object('n_tokens', n_tokens, 'min_k_plus_plus_rank', min_k_plus_plus_rank)::varchar as detail
-    from {{ ref('int_membership_signals_scored') }}
+        m.benchmark, m.dataset_version, m.item_id, s.signal, s.method, 'model' as evidence_source, '' as corpus,
+        '' as corpus_version, m.model, m.model_version, s.value, s.threshold, s.is_flagged, s.strength,
+        json_object('n_tokens', m.n_tokens, 'min_k_plus_plus_rank', m.min_k_plus_plus_rank)::varchar as detail
+    from {{ ref('int_membership_signals_scored') }} as m
     cross join lateral (
-        select * from (values
+        select * from (
+            values
             ('perplexity', 'token log-probs of the item text', perplexity, null::double, null::boolean, 'weak'),
             ('zlib_ratio', 'log-perplexity / zlib bytes', zlib_ratio, null, null, 'weak'),
             ('min_k_prob', 'k=' || round(min_k * 100)::integer || '%', min_k_prob, null, null, 'weak'),
             ('min_k_plus_plus', 'k=' || round(min_k * 100)::integer || '%', min_k_plus_plus, null, null, 'weak'),
-            ('prefix_completion', prefix_tokens || '->' || probe_tokens || ' greedy', prefix_match_share,
-                {{ flag_prefix }}::double, prefix_flagged, 'moderate')
-        ) as v(signal, method, value, threshold, is_flagged, strength)
+            (
+                'prefix_completion', prefix_tokens || '->' || probe_tokens || ' greedy', prefix_match_share,
+                {{ flag_prefix }}::double, prefix_flagged, 'moderate'
+            )
+        -- the alias names the columns (sqlfluff's AL05 autofix would delete it with them)
+        ) as v (signal, method, value, threshold, is_flagged, strength)  -- noqa: AL05
     ) as s
 )
 
@@ -116,4 +139,4 @@ from (
     select * from embedding
     union all by name
     select * from membership
-)
+) as evidence

@@ -21,27 +21,40 @@ joined as (
         e.benchmark, e.dataset_version, o.model, o.model_version, e.signal, e.method, e.evidence_source, e.corpus,
         e.corpus_version, e.strength, e.item_id, e.value, e.threshold, e.is_flagged, o.is_correct
     from evidence as e
-    join outcomes as o
-        on o.benchmark = e.benchmark and o.dataset_version = e.dataset_version and o.item_id = e.item_id
-        and (e.evidence_source = 'corpus' or (o.model = e.model and o.model_version = e.model_version))
+    inner join outcomes as o
+        on e.benchmark = o.benchmark and e.dataset_version = o.dataset_version and e.item_id = o.item_id
+            and (e.evidence_source = 'corpus' or (e.model = o.model and e.model_version = o.model_version))
 ),
 
 ranked as (
     select
         *,
-        rank() over w_v + (count(*) over (partition by benchmark, dataset_version, model, model_version, signal,
-            method, corpus, corpus_version, value) - 1) / 2.0 as r_value,
-        rank() over w_c + (count(*) over (partition by benchmark, dataset_version, model, model_version, signal,
-            method, corpus, corpus_version, is_correct) - 1) / 2.0 as r_correct
+        rank() over w_v + (count(*) over (
+            partition by
+                benchmark, dataset_version, model, model_version, signal,
+                method, corpus, corpus_version, value
+        ) - 1) / 2.0 as r_value,
+        rank() over w_c + (count(*) over (
+            partition by
+                benchmark, dataset_version, model, model_version, signal,
+                method, corpus, corpus_version, is_correct
+        ) - 1) / 2.0 as r_correct
     from joined
     where value is not null
     window
-        w_v as (partition by benchmark, dataset_version, model, model_version, signal, method, corpus, corpus_version order by value),
-        w_c as (partition by benchmark, dataset_version, model, model_version, signal, method, corpus, corpus_version order by is_correct)
+        w_v as (
+            partition by benchmark, dataset_version, model, model_version, signal, method, corpus, corpus_version
+            order by value
+        ),
+        w_c as (
+            partition by benchmark, dataset_version, model, model_version, signal, method, corpus, corpus_version
+            order by is_correct
+        )
 ),
 
 spearman as (
-    select benchmark, dataset_version, model, model_version, signal, method, corpus, corpus_version,
+    select
+        benchmark, dataset_version, model, model_version, signal, method, corpus, corpus_version,
         corr(r_value, r_correct) as spearman_value_correct
     from ranked
     group by all
@@ -87,7 +100,8 @@ select
     {{ wilson_low('c.k_flagged', 'c.n_flagged') }}::double as acc_flagged_ci_low,
     {{ wilson_high('c.k_flagged', 'c.n_flagged') }}::double as acc_flagged_ci_high,
     case when c.n_flagged > 0 and c.n_clean > 0
-        then c.k_flagged::double / c.n_flagged - c.k_clean::double / c.n_clean end as acc_diff_flagged_minus_clean,
+        then c.k_flagged::double / c.n_flagged - c.k_clean::double / c.n_clean
+    end as acc_diff_flagged_minus_clean,
     {{ bt_newcombe_low('c.k_flagged', 'c.n_flagged', 'c.k_clean', 'c.n_clean') }}::double as acc_diff_ci_low,
     {{ bt_newcombe_high('c.k_flagged', 'c.n_flagged', 'c.k_clean', 'c.n_clean') }}::double as acc_diff_ci_high,
     s.spearman_value_correct::double as spearman_value_correct
