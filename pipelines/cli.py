@@ -1,4 +1,4 @@
-"""The ``benchtrust`` command line: run, ui, query, report, import.
+"""The ``benchtrust`` command line: run, ui, query, report, import, corpus add / scan, corpora.
 
 It lives in the assembly layer (``pipelines/``), not in the core library, because ``run``, ``ui`` and ``import``
 submit Dagster runs through :mod:`pipelines.run` (DESIGN.md "Layout": ``benchtrust/`` imports no other layer).
@@ -227,6 +227,86 @@ def import_(
                                                limit=1).records
         pages = recs[0].asset_materialization.metadata.get("benchmark_pages") if recs else None
         typer.echo("benchmark pages: " + ", ".join(pages.value if pages else []))
+
+
+corpus_app = typer.Typer(no_args_is_help=True, help="Reference corpora for the contamination audits: add, scan.")
+app.add_typer(corpus_app, name="corpus")
+
+
+@corpus_app.command("add")
+def corpus_add(name: str = typer.Argument(..., help="corpus name (its partition and lake folder)"),
+               location: str = typer.Argument(..., metavar="PATH", help="JSONL / Parquet / CSV / text file, folder "
+                                                                        "or glob, or hf:<dataset>"),
+               no_embed: bool = typer.Option(False, "--no-embed", help="n-gram and aligned passes only, no "
+                                                                       "embeddings (for large corpora)")):
+    """Register a reference corpus in the data folder's corpus registry (config/ is left alone); it is merged
+    with config/corpora.yaml and gets its `corpora` partition. Scan it with `benchtrust corpus scan NAME`."""
+    from benchtrust.contamination.corpora import CorpusError, add_user_corpus, corpus_spec_for
+
+    s = get_settings()
+    try:
+        spec = corpus_spec_for(location, embed=False if no_embed else None)
+        written = add_user_corpus(s.config_dir, s.home, name, spec)
+    except (CorpusError, ValueError) as e:  # missing file, taken or unsafe name, an entry that does not validate
+        typer.echo(f"error: {str(e).splitlines()[0]}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"corpus {name!r} registered in {written} ({spec['type']} {spec.get('path') or spec.get('name')}"
+               f"{', no embeddings' if no_embed else ''}); scan it with: benchtrust corpus scan {name}")
+
+
+@corpus_app.command("scan")
+def corpus_scan(name: str | None = typer.Argument(None, help="corpus to scan (default: every registered corpus)"),
+                benchmark: str | None = typer.Option(None, "--benchmark", "-b",
+                                                     help="summarise evidence for this benchmark only (its items "
+                                                          "are read first when the lake has none)"),
+                no_wait: bool = typer.Option(False, "--no-wait", help="refuse instead of waiting when the data "
+                                                                       "folder is busy")):
+    """Run the contamination pipeline for registered corpora as Dagster backfills (corpus documents, n-gram and
+    aligned passes, embeddings and nearest documents where enabled), rebuild the contamination marts, and print
+    the evidence summary from marts.contamination_evidence."""
+    from pipelines.corpus_scan import ScanError, format_summary, scan_corpora
+    from pipelines.daemon import BusyError
+
+    try:
+        res = scan_corpora([name] if name else None, benchmark, lambda m: typer.echo(m, err=True),
+                           live=sys.stderr.isatty(), wait=not no_wait)
+    except (ScanError, BusyError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if not res.ok:
+        for r in res.runs:
+            if not r["success"]:
+                typer.echo("FAILED " + (f"{r['job']} {r['partition'] or ''}: ")
+                           + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"]), err=True)
+        raise typer.Exit(1)
+    lines = format_summary(res.summary)
+    typer.echo("\n".join(lines) if lines else "no contamination evidence rows for " + ", ".join(res.corpora))
+    typer.echo(f"details: benchtrust query \"select * from marts.contamination_evidence where corpus = "
+               f"'{res.corpora[0]}'\"")
+
+
+@app.command("corpora")
+def corpora_list():
+    """List the registered reference corpora (config/corpora.yaml and the data folder's registry)."""
+    from benchtrust.contamination.corpora import CorpusError, CorpusRegistry, latest_corpus
+
+    s = get_settings()
+    try:
+        reg = CorpusRegistry.for_settings(s)
+    except (CorpusError, ValueError) as e:
+        typer.echo(f"error: {str(e).splitlines()[0]}", err=True)
+        raise typer.Exit(2) from None
+    if not reg.corpora:
+        typer.echo("no corpus registered (benchtrust corpus add NAME PATH)")
+        return
+    for c, spec in reg.corpora.items():
+        try:
+            version = latest_corpus(s.lake, c)["corpus_version"]
+        except (FileNotFoundError, KeyError, ValueError):
+            version = "not scanned"
+        where = spec.get("path") or spec.get("name") or spec.get("benchmark") or (spec.get("source") or {}).get("path")
+        typer.echo(f"{c}\t{spec.get('type') or (spec.get('source') or {}).get('type')}\t{where}\t"
+                   f"embed={'yes' if reg.embed(c) else 'no'}\t{version}\t({reg.origins[c]})")
 
 
 def main() -> None:

@@ -169,7 +169,7 @@ class CorpusRegistry:
         if p.exists():
             data = _read_registry_file(p)
             corpora = _entries(p, data)
-            origins = {c: p for c in corpora}
+            origins = dict.fromkeys(corpora, p)
             settings = validate(CorpusSettings, data.get("settings") or {}, p, "settings", CorpusError)
         if user_file is not None and Path(user_file).exists():
             u = Path(user_file)
@@ -208,6 +208,54 @@ class CorpusRegistry:
     def embed(self, name: str) -> bool:
         e = self.corpora.get(name, {}).get("embed")
         return bool(self.settings.embed if e is None else e)
+
+
+def corpus_spec_for(location: str, embed: bool | None = None) -> dict[str, Any]:
+    """The registry entry for ``benchtrust corpus add NAME LOCATION``: ``hf:<dataset>`` is a Hugging Face dataset,
+    anything else a local file, folder or glob (stored as an absolute path, so the entry does not depend on the
+    folder the command ran in). Raises :class:`CorpusError` when a local path matches nothing."""
+    if location.startswith("hf:"):
+        spec: dict[str, Any] = {"type": "hf", "name": location[3:]}
+    else:
+        p = Path(os.path.expanduser(location)).absolute()
+        if any(ch in location for ch in "*?["):
+            if not _glob.glob(str(p), recursive=True):
+                raise CorpusError(f"{location}: no files match")
+        elif not p.exists():
+            raise CorpusError(f"{location}: no such file or folder")
+        spec = {"type": "file", "path": str(p)}
+    if embed is not None:
+        spec["embed"] = embed
+    return spec
+
+
+def add_user_corpus(config_dir: str | Path, home: str | Path, name: str, spec: dict[str, Any]) -> Path:
+    """Register ``name`` in the data folder's corpus registry (never in config/). Refused with
+    :class:`CorpusError` when the name is taken (in either registry, or differs only in case), unsafe, or the
+    entry does not validate; the file is left as it was then. Returns the registry file written."""
+    current = CorpusRegistry.load(config_dir, user_registry_path(home))
+    if name in current.corpora:
+        raise CorpusError(f"corpus {name!r} is already registered in {current.origins[name]}")
+    safe_name(name)
+    path = user_registry_path(home)
+    before = path.read_text() if path.exists() else None
+    data = _read_registry_file(path) if before is not None else {}
+    corpora = dict(data.get("corpora") or {})
+    corpora[name] = spec
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("# Corpora registered with `benchtrust corpus add` (merged with config/corpora.yaml).\n"
+                   + yaml.safe_dump({"corpora": corpora}, sort_keys=False))
+    os.replace(tmp, path)
+    try:
+        CorpusRegistry.load(config_dir, path)  # the merged registry must still validate
+    except (CorpusError, ValueError):
+        if before is None:
+            path.unlink()
+        else:
+            path.write_text(before)
+        raise
+    return path
 
 
 # --------------------------------------------------------------------------------------------------- sources

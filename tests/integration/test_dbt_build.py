@@ -202,7 +202,9 @@ def test_contract_rejects_a_type_drift(bt_home, dbt_manifest, tmp_path):
     sql = proj / "models" / "marts" / "reliability_report.sql"
     sql.write_text(sql.read_text().replace("0.95::double as ci_level", "0.95 as ci_level"))
     from benchtrust.dbt_vars import dbt_vars_args
+    from benchtrust.settings import get_settings
 
+    get_settings().ensure()  # this test's own warehouse folder (get_settings exports this home's paths for dbt)
     proc = subprocess.run(["dbt", "build", "--profiles-dir", ".", *dbt_vars_args(), "--select", "+reliability_report"], cwd=proj,
                           capture_output=True, text=True)
     assert proc.returncode != 0
