@@ -185,7 +185,7 @@ class Registry:
     config_dir: Path
 
     @classmethod
-    def load(cls, config_dir: str | Path | None = None) -> "Registry":
+    def load(cls, config_dir: str | Path | None = None) -> Registry:
         return cls(Path(config_dir) if config_dir else get_settings().config_dir)
 
     def _path(self, name: str) -> Path:
@@ -261,7 +261,7 @@ class Registry:
                                     f"known (models.yaml): {sorted(self.models)}")
         return prof
 
-    def source(self, benchmark: str) -> "Source":
+    def source(self, benchmark: str) -> Source:
         from benchtrust.sources import make_source
 
         if benchmark not in self.benchmarks:

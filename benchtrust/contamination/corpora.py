@@ -22,7 +22,8 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Iterator, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from collections.abc import Iterator
 
 import yaml
 from pydantic import Field, TypeAdapter
