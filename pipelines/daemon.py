@@ -61,15 +61,70 @@ class FollowingBackfillDaemon(BackfillDaemon):
             yield None
 
 
+HOSTED_RECORD = "benchtrust-hosted-daemons.json"
+
+
+def _hosted_record(instance: dg.DagsterInstance) -> Path | None:
+    root = instance.root_directory if instance.is_persistent else None
+    return Path(root) / HOSTED_RECORD if root else None
+
+
+def _process_alive(pid: int, started: float) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and abs(proc.create_time() - started) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _dead_hosts_daemon_ids(instance: dg.DagsterInstance) -> set[str]:
+    """Daemon ids that benchtrust commands hosted and whose process is gone. A command killed with SIGKILL cannot
+    wipe its heartbeats; for up to a minute they look like a running daemon, the next command would not host its
+    own, and no daemon would process its backfill (found by tests/integration/test_fault_injection.py)."""
+    path = _hosted_record(instance)
+    try:
+        hosts = json.loads(path.read_text()) if path else []
+    except (OSError, ValueError):
+        hosts = []
+    return {h["daemon_id"] for h in hosts if isinstance(h, dict) and "daemon_id" in h
+            and not _process_alive(int(h.get("pid", -1)), float(h.get("started", 0)))}
+
+
+def _record_host(instance: dg.DagsterInstance, daemon_id: str | None) -> None:
+    import psutil
+
+    path = _hosted_record(instance)
+    if path is None or daemon_id is None:
+        return
+    me = psutil.Process()
+    entry = {"daemon_id": daemon_id, "pid": me.pid, "started": me.create_time()}
+    dead = _dead_hosts_daemon_ids(instance)
+    try:
+        hosts = [h for h in json.loads(path.read_text()) if h.get("daemon_id") not in dead]
+    except (OSError, ValueError, AttributeError):
+        hosts = []
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps([*hosts, entry]))
+    os.replace(tmp, path)
+
+
 def external_daemon_running(instance: dg.DagsterInstance) -> bool:
-    """A daemon (``dagster dev`` / ``dagster-daemon run``) is heart-beating for this instance's queue."""
+    """A daemon (``dagster dev`` / ``dagster-daemon run``, or another command hosting them) is heart-beating for
+    this instance's queue. Heartbeats left by a benchtrust command that was killed do not count."""
     try:
         beats = instance.get_daemon_heartbeats()
     except Exception:
         return False
     now = time.time()
     needed = [t for t in ("QUEUED_RUN_COORDINATOR", "BACKFILL") if t in instance.get_required_daemon_types()]
-    return bool(needed) and all(t in beats and now - beats[t].timestamp < HEARTBEAT_FRESH_S for t in needed)
+    fresh = {t: b for t, b in beats.items() if now - b.timestamp < HEARTBEAT_FRESH_S}
+    dead = _dead_hosts_daemon_ids(instance) if fresh else set()
+    if dead and any(b.daemon_id in dead for b in fresh.values()):
+        instance.wipe_daemon_heartbeats()  # a killed command's: nobody is processing the queue
+        fresh = {t: b for t, b in fresh.items() if b.daemon_id not in dead}
+    return bool(needed) and all(t in fresh for t in needed)
 
 
 def daemon_alive(instance: dg.DagsterInstance, within_s: float = 90.0) -> bool:
@@ -128,8 +183,10 @@ def hosted_daemons(instance: dg.DagsterInstance, log_path: Path | None = None) -
     try:
         with ExitStack() as stack:
             with _output_to(log_path):  # the code server starts here, with the log file as its console
-                stack.enter_context(daemon_controller_from_instance(
+                controller = stack.enter_context(daemon_controller_from_instance(
                     instance, target, gen_daemons=_hosted, log_level="error", code_server_log_level="error"))
+            # Dagster's controller id for our daemons' heartbeats (a private attribute: no public accessor)
+            _record_host(instance, getattr(controller, "_daemon_uuid", None))
             yield True
     finally:
         # our heartbeats would make the next command believe a daemon is still running for up to a minute

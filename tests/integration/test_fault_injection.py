@@ -109,12 +109,16 @@ def _kill_sequence(home: Path, cfg: Path, points: list[dict[str, Any]]) -> list[
     out = []
     for point in points:
         t0 = time.time()
-        proc = subprocess.Popen(CMD, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        log = home / f"cycle-{len(out)}.log"
+        home.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as fh:
+            proc = subprocess.Popen(CMD, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         rec = {**point, "folder": home.name, "killed": False}
         step = PHASES[point["phase"]]
         while proc.poll() is None and time.time() - t0 < 600:
-            if instance is None and (home / "dagster_home" / "dagster.yaml").exists():
+            # open the instance only once a run has written events: opening it while the command is still creating
+            # the SQLite storage races its schema migration (a harness problem, not the product's)
+            if instance is None and any((home / "dagster_home" / "history" / "runs").glob("*-*.db")):
                 instance = dg.DagsterInstance.from_config(str(home / "dagster_home"))
             hit = _step_events(instance, t0, step)[0] if instance is not None else None
             if hit is not None:
@@ -130,6 +134,8 @@ def _kill_sequence(home: Path, cfg: Path, points: list[dict[str, Any]]) -> list[
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
         rec["exit"] = proc.returncode
+        if not rec["killed"]:  # the command ended before its kill point: keep what it said
+            rec["output_tail"] = log.read_text(errors="replace")[-600:]
         out.append(rec)
     return out
 
