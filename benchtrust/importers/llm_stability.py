@@ -188,19 +188,11 @@ def _files(path: Path) -> tuple[Path, Path, Path | None]:
     return runs, configs, questions if questions.exists() else None
 
 
-def import_llm_stability(
-    path: str | Path,
-    *,
-    experiment: str | Iterable[str] | None = None,
-    **_: Any,
-) -> ImportResult:
-    """Read the llm_stability repeated runs (module docstring).
-
-    Args:
-        path: the folder holding runs_item_level.csv and configs.csv (or the runs file itself).
-        experiment: keep only this experiment (or these), e.g. ``strict_json_schema``.
-    """
-    runs_f, cfg_f, q_f = _files(Path(path))
+def _read_runs(path: Path, experiment: str | Iterable[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path,
+                                                                          Path | None]:
+    """The runs (checked columns and natural-number ids, filtered to ``experiment``) and the configurations;
+    errors name the file, the row and the rule."""
+    runs_f, cfg_f, q_f = _files(path)
     need = ["experiment", "run_dir", "model", "task", "config_id", "rubric_id", "run", "gt", "response"]
     runs = pd.read_csv(runs_f, dtype=str, keep_default_na=False)
     miss = [c for c in need if c not in runs.columns]
@@ -222,7 +214,12 @@ def import_llm_stability(
             raise ImportFormatError(str(runs_f), "bad_value", f"{c} {runs[c].iloc[i]!r} is not a natural number",
                                     row=int(runs.index[i]) + 1)
 
-    # configurations
+    return runs, cfg, runs_f, cfg_f, q_f
+
+
+def _config_info(cfg: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per configuration: a key of the model settings (without the rubric counter), the task template, the
+    sampling temperature and top-p."""
     cinfo: dict[str, dict[str, Any]] = {}
     for cid, r in cfg.iterrows():
         mc = json.loads(r["model_config"])
@@ -231,6 +228,11 @@ def import_llm_stability(
         cinfo[cid] = {"mc_key": hash_obj(mc, 10), "template_id": "llm_stability:" + canonical_json(tc),
                       "temperature": float(mc.get("temperature", 0.0) or 0.0),
                       "top_p": mc.get("top_p_k")}
+    return cinfo
+
+
+def _predictions(runs: pd.DataFrame, cinfo: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One prediction per run row: the parsed answer, its status and whether it is right."""
     cid = runs["config_id"]
     gts_by_task = runs.groupby("task")["gt"].agg(lambda s: set(s)).to_dict()
 
@@ -263,8 +265,11 @@ def import_llm_stability(
         "experiment": runs["experiment"].to_numpy(dtype=object), "run_dir": runs["run_dir"].to_numpy(dtype=object),
         "config_id": cid.to_numpy(dtype=object), "answer_status": status,
     })
+    return df
 
-    # items: from questions.csv when present (prompt tail), else the gold only
+
+def _items(runs: pd.DataFrame, runs_f: Path, q_f: Path | None) -> pd.DataFrame:
+    """The items of the runs, with the question text from questions.csv when present (else the gold only)."""
     keys = runs[["experiment", "task", "rubric_id", "gt"]].drop_duplicates(["task", "rubric_id"])
     text: dict[tuple[str, str], str] = {}
     if q_f is not None:
@@ -273,7 +278,7 @@ def import_llm_stability(
         if col is not None:
             for t, r, s in zip(q["task"], q["rubric_id"], q[col]):
                 text.setdefault((t, r), s)
-    items = build_items(pd.DataFrame({
+    return build_items(pd.DataFrame({
         "benchmark": keys["task"].to_numpy(),
         "item_id": [f"{t}-{int(r):05d}" for t, r in zip(keys["task"], keys["rubric_id"])],
         "task_type": "multiple_choice",
@@ -283,6 +288,23 @@ def import_llm_stability(
         "subject": keys["task"].to_numpy(), "metadata": [json.dumps({"rubric_id": int(r)}) for r in keys["rubric_id"]],
         "source_file": str(q_f or runs_f), "source_row": 0,
     }))
+
+
+def import_llm_stability(
+    path: str | Path,
+    *,
+    experiment: str | Iterable[str] | None = None,
+    **_: Any,
+) -> ImportResult:
+    """Read the llm_stability repeated runs (module docstring).
+
+    Args:
+        path: the folder holding runs_item_level.csv and configs.csv (or the runs file itself).
+        experiment: keep only this experiment (or these), e.g. ``strict_json_schema``.
+    """
+    runs, cfg, runs_f, cfg_f, q_f = _read_runs(Path(path), experiment)
+    df = _predictions(runs, _config_info(cfg))
+    items = _items(runs, runs_f, q_f)
     dv = dataset_versions_from_items(items)
     hashes = items.set_index("item_id")["item_hash"]
     df["dataset_version"] = df["benchmark"].map(dv)

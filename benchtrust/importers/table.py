@@ -233,6 +233,110 @@ def _choices(v: Any, file: str, row: int) -> list[str]:
     return [str(x) for x in out]
 
 
+def _row(get: dict[str, list[Any]], cols: dict[str, str], i: int, file: str, default_bench: str,
+         model_version: str | None) -> dict[str, Any]:
+    """Row ``i`` of the file as a canonical prediction (item id from the text when absent, answer indices from the
+    gold letter or the choices, correctness when no column gives it); errors name the file, row and rule."""
+    r = i + 1
+    model = _text(get["model"][i])
+    if model is None:
+        raise ImportFormatError(file, "missing_value", "empty model", row=r)
+    item_id = _text(get["item_id"][i]) if "item_id" in get else None
+    text = _text(get["input"][i]) if "input" in get else None
+    if item_id is None:
+        if text is None:
+            raise ImportFormatError(file, "missing_value", "neither item_id nor input", row=r)
+        item_id = "item-" + hash_strings([normalise_for_dedup(text)], 12)
+    pred_raw = get["prediction"][i]
+    pred = None if is_missing(pred_raw) else str(pred_raw).strip()
+    gold = _text(get["gold"][i]) if "gold" in get else None
+    choices = _choices(get["choices"][i], file, r) if "choices" in get else []
+    correct = _bool(get["correct"][i], file, r, cols["correct"]) if "correct" in get else None
+    pidx = None
+    gidx = -1
+    if gold is not None and len(gold) == 1 and gold in LETTERS:
+        gidx = LETTERS.index(gold)
+        pidx = letter_answer(pred, len(choices) or None, lenient=True)
+        if correct is None and "correct" not in get:
+            correct = pidx == gidx
+    elif gold is not None:
+        if choices and gold in choices:
+            gidx = choices.index(gold)
+        if correct is None and "correct" not in get:
+            correct = (pred or "") == gold
+    if pidx is None and choices and pred in choices:
+        pidx = choices.index(pred)
+    decoding = _text(get["decoding"][i]) if "decoding" in get else None
+    if decoding is not None and decoding not in ("greedy", "sample", "loglikelihood"):
+        raise ImportFormatError(file, "bad_value", f"decoding {decoding!r} is not greedy/sample/loglikelihood",
+                                row=r)
+    return {
+        "model": model,
+        "model_version": (_text(get["model_version"][i]) if "model_version" in get else None) or model_version,
+        "benchmark": (_text(get["benchmark"][i]) if "benchmark" in get else None) or default_bench,
+        "item_id": item_id, "input": text, "choices": choices, "gold": gold, "gold_index": gidx,
+        "subject": (_text(get["subject"][i]) if "subject" in get else None) or "",
+        "task_type": "multiple_choice" if choices or (gold is not None and len(gold) == 1 and gidx >= 0)
+        else "generation",
+        "template_id": (_text(get["template"][i]) if "template" in get else None) or "default",
+        "fewshot_seed": _natural(get["seed"][i], file, r, cols.get("seed", "seed")) if "seed" in get else 0,
+        "permutation_seed": (_natural(get["permutation_seed"][i], file, r, "permutation_seed")
+                             if "permutation_seed" in get else 0),
+        "sample_idx": _natural(get["run"][i], file, r, cols.get("run", "run")) if "run" in get else 0,
+        "decoding": decoding or "greedy",
+        "temperature": (_float(get["temperature"][i], file, r, "temperature") if "temperature" in get
+                        else None) or 0.0,
+        "prediction": pred, "predicted_index": pidx, "is_correct": correct,
+        "score": _float(get["score"][i], file, r, "score") if "score" in get else None,
+        "p_correct": _float(get["p_correct"][i], file, r, "p_correct") if "p_correct" in get else None,
+        "source_row": r,
+    }
+
+
+def _frame(rows: list[dict[str, Any]], file: str) -> pd.DataFrame:
+    """The rows as a frame with the headline cells marked; a p_correct outside [0, 1] fails with its row."""
+    df = pd.DataFrame(rows)
+    first_template = df["template_id"].iloc[0]
+    df["is_headline"] = ((df["template_id"] == first_template) & (df["fewshot_seed"] == 0)
+                         & (df["permutation_seed"] == 0) & (df["sample_idx"] == 0))
+    bad_p = df["p_correct"].notna() & ~df["p_correct"].between(0.0, 1.0)
+    if bad_p.any():
+        r = int(df.loc[bad_p, "source_row"].iloc[0])
+        raise ImportFormatError(file, "bad_value", "p_correct outside [0, 1]", row=r)
+    return df
+
+
+def _items_and_versions(df: pd.DataFrame, has_text: bool, file: str, dataset_version: str | None,
+                        warnings: list[str]) -> pd.DataFrame | None:
+    """Items where the file has text (the first text of an item wins; a conflict is a warning), and the dataset
+    version and item hash of every row, in place (the version from the item ids when there is no text)."""
+    if has_text:
+        first = df.drop_duplicates(["benchmark", "item_id"])
+        conflicting = df.groupby(["benchmark", "item_id"])["input"].nunique()
+        if (conflicting > 1).any():
+            b, iid = conflicting[conflicting > 1].index[0]
+            warnings.append(f"item {iid!r} of {b!r} has different input texts in different rows; the first is kept")
+        items = build_items(pd.DataFrame({
+            "benchmark": first["benchmark"], "item_id": first["item_id"], "task_type": first["task_type"],
+            "input": first["input"].fillna(""), "choices": first["choices"], "gold": first["gold"].fillna(""),
+            "gold_index": first["gold_index"], "subject": first["subject"],
+            "metadata": [as_json({}) for _ in range(len(first))], "source_file": file,
+            "source_row": first["source_row"],
+        }))
+        dv = dataset_versions_from_items(items)
+        if dataset_version:
+            items["dataset_version"] = dataset_version
+            dv = dict.fromkeys(dv, dataset_version)
+        df["dataset_version"] = df["benchmark"].map(dv)
+        hashes = items.set_index(["benchmark", "item_id"])["item_hash"]
+        df["item_hash"] = [hashes[(b, i)] for b, i in zip(df["benchmark"], df["item_id"])]
+    else:
+        items = None
+        dv = {b: dataset_version or dataset_version_from_ids(g["item_id"]) for b, g in df.groupby("benchmark")}
+        df["dataset_version"] = df["benchmark"].map(dv)
+    return items
+
+
 def import_table(
     path: str | Path,
     *,
@@ -259,96 +363,9 @@ def import_table(
     get = {k: raw[v].tolist() for k, v in cols.items()}
     n = len(raw)
     default_bench = benchmark or p.stem
-    rows: list[dict[str, Any]] = []
-    for i in range(n):
-        r = i + 1
-        model = _text(get["model"][i])
-        if model is None:
-            raise ImportFormatError(file, "missing_value", "empty model", row=r)
-        item_id = _text(get["item_id"][i]) if "item_id" in get else None
-        text = _text(get["input"][i]) if "input" in get else None
-        if item_id is None:
-            if text is None:
-                raise ImportFormatError(file, "missing_value", "neither item_id nor input", row=r)
-            item_id = "item-" + hash_strings([normalise_for_dedup(text)], 12)
-        pred_raw = get["prediction"][i]
-        pred = None if is_missing(pred_raw) else str(pred_raw).strip()
-        gold = _text(get["gold"][i]) if "gold" in get else None
-        choices = _choices(get["choices"][i], file, r) if "choices" in get else []
-        correct = _bool(get["correct"][i], file, r, cols["correct"]) if "correct" in get else None
-        pidx = None
-        gidx = -1
-        if gold is not None and len(gold) == 1 and gold in LETTERS:
-            gidx = LETTERS.index(gold)
-            pidx = letter_answer(pred, len(choices) or None, lenient=True)
-            if correct is None and "correct" not in get:
-                correct = pidx == gidx
-        elif gold is not None:
-            if choices and gold in choices:
-                gidx = choices.index(gold)
-            if correct is None and "correct" not in get:
-                correct = (pred or "") == gold
-        if pidx is None and choices and pred in choices:
-            pidx = choices.index(pred)
-        decoding = _text(get["decoding"][i]) if "decoding" in get else None
-        if decoding is not None and decoding not in ("greedy", "sample", "loglikelihood"):
-            raise ImportFormatError(file, "bad_value", f"decoding {decoding!r} is not greedy/sample/loglikelihood",
-                                    row=r)
-        rows.append({
-            "model": model,
-            "model_version": (_text(get["model_version"][i]) if "model_version" in get else None) or model_version,
-            "benchmark": (_text(get["benchmark"][i]) if "benchmark" in get else None) or default_bench,
-            "item_id": item_id, "input": text, "choices": choices, "gold": gold, "gold_index": gidx,
-            "subject": (_text(get["subject"][i]) if "subject" in get else None) or "",
-            "task_type": "multiple_choice" if choices or (gold is not None and len(gold) == 1 and gidx >= 0)
-            else "generation",
-            "template_id": (_text(get["template"][i]) if "template" in get else None) or "default",
-            "fewshot_seed": _natural(get["seed"][i], file, r, cols.get("seed", "seed")) if "seed" in get else 0,
-            "permutation_seed": (_natural(get["permutation_seed"][i], file, r, "permutation_seed")
-                                 if "permutation_seed" in get else 0),
-            "sample_idx": _natural(get["run"][i], file, r, cols.get("run", "run")) if "run" in get else 0,
-            "decoding": decoding or "greedy",
-            "temperature": (_float(get["temperature"][i], file, r, "temperature") if "temperature" in get
-                            else None) or 0.0,
-            "prediction": pred, "predicted_index": pidx, "is_correct": correct,
-            "score": _float(get["score"][i], file, r, "score") if "score" in get else None,
-            "p_correct": _float(get["p_correct"][i], file, r, "p_correct") if "p_correct" in get else None,
-            "source_row": r,
-        })
-    df = pd.DataFrame(rows)
-    first_template = df["template_id"].iloc[0]
-    df["is_headline"] = ((df["template_id"] == first_template) & (df["fewshot_seed"] == 0)
-                         & (df["permutation_seed"] == 0) & (df["sample_idx"] == 0))
-    bad_p = df["p_correct"].notna() & ~df["p_correct"].between(0.0, 1.0)
-    if bad_p.any():
-        r = int(df.loc[bad_p, "source_row"].iloc[0])
-        raise ImportFormatError(file, "bad_value", "p_correct outside [0, 1]", row=r)
-
-    # items where there is text
-    if "input" in get:
-        first = df.drop_duplicates(["benchmark", "item_id"])
-        conflicting = df.groupby(["benchmark", "item_id"])["input"].nunique()
-        if (conflicting > 1).any():
-            b, iid = conflicting[conflicting > 1].index[0]
-            warnings.append(f"item {iid!r} of {b!r} has different input texts in different rows; the first is kept")
-        items = build_items(pd.DataFrame({
-            "benchmark": first["benchmark"], "item_id": first["item_id"], "task_type": first["task_type"],
-            "input": first["input"].fillna(""), "choices": first["choices"], "gold": first["gold"].fillna(""),
-            "gold_index": first["gold_index"], "subject": first["subject"],
-            "metadata": [as_json({}) for _ in range(len(first))], "source_file": file,
-            "source_row": first["source_row"],
-        }))
-        dv = dataset_versions_from_items(items)
-        if dataset_version:
-            items["dataset_version"] = dataset_version
-            dv = dict.fromkeys(dv, dataset_version)
-        df["dataset_version"] = df["benchmark"].map(dv)
-        hashes = items.set_index(["benchmark", "item_id"])["item_hash"]
-        df["item_hash"] = [hashes[(b, i)] for b, i in zip(df["benchmark"], df["item_id"])]
-    else:
-        items = None
-        dv = {b: dataset_version or dataset_version_from_ids(g["item_id"]) for b, g in df.groupby("benchmark")}
-        df["dataset_version"] = df["benchmark"].map(dv)
+    rows = [_row(get, cols, i, file, default_bench, model_version) for i in range(n)]
+    df = _frame(rows, file)
+    items = _items_and_versions(df, "input" in get, file, dataset_version, warnings)
     try:
         df["grid_version"] = content_version([p], "table")
         out = finish_predictions(df, "table", file, extra_columns=["subject", "source_row"])
