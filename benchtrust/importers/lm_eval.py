@@ -149,6 +149,77 @@ def _parse_line(text: str, file: str, line: int) -> dict[str, Any]:
     return rec
 
 
+def _multiple_choice_fields(rec: dict[str, Any], args: list[Any], fr: list[Any], doc: dict[str, Any], target: Any,
+                            file: str, line: int, metric: str | None) -> dict[str, Any]:
+    """A log-likelihood record over options: the argmax option, the gold index (from an index, a continuation,
+    an option text or a letter), the options' probabilities and lm-eval's own verdict when it has one."""
+    try:
+        lp = np.array([_float(x[0]) for x in fr], dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ImportFormatError(file, "bad_resps", f"log-probability is not a number: {e}", line=line) from None
+    continuations = [a[1].strip() for a in args]
+    doc_choices = doc.get("choices")
+    # item options: the doc's option texts when it has one per request (MMLU: the continuations are
+    # just " A".." D"), else the continuations themselves
+    choices = ([str(c) for c in doc_choices] if isinstance(doc_choices, list) and len(doc_choices) == len(args)
+               else continuations)
+    gi = None
+    t = str(target).strip() if target is not None else ""
+    if re.fullmatch(r"\d+", t) and int(t) < len(choices):
+        gi = int(t)
+    elif t in continuations:
+        gi = continuations.index(t)
+    elif t in choices:
+        gi = choices.index(t)
+    elif len(t) == 1 and t in LETTERS and LETTERS.index(t) < len(choices):
+        gi = LETTERS.index(t)
+    pred = int(np.argmax(lp))
+    probs = np.exp(lp - lp.max())
+    probs /= probs.sum()
+    verdict = _binary(rec.get(metric or "acc"))
+    return dict(
+        task_type="multiple_choice", decoding="loglikelihood", temperature=0.0,
+        prediction=LETTERS[pred], predicted_index=pred, choices=choices,
+        gold=LETTERS[gi] if gi is not None else None, gold_index=gi if gi is not None else -1,
+        is_correct=verdict if verdict is not None else (pred == gi if gi is not None else None),
+        score=float(lp[pred]), p_correct=float(probs[gi]) if gi is not None else None,
+        logprob_gold=float(lp[gi]) if gi is not None else None, option_logprobs=[float(x) for x in lp],
+        generation=None, context=args[0][0],
+    )
+
+
+def _generation_fields(rec: dict[str, Any], args: list[Any], fr: Any, target: Any, metrics: list[Any],
+                       metric: str | None) -> dict[str, Any]:
+    """A generation (or single log-likelihood) record: the filtered response, greedy or sampled decoding from the
+    generation arguments, and the score of ``metric`` (else the first binary metric)."""
+    first = fr[0] if isinstance(fr, list) and fr else fr
+    if isinstance(first, (list, tuple)):  # one log-likelihood request (e.g. lambada) or repeats
+        first = first[0] if first else None
+    resps = rec.get("resps")
+    gen = None
+    if isinstance(resps, list) and resps and isinstance(resps[0], list) and resps[0]:
+        gen = resps[0][0] if isinstance(resps[0][0], str) else None
+    gen_kwargs = args[0][1] if args and len(args[0]) > 1 and isinstance(args[0][1], dict) else {}
+    temp = gen_kwargs.get("temperature", 0.0)
+    sample = bool(gen_kwargs.get("do_sample")) and float(temp or 0.0) > 0
+    name = metric or next((m for m in metrics if _binary(rec.get(m)) is not None), None)
+    val = rec.get(name) if name else None
+    try:
+        score = float(val) if val is not None else None
+        if score is not None and not math.isfinite(score):
+            score = None
+    except (TypeError, ValueError):
+        score = None
+    return dict(
+        task_type="generation", decoding="sample" if sample else "greedy",
+        temperature=float(temp or 0.0) if sample else 0.0,
+        prediction=None if first is None else str(first), predicted_index=None, choices=[],
+        gold=None if target is None else str(target), gold_index=-1, is_correct=_binary(val),
+        score=score, p_correct=None, logprob_gold=None, option_logprobs=None, generation=gen,
+        context=args[0][0] if args and args[0] else "",
+    )
+
+
 def _row_from(rec: dict[str, Any], task: str, file: str, line: int, metric: str | None) -> dict[str, Any]:
     try:
         args = _arguments(rec["arguments"])
@@ -162,66 +233,9 @@ def _row_from(rec: dict[str, Any], task: str, file: str, line: int, metric: str 
     mc = (len(args) >= 2 and all(len(a) == 2 and isinstance(a[1], str) for a in args)
           and isinstance(fr, list) and len(fr) == len(args) and all(_is_ll_pair(x) for x in fr))
     if mc:
-        try:
-            lp = np.array([_float(x[0]) for x in fr], dtype=float)
-        except (TypeError, ValueError) as e:
-            raise ImportFormatError(file, "bad_resps", f"log-probability is not a number: {e}", line=line) from None
-        continuations = [a[1].strip() for a in args]
-        doc_choices = doc.get("choices")
-        # item options: the doc's option texts when it has one per request (MMLU: the continuations are
-        # just " A".." D"), else the continuations themselves
-        choices = ([str(c) for c in doc_choices] if isinstance(doc_choices, list) and len(doc_choices) == len(args)
-                   else continuations)
-        gi = None
-        t = str(target).strip() if target is not None else ""
-        if re.fullmatch(r"\d+", t) and int(t) < len(choices):
-            gi = int(t)
-        elif t in continuations:
-            gi = continuations.index(t)
-        elif t in choices:
-            gi = choices.index(t)
-        elif len(t) == 1 and t in LETTERS and LETTERS.index(t) < len(choices):
-            gi = LETTERS.index(t)
-        pred = int(np.argmax(lp))
-        probs = np.exp(lp - lp.max())
-        probs /= probs.sum()
-        verdict = _binary(rec.get(metric or "acc"))
-        row.update(
-            task_type="multiple_choice", decoding="loglikelihood", temperature=0.0,
-            prediction=LETTERS[pred], predicted_index=pred, choices=choices,
-            gold=LETTERS[gi] if gi is not None else None, gold_index=gi if gi is not None else -1,
-            is_correct=verdict if verdict is not None else (pred == gi if gi is not None else None),
-            score=float(lp[pred]), p_correct=float(probs[gi]) if gi is not None else None,
-            logprob_gold=float(lp[gi]) if gi is not None else None, option_logprobs=[float(x) for x in lp],
-            generation=None, context=args[0][0],
-        )
+        row.update(_multiple_choice_fields(rec, args, fr, doc, target, file, line, metric))
     else:
-        first = fr[0] if isinstance(fr, list) and fr else fr
-        if isinstance(first, (list, tuple)):  # one log-likelihood request (e.g. lambada) or repeats
-            first = first[0] if first else None
-        resps = rec.get("resps")
-        gen = None
-        if isinstance(resps, list) and resps and isinstance(resps[0], list) and resps[0]:
-            gen = resps[0][0] if isinstance(resps[0][0], str) else None
-        gen_kwargs = args[0][1] if args and len(args[0]) > 1 and isinstance(args[0][1], dict) else {}
-        temp = gen_kwargs.get("temperature", 0.0)
-        sample = bool(gen_kwargs.get("do_sample")) and float(temp or 0.0) > 0
-        name = metric or next((m for m in metrics if _binary(rec.get(m)) is not None), None)
-        val = rec.get(name) if name else None
-        try:
-            score = float(val) if val is not None else None
-            if score is not None and not math.isfinite(score):
-                score = None
-        except (TypeError, ValueError):
-            score = None
-        row.update(
-            task_type="generation", decoding="sample" if sample else "greedy",
-            temperature=float(temp or 0.0) if sample else 0.0,
-            prediction=None if first is None else str(first), predicted_index=None, choices=[],
-            gold=None if target is None else str(target), gold_index=-1, is_correct=_binary(val),
-            score=score, p_correct=None, logprob_gold=None, option_logprobs=None, generation=gen,
-            context=args[0][0] if args and args[0] else "",
-        )
+        row.update(_generation_fields(rec, args, fr, target, metrics, metric))
     doc_id = rec["doc_id"]
     try:
         doc_id = int(doc_id)
@@ -249,6 +263,49 @@ def _sample_files(p: Path) -> list[Path]:
         raise ImportFormatError(str(p), "no_samples", "no samples_<task>_<date>.jsonl file below this folder "
                                 "(run lm_eval with --log_samples --output_path)")
     raise ImportFormatError(str(p), "not_found", "no such file or folder")
+
+
+def _file_rows(f: Path, task: str, date: Any, name: str, filter: str | None, metric: str | None) -> list[dict[str, Any]]:
+    """The rows of one samples file (bounded lines, UTF-8, ``filter`` applied); errors name the file and line."""
+    file_rows = []
+    try:
+        check_file(f)
+    except LimitError as e:
+        raise ImportFormatError(str(f), e.rule, e.detail) from None
+    with f.open("rb") as fh:
+        for ln, raw in iter_lines_bounded(fh):
+            if raw is None:
+                raise ImportFormatError(str(f), "record_too_large",
+                                        f"line longer than {LIMITS.max_record_bytes:,} bytes", line=ln)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ImportFormatError(str(f), "encoding", f"line is not UTF-8: {e.reason} at byte {e.start}",
+                                        line=ln) from None
+            if not text.strip():
+                continue
+            rec = _parse_line(text, str(f), ln)
+            if filter is not None and str(rec.get("filter", "none")) != filter:
+                continue
+            r = _row_from(rec, task, str(f), ln, metric)
+            r.update(model=name, source_file=str(f), run_date=date)
+            file_rows.append(r)
+    return file_rows
+
+
+def _items(df: pd.DataFrame) -> pd.DataFrame:
+    """One item per (benchmark, item_id); the first filter's line carries it."""
+    first = df.drop_duplicates(["benchmark", "item_id"])
+    item_rows = pd.DataFrame({
+        "benchmark": first["benchmark"], "item_id": first["item_id"], "task_type": first["task_type"],
+        "input": first["input"], "choices": first["choices"], "gold": first["gold"].fillna(""),
+        "gold_index": first["gold_index"], "subject": first["subject"],
+        "metadata": [as_json({"task": t, "doc_id": d, "doc_hash": h, "prompt_hash": ph})
+                     for t, d, h, ph in zip(first["task"], first["doc_id"], first["doc_hash"], first["prompt_hash"])],
+        "source_file": first["source_file"], "source_row": first["source_line"],
+        "mmlu_test_index": pd.array(first["mmlu_test_index"].tolist(), dtype="Int64"),
+    })
+    return build_items(item_rows, extra_columns=["mmlu_test_index"])
 
 
 def import_lm_eval(
@@ -287,29 +344,7 @@ def import_lm_eval(
         nshot.update(results.get("n-shot") or {})
         name = model or _model_name(f.parent, results)
         meta_models[str(f)] = name
-        file_rows = []
-        try:
-            check_file(f)
-        except LimitError as e:
-            raise ImportFormatError(str(f), e.rule, e.detail) from None
-        with f.open("rb") as fh:
-            for ln, raw in iter_lines_bounded(fh):
-                if raw is None:
-                    raise ImportFormatError(str(f), "record_too_large",
-                                            f"line longer than {LIMITS.max_record_bytes:,} bytes", line=ln)
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise ImportFormatError(str(f), "encoding", f"line is not UTF-8: {e.reason} at byte {e.start}",
-                                            line=ln) from None
-                if not text.strip():
-                    continue
-                rec = _parse_line(text, str(f), ln)
-                if filter is not None and str(rec.get("filter", "none")) != filter:
-                    continue
-                r = _row_from(rec, task, str(f), ln, metric)
-                r.update(model=name, source_file=str(f), run_date=date)
-                file_rows.append(r)
+        file_rows = _file_rows(f, task, date, name, filter, metric)
         if not file_rows:
             raise ImportFormatError(str(f), "empty", "no sample lines" + (f" with filter {filter!r}" if filter else ""))
         rows.extend(file_rows)
@@ -326,18 +361,7 @@ def import_lm_eval(
     if unscored:
         warnings.append(f"{unscored} sample(s) have no 0/1 metric or gold: imported unscored")
 
-    # items: one per (benchmark, item_id); the first filter's line carries it
-    first = df.drop_duplicates(["benchmark", "item_id"])
-    item_rows = pd.DataFrame({
-        "benchmark": first["benchmark"], "item_id": first["item_id"], "task_type": first["task_type"],
-        "input": first["input"], "choices": first["choices"], "gold": first["gold"].fillna(""),
-        "gold_index": first["gold_index"], "subject": first["subject"],
-        "metadata": [as_json({"task": t, "doc_id": d, "doc_hash": h, "prompt_hash": ph})
-                     for t, d, h, ph in zip(first["task"], first["doc_id"], first["doc_hash"], first["prompt_hash"])],
-        "source_file": first["source_file"], "source_row": first["source_line"],
-        "mmlu_test_index": pd.array(first["mmlu_test_index"].tolist(), dtype="Int64"),
-    })
-    items = build_items(item_rows, extra_columns=["mmlu_test_index"])
+    items = _items(df)
     dv = dataset_versions_from_items(items)
     items_hash = items.set_index(["benchmark", "item_id"])["item_hash"]
     df["dataset_version"] = df["benchmark"].map(dv)
