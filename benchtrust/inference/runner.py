@@ -8,11 +8,12 @@ temporary name and renamed, so a kill never leaves a half-written chunk behind).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,29 +103,40 @@ class FewshotSelector:
         return [r for r in self._ordered(item.get("subject", ""), seed, False) if r["item_id"] != item["item_id"]][: self.n]
 
 
+def _n_samples(dec: dict[str, Any]) -> int:
+    return int(dec.get("samples", 1)) if dec.get("mode") == "sample" else 1
+
+
+def _configurations(grid: Grid) -> Iterator[tuple[int, dict[str, Any], Template, int, int, int, dict[str, Any], int]]:
+    """Every grid coordinate but the item, in plan order: (numeric index, numeric, template, few-shot seed,
+    permutation seed, decoding index, decoding, sample). A multiple-choice template scores its options by
+    log-likelihood, so it is permuted but takes only the first decoding; a generation template is not permuted."""
+    for (ni, numeric), t in itertools.product(enumerate(grid.numeric), grid.templates):
+        mc = t.task_type == "multiple_choice"
+        perms = grid.permutation_seeds if mc else [0]
+        decodings = list(enumerate(grid.decodings))[: 1 if mc else None]
+        for fs, ps, (di, dec) in itertools.product(grid.fewshot.get("seeds", [0]), perms, decodings):
+            for s in range(_n_samples(dec)):
+                yield ni, numeric, t, fs, ps, di, dec, s
+
+
 def plan_cells(items: pd.DataFrame, grid: Grid, model_version: str, pool: pd.DataFrame | None = None) -> list[Cell]:
+    """Every cell of the grid over ``items``: each configuration (:func:`_configurations`) × each item of the
+    template's task type, keyed by everything that changes its prediction (the cache key)."""
     n_shot = int(grid.fewshot.get("n", 0))
     selector = FewshotSelector(pool if pool is not None else items, set(items["item_id"]), n_shot)
-    cells = []
     records = items.to_dict("records")
-    for ni, numeric in enumerate(grid.numeric):
-        for t in grid.templates:
-            tspec = hash_obj(t.spec())
-            for fs in grid.fewshot.get("seeds", [0]):
-                perms = grid.permutation_seeds if t.task_type == "multiple_choice" else [0]
-                for ps in perms:
-                    for di, dec in enumerate(grid.decodings):
-                        if t.task_type == "multiple_choice" and di > 0:
-                            continue  # options are scored by log-likelihood: decoding modes do not apply
-                        n_samples = int(dec.get("samples", 1)) if dec.get("mode") == "sample" else 1
-                        for s in range(n_samples):
-                            for it in records:
-                                if it["task_type"] != t.task_type:
-                                    continue
-                                ex = selector.examples(it, int(fs))
-                                key = hash_obj([model_version, it["item_hash"], tspec, n_shot, fs,
-                                                [e["item_hash"] for e in ex], ps, dec, s, numeric], 24)
-                                cells.append(Cell(it, t, int(fs), int(ps), s, key, ex, ni, dec, di))
+    tspecs: dict[int, str] = {}
+    cells = []
+    for ni, numeric, t, fs, ps, di, dec, s in _configurations(grid):
+        tspec = tspecs.setdefault(id(t), hash_obj(t.spec()))
+        for it in records:
+            if it["task_type"] != t.task_type:
+                continue
+            ex = selector.examples(it, int(fs))
+            key = hash_obj([model_version, it["item_hash"], tspec, n_shot, fs,
+                            [e["item_hash"] for e in ex], ps, dec, s, numeric], 24)
+            cells.append(Cell(it, t, int(fs), int(ps), s, key, ex, ni, dec, di))
     return cells
 
 
