@@ -20,10 +20,10 @@ import glob as _glob
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
-from collections.abc import Iterator
 
 import yaml
 from pydantic import Field, TypeAdapter

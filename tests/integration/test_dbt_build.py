@@ -23,7 +23,7 @@ REFERENCE = {("m8of10", 8, 10): (0.4902, 0.9433), ("m10of10", 10, 10): (0.7225, 
 
 def prediction_row(**fields) -> dict:
     """One grid cell with every PREDICTION_COLUMNS key (None unless given; computed_at defaults to now)."""
-    return {c: None for c in PREDICTION_COLUMNS} | {"computed_at": pd.Timestamp.now(tz="UTC")} | fields
+    return dict.fromkeys(PREDICTION_COLUMNS) | {"computed_at": pd.Timestamp.now(tz="UTC")} | fields
 
 
 def write_predictions(lake_root, rows: list[dict], written_at: pd.Timestamp | None = None) -> None:
@@ -64,26 +64,13 @@ def _lake(home):
         for j in range(n):
             for t in ("t_head", "t_other"):
                 ok = j < k if t == "t_head" else j < k // 2
-                rows.append(prediction_row(**{
-                    "cell_key": f"{model}-{t}-{j}", "model": model, "model_version": "mv", "benchmark": "synth",
-                    "dataset_version": "dv1", "grid_version": "g", "item_id": f"i{j:03d}", "item_hash": f"h{j}",
-                    "task_type": "multiple_choice", "template_id": t, "is_primary": True, "is_headline": t == "t_head", "n_fewshot": 0,
-                    "fewshot_seed": 0, "permutation_seed": 0, "decoding": "loglikelihood", "temperature": 0.0,
-                    "top_p": 1.0, "sample_idx": 0, "prediction": "A" if ok else "B", "predicted_index": 0 if ok else 1,
-                    "gold": "A", "is_correct": ok, "score": -0.1, "p_correct": 0.9 if ok else 0.1,
-                    "logprob_gold": -0.1 if ok else -2.3, "option_logprobs": [-0.1, -2.3], "token_logprobs": [-0.1]}))
+                rows.append(prediction_row(cell_key=f"{model}-{t}-{j}", model=model, model_version="mv", benchmark="synth", dataset_version="dv1", grid_version="g", item_id=f"i{j:03d}", item_hash=f"h{j}", task_type="multiple_choice", template_id=t, is_primary=True, is_headline=t == "t_head", n_fewshot=0, fewshot_seed=0, permutation_seed=0, decoding="loglikelihood", temperature=0.0, top_p=1.0, sample_idx=0, prediction="A" if ok else "B", predicted_index=0 if ok else 1, gold="A", is_correct=ok, score=-0.1, p_correct=0.9 if ok else 0.1, logprob_gold=-0.1 if ok else -2.3, option_logprobs=[-0.1, -2.3], token_logprobs=[-0.1]))
         write_predictions(lk, rows)
     # a generation benchmark: one item, 10 executed samples of which 3 pass (AUDITS.md pass@k reference)
     gen_items = items.head(1).assign(benchmark="synthgen", dataset_version="dvg", task_type="generation",
                                      choices=[[]], gold="pass", gold_index=-1, is_duplicate=False, duplicate_of=None)
     lake.write_parquet(gen_items, lake.items_path(lk, "synthgen", "dvg"))
-    rows = [prediction_row(**{
-        "cell_key": f"g{s}", "model": "coder", "model_version": "mv", "benchmark": "synthgen", "dataset_version": "dvg",
-        "grid_version": "g", "item_id": "i000", "item_hash": "h0", "task_type": "generation", "template_id": "t",
-        "is_primary": s == 0, "is_headline": s == 0, "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": 0,
-        "decoding": "sample", "temperature": 0.8, "top_p": 0.95, "sample_idx": s, "prediction": "x", "gold": "pass",
-        "is_correct": s < 3, "generation": "x", "exec_status": "passed" if s < 3 else "failed", "dtype": "float32",
-        "attn_implementation": "sdpa"}) for s in range(10)]
+    rows = [prediction_row(cell_key=f"g{s}", model="coder", model_version="mv", benchmark="synthgen", dataset_version="dvg", grid_version="g", item_id="i000", item_hash="h0", task_type="generation", template_id="t", is_primary=s == 0, is_headline=s == 0, n_fewshot=0, fewshot_seed=0, permutation_seed=0, decoding="sample", temperature=0.8, top_p=0.95, sample_idx=s, prediction="x", gold="pass", is_correct=s < 3, generation="x", exec_status="passed" if s < 3 else "failed", dtype="float32", attn_implementation="sdpa") for s in range(10)]
     write_predictions(lk, rows)
     _decoding_gap_lake(lk, gen_items)
 
@@ -106,15 +93,7 @@ def _decoding_gap_lake(lk, gen_items):
                 if model == "c2" and j == 0 and dec == "sample" and s == 3:
                     continue
                 ok = bool(rng.random() < (p_greedy if dec == "greedy" else p_sample))
-                rows.append(prediction_row(**{
-                    "cell_key": f"{model}-{j}-{dec}-{s}", "model": model, "model_version": "mv", "benchmark": "synthgap",
-                    "dataset_version": "dvgap", "grid_version": "g", "item_id": f"g{j:02d}", "item_hash": f"gh{j}",
-                    "task_type": "generation", "template_id": "t", "is_primary": dec == "greedy",
-                    "is_headline": dec == "greedy", "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": 0,
-                    "decoding": dec, "temperature": temp, "top_p": 0.95 if dec == "sample" else 1.0, "sample_idx": s,
-                    "prediction": "x", "gold": "pass", "is_correct": ok, "generation": "x",
-                    "exec_status": "passed" if ok else "failed", "dtype": "float32", "attn_implementation": "sdpa",
-                    "batch_tokens": 1024}))
+                rows.append(prediction_row(cell_key=f"{model}-{j}-{dec}-{s}", model=model, model_version="mv", benchmark="synthgap", dataset_version="dvgap", grid_version="g", item_id=f"g{j:02d}", item_hash=f"gh{j}", task_type="generation", template_id="t", is_primary=dec == "greedy", is_headline=dec == "greedy", n_fewshot=0, fewshot_seed=0, permutation_seed=0, decoding=dec, temperature=temp, top_p=0.95 if dec == "sample" else 1.0, sample_idx=s, prediction="x", gold="pass", is_correct=ok, generation="x", exec_status="passed" if ok else "failed", dtype="float32", attn_implementation="sdpa", batch_tokens=1024))
     write_predictions(lk, rows)
 
 
