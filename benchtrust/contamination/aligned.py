@@ -34,7 +34,7 @@ Lake layout: ``aligned_matches/corpus=<c>/<corpus_version>__<fingerprint>.parque
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -206,32 +206,24 @@ class AlignedResult:
     seconds: dict
 
 
-def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Sequence[str],
-                     params: AlignedParams = AlignedParams(), embed=None, corpus: str = "",
-                     corpus_version: str = "") -> AlignedResult:
-    """The aligned evidence of every item of ``items`` (benchmark, dataset_version, item_id, text) in one corpus.
-
-    ``embed``: a callable texts → (L2-normalised float32 array, text hashes) — ``EmbeddingCache.embed``'s first
-    two results — or None to skip the embedding stage (cosine stays NULL). Returns one row per item × candidate
-    (best first; an item without any candidate gets one row with doc_id NULL and containment 0)."""
-    from benchtrust.contamination.embeddings import item_embedding_text
-
-    t = {"start": time.perf_counter()}
-    vocab = Vocab()
-    texts = items["text"].tolist()
-    it, _ = _prepare_items(texts, vocab, params.shared_n)
-    docs = _prepare_docs(doc_texts, vocab)
-    t["tokenise"] = time.perf_counter()
-    V = len(vocab.ids)
-    n_items, n_docs = len(texts), len(doc_texts)
+def _weights(it: _Items, docs: _Docs, n_vocab: int, n_items: int, n_docs: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Stem weights −log(document frequency) over items and documents (floored at MIN_POPULATION texts), and
+    each document's set of stems."""
     # document frequencies on both sides → weights
-    df_items = np.bincount(np.concatenate(it.all_stems) if n_items else np.zeros(0, np.int64), minlength=V)
+    df_items = np.bincount(np.concatenate(it.all_stems) if n_items else np.zeros(0, np.int64), minlength=n_vocab)
     doc_sets = [np.unique(v[v >= 0]) for v in docs.vids]
-    df_docs = np.bincount(np.concatenate(doc_sets) if n_docs else np.zeros(0, np.int64), minlength=V)
+    df_docs = np.bincount(np.concatenate(doc_sets) if n_docs else np.zeros(0, np.int64), minlength=n_vocab)
     # frequencies over at least MIN_POPULATION texts: in a corpus of 3 documents, "in every document" says
     # nothing about a word being common
     p = np.maximum(df_items / max(n_items, MIN_POPULATION), df_docs / max(n_docs, MIN_POPULATION))
     weight = np.maximum(-np.log(np.maximum(p, 1.0 / max(n_items, n_docs, MIN_POPULATION))), 0.0)
+    return weight, doc_sets
+
+
+def _measured_stems(it: _Items, weight: np.ndarray, n_items: int,
+                    params: AlignedParams) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per item the stems it is measured on (its own when they carry enough of its weight, else all), the own
+    stems' share of its weight, and the total weight measured."""
     # the stems each item is measured on: its own ones when they carry enough of its weight
     measured, own_share = [], np.ones(n_items)
     for i in range(n_items):
@@ -244,8 +236,16 @@ def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Seq
         else:
             measured.append(it.all_stems[i])
     totals = np.array([weight[m].sum() for m in measured])
-    A = _csr(measured, V, [weight[m] / tot if tot > 0 else weight[m] for m, tot in zip(measured, totals)])
-    B = _csr(doc_sets, V).T.tocsc()
+    totals = np.array([weight[m].sum() for m in measured])
+    return measured, own_share, totals
+
+
+def _candidates(measured: list[np.ndarray], weight: np.ndarray, totals: np.ndarray, doc_sets: list[np.ndarray],
+                n_vocab: int, n_items: int, n_docs: int, params: AlignedParams) -> list[tuple[int, int, float]]:
+    """(item, document, bound) for the ``k`` documents of each item with the most of its weight anywhere in them
+    (an upper bound of the aligned containment), at least ``min_bound``."""
+    A = _csr(measured, n_vocab, [weight[m] / tot if tot > 0 else weight[m] for m, tot in zip(measured, totals)])
+    B = _csr(doc_sets, n_vocab).T.tocsc()
     cands: list[tuple[int, int, float]] = []
     block = 1024
     for s in range(0, n_items, block):
@@ -258,8 +258,13 @@ def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Seq
             for d in top[r]:
                 if bound[r, d] >= params.min_bound:
                     cands.append((s + r, int(d), float(bound[r, d])))
-    t["candidates"] = time.perf_counter()
-    # aligned windows
+    return cands
+
+
+def _aligned_windows(cands: list[tuple[int, int, float]], totals: np.ndarray, measured: list[np.ndarray],
+                     it: _Items, docs: _Docs, weight: np.ndarray, params: AlignedParams) -> pd.DataFrame:
+    """The best window of each candidate document (item weight matched within a window of the item's length),
+    ranked per item by containment, with the window padded to the item's length for embedding."""
     rows = []
     for i, d, b in cands:
         if totals[i] <= 0:
@@ -274,24 +279,30 @@ def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Seq
         width = int(np.ceil(params.window_factor * it.n_tokens[i])) + params.window_extra
         best, first, last = _best_window(pos, weight[sid], sid, width)
         rows.append((i, d, b, best / totals[i], best, first, last))
-    t["windows"] = time.perf_counter()
     cols = ["i", "d", "doc_containment", "containment", "matched_weight", "first", "last"]
     cf = pd.DataFrame(rows, columns=cols)
     cf = cf.sort_values(["i", "containment", "doc_containment"], ascending=[True, False, False], kind="stable")
     cf["rank"] = cf.groupby("i").cumcount() + 1
-    # embeddings of the best aligned windows
     cf["cosine"] = np.nan
     cf["window_text_hash"] = None
     cf["window_start"] = -1
     cf["window_tokens"] = 0
-    n_embedded = 0
-    item_hashes: list[str | None] = [None] * n_items
     if len(cf):
         L = it.n_tokens[cf["i"].to_numpy()]
         first, last = cf["first"].to_numpy(), cf["last"].to_numpy()
         pad = np.maximum(0, (L - (last - first + 1)) // 2)
         cf["window_start"] = np.maximum(0, first - pad)
         cf["window_tokens"] = last + pad + 1 - cf["window_start"].to_numpy()
+    return cf
+
+
+def _embed_windows(cf: pd.DataFrame, embed: Callable[[list[str]], tuple[np.ndarray, list[str]]] | None, params: AlignedParams, docs: _Docs, doc_texts: Sequence[str],
+                   texts: list[str], item_hashes: list[str | None]) -> int:
+    """Cosine between each item and its best windows (rank ≤ embed_top, containment ≥ embed_min), into ``cf``;
+    the items' text hashes into ``item_hashes``. Returns how many windows were embedded."""
+    from benchtrust.contamination.embeddings import item_embedding_text
+
+    n_embedded = 0
     if embed is not None and len(cf):
         sel = cf[(cf["rank"] <= params.embed_top) & (cf["containment"] >= params.embed_min)]
         if len(sel):
@@ -311,7 +322,14 @@ def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Seq
             for i, h in zip(qi, qh):
                 item_hashes[int(i)] = h
             n_embedded = len(win_texts)
-    t["embed"] = time.perf_counter()
+    return n_embedded
+
+
+def _result_frame(cf: pd.DataFrame, items: pd.DataFrame, doc_ids: Sequence[str], totals: np.ndarray,
+                  own_share: np.ndarray, it: _Items, item_hashes: list[str | None], n_items: int, corpus: str,
+                  corpus_version: str) -> pd.DataFrame:
+    """One row per item × candidate in ALIGNED_COLUMNS, best first; an item without a candidate gets rank 1 with
+    no document."""
     # every item gets a row: the ones without a candidate, rank 1 with no document
     missing = sorted(set(range(n_items)) - set(cf["i"].tolist()))
     empty = pd.DataFrame({"i": missing, "d": -1, "doc_containment": 0.0, "containment": 0.0, "matched_weight": 0.0,
@@ -335,7 +353,35 @@ def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Seq
         "embedding_model": "", "item_text_hash": [item_hashes[i] for i in ii],
         "window_text_hash": cf["window_text_hash"].to_numpy(), "method_version": ALIGNED_VERSION,
     }, columns=ALIGNED_COLUMNS)
-    out = out.sort_values(["benchmark", "dataset_version", "item_id", "rank"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["benchmark", "dataset_version", "item_id", "rank"], kind="stable").reset_index(drop=True)
+
+
+def aligned_evidence(items: pd.DataFrame, doc_ids: Sequence[str], doc_texts: Sequence[str],
+                     params: AlignedParams = AlignedParams(), embed=None, corpus: str = "",
+                     corpus_version: str = "") -> AlignedResult:
+    """The aligned evidence of every item of ``items`` (benchmark, dataset_version, item_id, text) in one corpus.
+
+    ``embed``: a callable texts → (L2-normalised float32 array, text hashes) — ``EmbeddingCache.embed``'s first
+    two results — or None to skip the embedding stage (cosine stays NULL). Returns one row per item × candidate
+    (best first; an item without any candidate gets one row with doc_id NULL and containment 0)."""
+    t = {"start": time.perf_counter()}
+    vocab = Vocab()
+    texts = items["text"].tolist()
+    it, _ = _prepare_items(texts, vocab, params.shared_n)
+    docs = _prepare_docs(doc_texts, vocab)
+    t["tokenise"] = time.perf_counter()
+    V = len(vocab.ids)
+    n_items, n_docs = len(texts), len(doc_texts)
+    weight, doc_sets = _weights(it, docs, V, n_items, n_docs)
+    measured, own_share, totals = _measured_stems(it, weight, n_items, params)
+    cands = _candidates(measured, weight, totals, doc_sets, V, n_items, n_docs, params)
+    t["candidates"] = time.perf_counter()
+    cf = _aligned_windows(cands, totals, measured, it, docs, weight, params)
+    t["windows"] = time.perf_counter()
+    item_hashes: list[str | None] = [None] * n_items
+    n_embedded = _embed_windows(cf, embed, params, docs, doc_texts, texts, item_hashes)
+    t["embed"] = time.perf_counter()
+    out = _result_frame(cf, items, doc_ids, totals, own_share, it, item_hashes, n_items, corpus, corpus_version)
     secs = {k: round(v - t["start"], 2) for k, v in t.items() if k != "start"}
     return AlignedResult(out, n_items, n_docs, len(cands), n_embedded, secs)
 
