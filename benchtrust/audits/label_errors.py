@@ -68,6 +68,57 @@ __all__ = [
 ]
 
 
+def _answer_options(d: pd.DataFrame, gold: pd.Series, pred: pd.Series,
+                    valid_answers: Iterable[str] | None) -> tuple[pd.Series, int]:
+    """Which predictions choose an option, and the number of options ``k`` (at least 2) the model weights use:
+    the given answers; else the rows with a ``predicted_index``; else single capital letters when every gold is
+    one; else any non-empty answer ("right vs one other")."""
+    if valid_answers is not None:
+        valid = set(valid_answers)
+        is_valid = pred.isin(valid)
+        k = max(len(valid), 2)
+    elif "predicted_index" in d.columns and d["predicted_index"].notna().any():
+        # canonical predictions: the importer / engine already decided which answers are options
+        is_valid = d["predicted_index"].notna()
+        top = int(pd.to_numeric(d["predicted_index"], errors="coerce").max())
+        gl = [LETTERS.index(g) for g in gold.unique() if len(g) == 1 and g in LETTERS]
+        k = max(top + 1, (max(gl) + 1) if gl else 0, 2)
+    elif gold.isin(list(LETTERS)).all():
+        # letter answers without predicted_index: any single capital letter is an option
+        is_valid = pred.isin(list(LETTERS))
+        k = max(len(set(gold) | set(pred[is_valid])), 2)
+    else:  # free-text answers: any non-empty answer is an answer; "right vs one other" for the weights
+        is_valid = pred != ""
+        k = 2
+    return is_valid, k
+
+
+def _vote_tally(item: pd.Series, model: pd.Series, gold: pd.Series, pred: pd.Series, is_valid: pd.Series,
+                vote: np.ndarray, w: np.ndarray) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series,
+                                                          pd.Series, pd.Series, pd.DataFrame]:
+    """Per item: models, gold, (weighted) votes on the gold, invalid votes, and the most voted other answer with
+    its (weighted) votes (ties: more weight, then the answer's name)."""
+    answer = np.where(is_valid.to_numpy(), pred.to_numpy(dtype=object), "\x00invalid")
+    frame = pd.DataFrame({"item": item.to_numpy(), "answer": answer, "vote": vote, "wvote": vote * w,
+                          "gold": gold.to_numpy(), "model": model.to_numpy()})
+    by_item = frame.groupby("item", sort=True)
+    n_models = by_item["model"].nunique()
+    gold_of = by_item["gold"].first()
+    tally = frame.groupby(["item", "answer"], sort=True)[["vote", "wvote"]].sum().reset_index()
+    tally["gold"] = tally["item"].map(gold_of)
+    on_gold = tally[tally["answer"] == tally["gold"]].set_index("item")
+    n_correct = on_gold["vote"].reindex(n_models.index, fill_value=0.0)
+    w_correct = on_gold["wvote"].reindex(n_models.index, fill_value=0.0)
+    inv = tally[tally["answer"] == "\x00invalid"].set_index("item")["vote"].reindex(n_models.index, fill_value=0.0)
+    alts = tally[(tally["answer"] != tally["gold"]) & (tally["answer"] != "\x00invalid")]
+    alts = alts.sort_values(["item", "vote", "wvote", "answer"], ascending=[True, False, False, True], kind="mergesort")
+    top = alts.drop_duplicates("item").set_index("item").reindex(n_models.index)
+    n_alt = top["vote"].fillna(0.0)
+    w_alt = top["wvote"].fillna(0.0)
+
+    return n_models, gold_of, n_correct, w_correct, inv, n_alt, w_alt, top
+
+
 def label_error_candidates(
     predictions: pd.DataFrame,
     *,
@@ -100,23 +151,7 @@ def label_error_candidates(
         raise ValueError("no predictions with a gold answer")
     gold = d[gold_col].astype(str).str.strip()
     pred = d[prediction_col].astype(object).where(d[prediction_col].notna(), "").astype(str).str.strip()
-    if valid_answers is not None:
-        valid = set(valid_answers)
-        is_valid = pred.isin(valid)
-        k = max(len(valid), 2)
-    elif "predicted_index" in d.columns and d["predicted_index"].notna().any():
-        # canonical predictions: the importer / engine already decided which answers are options
-        is_valid = d["predicted_index"].notna()
-        top = int(pd.to_numeric(d["predicted_index"], errors="coerce").max())
-        gl = [LETTERS.index(g) for g in gold.unique() if len(g) == 1 and g in LETTERS]
-        k = max(top + 1, (max(gl) + 1) if gl else 0, 2)
-    elif gold.isin(list(LETTERS)).all():
-        # letter answers without predicted_index: any single capital letter is an option
-        is_valid = pred.isin(list(LETTERS))
-        k = max(len(set(gold) | set(pred[is_valid])), 2)
-    else:  # free-text answers: any non-empty answer is an answer; "right vs one other" for the weights
-        is_valid = pred != ""
-        k = 2
+    is_valid, k = _answer_options(d, gold, pred, valid_answers)
     model = d[model_col].astype(str)
     item = d[item_col].astype(str)
 
@@ -129,24 +164,7 @@ def label_error_candidates(
     w_model = np.log((k - 1) * acc_c / (1.0 - acc_c))
     w = model.map(w_model).to_numpy(dtype=float)
 
-    answer = np.where(is_valid.to_numpy(), pred.to_numpy(dtype=object), "\x00invalid")
-    frame = pd.DataFrame({"item": item.to_numpy(), "answer": answer, "vote": vote, "wvote": vote * w,
-                          "gold": gold.to_numpy(), "model": model.to_numpy()})
-    by_item = frame.groupby("item", sort=True)
-    n_models = by_item["model"].nunique()
-    gold_of = by_item["gold"].first()
-    tally = frame.groupby(["item", "answer"], sort=True)[["vote", "wvote"]].sum().reset_index()
-    tally["gold"] = tally["item"].map(gold_of)
-    on_gold = tally[tally["answer"] == tally["gold"]].set_index("item")
-    n_correct = on_gold["vote"].reindex(n_models.index, fill_value=0.0)
-    w_correct = on_gold["wvote"].reindex(n_models.index, fill_value=0.0)
-    inv = tally[tally["answer"] == "\x00invalid"].set_index("item")["vote"].reindex(n_models.index, fill_value=0.0)
-    alts = tally[(tally["answer"] != tally["gold"]) & (tally["answer"] != "\x00invalid")]
-    alts = alts.sort_values(["item", "vote", "wvote", "answer"], ascending=[True, False, False, True], kind="mergesort")
-    top = alts.drop_duplicates("item").set_index("item").reindex(n_models.index)
-    n_alt = top["vote"].fillna(0.0)
-    w_alt = top["wvote"].fillna(0.0)
-
+    n_models, gold_of, n_correct, w_correct, inv, n_alt, w_alt, top = _vote_tally(item, model, gold, pred, is_valid, vote, w)
     m = n_models.astype(float)
     out = pd.DataFrame({
         item_col: n_models.index, "gold": gold_of.to_numpy(), "n_models": n_models.to_numpy(),
@@ -203,6 +221,73 @@ def _option_probabilities(d: pd.DataFrame, probs_col: str, n_options: int) -> pd
         mat[i, : len(lp)] = np.nan_to_num(e / np.nansum(e))
     per_model = pd.DataFrame(mat, index=pd.MultiIndex.from_arrays([rows["item"], rows["model"]]))
     return per_model.groupby(level=[0, 1]).mean().groupby(level=0).mean()
+
+
+def _model_votes(frame: pd.DataFrame, gold_of: pd.Series) -> tuple[pd.DataFrame, dict[Any, dict[str, str | None]],
+                                                                  pd.DataFrame, list[str]]:
+    """One answer per model and item (its most frequent valid answer; ties: the alphabetically first), the votes
+    per item ({model: answer or None}), the crowd-kit labels with the gold key as one more annotator, and the
+    options."""
+    valid = frame[frame["answer"].notna()]
+    per = (valid.groupby(["item", "model", "answer"]).size().rename("n").reset_index()
+           .sort_values(["item", "model", "n", "answer"], ascending=[True, True, False, True], kind="mergesort")
+           .drop_duplicates(["item", "model"]))
+    votes: dict[Any, dict[str, str | None]] = {it: {} for it in gold_of.index}
+    for m in sorted(frame["model"].unique()):
+        for it in frame.loc[frame["model"] == m, "item"].unique():
+            votes[it][m] = None
+    for it, m, a in per[["item", "model", "answer"]].itertuples(index=False):
+        votes[it][m] = a
+    labels = pd.concat([per.rename(columns={"item": "task", "model": "worker", "answer": "label"})
+                        [["task", "worker", "label"]],
+                        pd.DataFrame({"task": gold_of.index, "worker": GOLD_ANNOTATOR, "label": gold_of.to_numpy()})],
+                       ignore_index=True)
+    options = sorted(set(labels["label"]))
+    return per, votes, labels, options
+
+
+def _cleanlab_quality(frame: pd.DataFrame, d: pd.DataFrame, options: list[str], gold_of: pd.Series,
+                      probs_col: str) -> np.ndarray | None:
+    """cleanlab's self-confidence of each gold under the models' mean option probabilities, where the options are
+    letters and every item has option log-probs (benchtrust's own runs); None otherwise."""
+    if not all(len(o) == 1 and o in LETTERS for o in options):
+        return None
+    n_opt = LETTERS.index(max(options)) + 1
+    if "predicted_index" in d.columns and d["predicted_index"].notna().any():
+        n_opt = max(n_opt, int(pd.to_numeric(d["predicted_index"], errors="coerce").max()) + 1)
+    probs = _option_probabilities(frame, probs_col, n_opt)
+    if probs is None:
+        return None
+    from cleanlab.rank import get_label_quality_scores
+
+    pp = probs.reindex(gold_of.index).to_numpy()
+    pp = pp / pp.sum(axis=1, keepdims=True)
+    return np.asarray(get_label_quality_scores(np.array([LETTERS.index(g) for g in gold_of]), pp,
+                                               method="self_confidence"))
+
+
+def _method_posteriors(out: pd.DataFrame, labels: pd.DataFrame, gold_of: pd.Series, options: list[str],
+                       methods: Sequence[str]) -> list[np.ndarray]:
+    """Each method's P(gold is wrong), their mean, and the suggested answer with its mean posterior, into ``out``;
+    returns each method's rank key (ranks of P(gold), which keeps the precision 1 − P(gold) loses near 1)."""
+    gold_pos = np.array([options.index(g) for g in gold_of])
+    mean_proba = np.zeros((len(gold_of), len(options)))
+    rank_keys = []
+    for method in methods:
+        proba = _latent_truth(method, labels).reindex(index=gold_of.index, columns=options).fillna(0.0).to_numpy()
+        mean_proba += proba / len(methods)
+        p_gold = proba[np.arange(len(gold_pos)), gold_pos]
+        out[f"posterior_{method}"] = 1.0 - p_gold
+        rank_keys.append(stats.rankdata(p_gold))  # P(gold) keeps the precision that 1 − P(gold) loses near 1
+    out["label_error_posterior"] = 1.0 - mean_proba[np.arange(len(gold_pos)), gold_pos]
+    alt = mean_proba.copy()
+    alt[np.arange(len(gold_pos)), gold_pos] = -1.0
+    best = alt.argmax(axis=1)
+    has_alt = out["n_top_alternative"].to_numpy() > 0
+    out["suggested_answer"] = np.where(has_alt, np.array(options, dtype=object)[best], None)
+    out["suggested_answer_posterior"] = np.where(has_alt, alt[np.arange(len(best)), best], np.nan)
+
+    return rank_keys
 
 
 def label_error_posteriors(
@@ -263,22 +348,7 @@ def label_error_posteriors(
     gold_of = frame.groupby("item", sort=True)["gold"].first()
     n_models = frame.groupby("item", sort=True)["model"].nunique()
 
-    # one answer per model and item: its most frequent valid answer
-    valid = frame[frame["answer"].notna()]
-    per = (valid.groupby(["item", "model", "answer"]).size().rename("n").reset_index()
-           .sort_values(["item", "model", "n", "answer"], ascending=[True, True, False, True], kind="mergesort")
-           .drop_duplicates(["item", "model"]))
-    votes: dict[Any, dict[str, str | None]] = {it: {} for it in gold_of.index}
-    for m in sorted(frame["model"].unique()):
-        for it in frame.loc[frame["model"] == m, "item"].unique():
-            votes[it][m] = None
-    for it, m, a in per[["item", "model", "answer"]].itertuples(index=False):
-        votes[it][m] = a
-    labels = pd.concat([per.rename(columns={"item": "task", "model": "worker", "answer": "label"})
-                        [["task", "worker", "label"]],
-                        pd.DataFrame({"task": gold_of.index, "worker": GOLD_ANNOTATOR, "label": gold_of.to_numpy()})],
-                       ignore_index=True)
-    options = sorted(set(labels["label"]))
+    per, votes, labels, options = _model_votes(frame, gold_of)
     n_correct = per.assign(hit=per["answer"] == per["item"].map(gold_of)).groupby("item")["hit"].sum()
     alt_counts = per[per["answer"] != per["item"].map(gold_of)].groupby(["item", "answer"]).size()
     n_top_alt = alt_counts.groupby(level=0).max() if len(alt_counts) else pd.Series(dtype=float)
@@ -286,38 +356,12 @@ def label_error_posteriors(
     out = pd.DataFrame({item_col: gold_of.index, "gold": gold_of.to_numpy(), "n_models": n_models.to_numpy()})
     out["n_correct"] = n_correct.reindex(gold_of.index, fill_value=0).to_numpy(dtype=int)
     out["n_top_alternative"] = n_top_alt.reindex(gold_of.index, fill_value=0).to_numpy(dtype=int)
-    gold_pos = np.array([options.index(g) for g in gold_of])
-    mean_proba = np.zeros((len(gold_of), len(options)))
-    rank_keys = []
-    for method in methods:
-        proba = _latent_truth(method, labels).reindex(index=gold_of.index, columns=options).fillna(0.0).to_numpy()
-        mean_proba += proba / len(methods)
-        p_gold = proba[np.arange(len(gold_pos)), gold_pos]
-        out[f"posterior_{method}"] = 1.0 - p_gold
-        rank_keys.append(stats.rankdata(p_gold))  # P(gold) keeps the precision that 1 − P(gold) loses near 1
-    out["label_error_posterior"] = 1.0 - mean_proba[np.arange(len(gold_pos)), gold_pos]
-    alt = mean_proba.copy()
-    alt[np.arange(len(gold_pos)), gold_pos] = -1.0
-    best = alt.argmax(axis=1)
-    has_alt = out["n_top_alternative"].to_numpy() > 0
-    out["suggested_answer"] = np.where(has_alt, np.array(options, dtype=object)[best], None)
-    out["suggested_answer_posterior"] = np.where(has_alt, alt[np.arange(len(best)), best], np.nan)
-
+    rank_keys = _method_posteriors(out, labels, gold_of, options, methods)
     out["cleanlab_issue_score"] = np.nan
-    if all(len(o) == 1 and o in LETTERS for o in options):
-        n_opt = LETTERS.index(max(options)) + 1
-        if "predicted_index" in d.columns and d["predicted_index"].notna().any():
-            n_opt = max(n_opt, int(pd.to_numeric(d["predicted_index"], errors="coerce").max()) + 1)
-        probs = _option_probabilities(frame, probs_col, n_opt)
-        if probs is not None:
-            from cleanlab.rank import get_label_quality_scores
-
-            pp = probs.reindex(gold_of.index).to_numpy()
-            pp = pp / pp.sum(axis=1, keepdims=True)
-            quality = get_label_quality_scores(np.array([LETTERS.index(g) for g in gold_of]), pp,
-                                               method="self_confidence")
-            out["cleanlab_issue_score"] = 1.0 - quality
-            rank_keys.append(stats.rankdata(quality))
+    quality = _cleanlab_quality(frame, d, options, gold_of, probs_col)
+    if quality is not None:
+        out["cleanlab_issue_score"] = 1.0 - quality
+        rank_keys.append(stats.rankdata(quality))
     out["votes"] = [json.dumps(votes[it], sort_keys=True) for it in gold_of.index]
     out["_borda"] = np.mean(rank_keys, axis=0)
     out = out.sort_values(["_borda", "n_top_alternative", item_col], ascending=[True, False, True], kind="mergesort")
