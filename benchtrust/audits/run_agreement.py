@@ -23,7 +23,7 @@ seed SD (ddof 0) and the independent-errors SD.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,69 @@ DEFAULT_GROUP_COLUMNS = (
 )
 _NONE = "\x00no_answer"
 _NULL = "\x00null"
+
+
+def _work_frame(d: pd.DataFrame, keys: list[str], run_col: str, item_col: str, raw_col: str, answer_col: str,
+                status_col: str | None, correct_col: str) -> tuple[pd.DataFrame, list[str]]:
+    """Raw output, answer (no answer and each ambiguous answer made distinct values), correctness, run and item
+    per row, and the configuration columns as strings (nulls a value of their own)."""
+    if raw_col in d.columns:
+        raw = d[raw_col].astype(object).where(d[raw_col].notna(), _NULL)
+    else:
+        raw = pd.Series(_NULL, index=d.index)
+    ans = d[answer_col].astype(object).where(d[answer_col].notna(), _NONE).astype(str)
+    if status_col and status_col in d.columns:
+        st = d[status_col].astype(str)
+        ans = ans.where(st != "no_answer", _NONE)
+        ans = ans.where(st != "ambiguous", "\x00ambiguous:" + pd.Series(np.arange(len(d)), index=d.index).astype(str))
+    correct = d[correct_col].astype("boolean").fillna(False).astype(bool)
+    work = pd.DataFrame({"_raw": raw.astype(str), "_ans": ans, "_ok": correct, "_run": d[run_col].astype(int),
+                         "_item": d[item_col].astype(str)})
+    gkeys = []
+    for i, c in enumerate(keys):
+        work[f"_g{i}"] = d[c].astype(object).where(d[c].notna(), None).astype(str)
+        gkeys.append(f"_g{i}")
+    return work, gkeys
+
+
+def _configuration_row(g: pd.DataFrame, first: pd.Series, keys: list[str],
+                       complete: Literal["error", "drop"]) -> dict[str, Any] | None:
+    """The agreement figures of one configuration's rows (None when ``drop`` leaves no item)."""
+    dup = g.duplicated(["_item", "_run"])
+    if dup.any():
+        r = g[dup].iloc[0]
+        raise ValueError(f"configuration {dict(first)}: item {r['_item']!r} has run {r['_run']} twice")
+    runs = sorted(g["_run"].unique().tolist())
+    n_runs = len(runs)
+    per_item = g.groupby("_item")["_run"].size()
+    incomplete = per_item[per_item != n_runs]
+    if len(incomplete) and complete == "error":
+        raise ValueError(f"configuration {dict(first)}: item {incomplete.index[0]!r} has "
+                         f"{int(incomplete.iloc[0])} of {n_runs} runs (use complete='drop')")
+    g = g[~g["_item"].isin(incomplete.index)]
+    if g.empty:
+        return None
+    gi = g.groupby("_item", sort=True)
+    agree_raw = gi["_raw"].nunique() == 1
+    agree_ans = gi["_ans"].nunique() == 1
+    mat = g.pivot(index="_item", columns="_run", values="_ok").reindex(columns=runs).to_numpy(dtype=float)
+    k = mat.sum(axis=1)
+    n = mat.shape[0]
+    per_run = [int(x) for x in mat.sum(axis=0)]
+    rv = run_variance(mat)
+    row = {c: first[c] for c in keys}
+    best, worst = int((k > 0).sum()), int((k == n_runs).sum())
+    row.update(
+        n_items=n, n_runs=n_runs, runs=runs,
+        tac_raw=int(agree_raw.sum()), tar_raw=float(agree_raw.mean()),
+        tac_answer=int(agree_ans.sum()), tar_answer=float(agree_ans.mean()),
+        correct_per_run=per_run, accuracy_per_run=[c / n for c in per_run],
+        best_count=best, best_accuracy=best / n, worst_count=worst, worst_accuracy=worst / n,
+        spread=best / n - worst / n, mean_accuracy=rv.mean_accuracy, flip_share=rv.flip_share,
+        pairwise_churn=rv.pairwise_churn, seed_sd=rv.seed_sd, independent_sd=rv.independent_sd,
+        n_incomplete_items=int(len(incomplete)),
+    )
+    return row
 
 
 def run_agreement(
@@ -74,59 +137,11 @@ def run_agreement(
     """
     keys = list(by) if by is not None else [c for c in DEFAULT_GROUP_COLUMNS if c in predictions.columns]
     d = predictions.reset_index(drop=True)
-    if raw_col in d.columns:
-        raw = d[raw_col].astype(object).where(d[raw_col].notna(), _NULL)
-    else:
-        raw = pd.Series(_NULL, index=d.index)
-    ans = d[answer_col].astype(object).where(d[answer_col].notna(), _NONE).astype(str)
-    if status_col and status_col in d.columns:
-        st = d[status_col].astype(str)
-        ans = ans.where(st != "no_answer", _NONE)
-        ans = ans.where(st != "ambiguous", "\x00ambiguous:" + pd.Series(np.arange(len(d)), index=d.index).astype(str))
-    correct = d[correct_col].astype("boolean").fillna(False).astype(bool)
-    work = pd.DataFrame({"_raw": raw.astype(str), "_ans": ans, "_ok": correct, "_run": d[run_col].astype(int),
-                         "_item": d[item_col].astype(str)})
-    gkeys = []
-    for i, c in enumerate(keys):
-        work[f"_g{i}"] = d[c].astype(object).where(d[c].notna(), None).astype(str)
-        gkeys.append(f"_g{i}")
-
+    work, gkeys = _work_frame(d, keys, run_col, item_col, raw_col, answer_col, status_col, correct_col)
     rows = []
     for _gvals, g in work.groupby(gkeys, sort=True, dropna=False) if gkeys else [((), work)]:
         first = d.loc[g.index[0], keys] if keys else pd.Series(dtype=object)
-        dup = g.duplicated(["_item", "_run"])
-        if dup.any():
-            r = g[dup].iloc[0]
-            raise ValueError(f"configuration {dict(first)}: item {r['_item']!r} has run {r['_run']} twice")
-        runs = sorted(g["_run"].unique().tolist())
-        n_runs = len(runs)
-        per_item = g.groupby("_item")["_run"].size()
-        incomplete = per_item[per_item != n_runs]
-        if len(incomplete) and complete == "error":
-            raise ValueError(f"configuration {dict(first)}: item {incomplete.index[0]!r} has "
-                             f"{int(incomplete.iloc[0])} of {n_runs} runs (use complete='drop')")
-        g = g[~g["_item"].isin(incomplete.index)]
-        if g.empty:
-            continue
-        gi = g.groupby("_item", sort=True)
-        agree_raw = gi["_raw"].nunique() == 1
-        agree_ans = gi["_ans"].nunique() == 1
-        mat = g.pivot(index="_item", columns="_run", values="_ok").reindex(columns=runs).to_numpy(dtype=float)
-        k = mat.sum(axis=1)
-        n = mat.shape[0]
-        per_run = [int(x) for x in mat.sum(axis=0)]
-        rv = run_variance(mat)
-        row = {c: first[c] for c in keys}
-        best, worst = int((k > 0).sum()), int((k == n_runs).sum())
-        row.update(
-            n_items=n, n_runs=n_runs, runs=runs,
-            tac_raw=int(agree_raw.sum()), tar_raw=float(agree_raw.mean()),
-            tac_answer=int(agree_ans.sum()), tar_answer=float(agree_ans.mean()),
-            correct_per_run=per_run, accuracy_per_run=[c / n for c in per_run],
-            best_count=best, best_accuracy=best / n, worst_count=worst, worst_accuracy=worst / n,
-            spread=best / n - worst / n, mean_accuracy=rv.mean_accuracy, flip_share=rv.flip_share,
-            pairwise_churn=rv.pairwise_churn, seed_sd=rv.seed_sd, independent_sd=rv.independent_sd,
-            n_incomplete_items=int(len(incomplete)),
-        )
-        rows.append(row)
+        row = _configuration_row(g, first, keys, complete)
+        if row is not None:
+            rows.append(row)
     return pd.DataFrame(rows)
