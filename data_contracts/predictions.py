@@ -82,37 +82,41 @@ def _fmt(v: Any) -> str:
     return str(v)[:200]
 
 
-def split_predictions(df: pd.DataFrame, items: pd.DataFrame | None, source: str | None = None,
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(good, quarantine)``: ``good`` keeps the rows that pass every row rule (same columns, index reset);
-    ``quarantine`` has :data:`PREDICTION_QUARANTINE_COLUMNS`. ``items`` is the items table the predictions
-    were made on (``None`` skips the item rules). ``source`` names where the rows came from."""
-    n = len(df)
-    source = source or str(df.attrs.get("source", "<predictions>"))
-    rule = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
-    value = np.full(n, None, dtype=object)
+class _Marks:
+    """The first rule each row breaks (rule, detail, offending value); later rules leave a marked row alone."""
 
-    def mark(mask: np.ndarray, name: str, det, val) -> None:
-        new = mask & (rule == "")
+    def __init__(self, n: int) -> None:
+        self.rule = np.full(n, "", dtype=object)
+        self.detail = np.full(n, "", dtype=object)
+        self.value = np.full(n, None, dtype=object)
+
+    def mark(self, mask: np.ndarray, name: str, det: Any, val: Any) -> None:
+        new = mask & (self.rule == "")
         if not new.any():
             return
         idx = np.flatnonzero(new)
-        rule[idx] = name
+        self.rule[idx] = name
         for i in idx:
-            detail[i] = det(i) if callable(det) else det
-            value[i] = val(i) if callable(val) else val
+            self.detail[i] = det(i) if callable(det) else det
+            self.value[i] = val(i) if callable(val) else val
 
+
+def _mark_keys(df: pd.DataFrame, m: _Marks) -> None:
+    """Key columns present and non-empty; one row per cell_key (the first wins)."""
     for c in KEY_COLUMNS:
         if c in df.columns:
-            mark(~_text_present(df[c]), "missing_value", f"{c} is null or empty", lambda i, c=c: _fmt(df[c].iloc[i]))
+            m.mark(~_text_present(df[c]), "missing_value", f"{c} is null or empty", lambda i, c=c: _fmt(df[c].iloc[i]))
     if "cell_key" in df.columns:
-        dup = df["cell_key"].duplicated(keep="first").to_numpy() & (rule == "")
+        dup = df["cell_key"].duplicated(keep="first").to_numpy() & (m.rule == "")
         if dup.any():
             first = {k: i for i, k in reversed(list(enumerate(df["cell_key"])))}
-            mark(dup, "duplicate_cell", lambda i: f"cell_key already on row {first[df['cell_key'].iloc[i]] + 1}",
+            m.mark(dup, "duplicate_cell", lambda i: f"cell_key already on row {first[df['cell_key'].iloc[i]] + 1}",
                  lambda i: str(df["cell_key"].iloc[i]))
 
+
+def _mark_items(df: pd.DataFrame, items: pd.DataFrame | None, m: _Marks) -> None:
+    """Rows whose dataset version or item is not in the items table, or whose item hash is stale."""
+    n = len(df)
     if items is not None and len(df) and "item_id" in df.columns:
         orphans = find_orphans(df.reset_index(drop=True), items)
         for reason in ("unknown_dataset_version", "unknown_item"):
@@ -120,14 +124,18 @@ def split_predictions(df: pd.DataFrame, items: pd.DataFrame | None, source: str 
             mask[orphans.index[orphans["reason"] == reason].to_numpy()] = True
             col = "dataset_version" if reason == "unknown_dataset_version" else "item_id"
             what = "the items table's dataset versions" if col == "dataset_version" else "the items table"
-            mark(mask, reason, f"{col} not in {what}", lambda i, col=col: str(df[col].iloc[i]))
+            m.mark(mask, reason, f"{col} not in {what}", lambda i, col=col: str(df[col].iloc[i]))
         if "item_hash" in df.columns and "item_hash" in items.columns:
             hashes = dict(zip(items["item_id"].astype(str), items["item_hash"].astype(str)))
             expect = df["item_id"].astype(str).map(hashes)
             stale = (expect.notna() & df["item_hash"].notna() & (df["item_hash"].astype(str) != expect)).to_numpy()
-            mark(stale, "stale_item_hash", lambda i: f"item_hash differs from the item's {expect.iloc[i]}",
+            m.mark(stale, "stale_item_hash", lambda i: f"item_hash differs from the item's {expect.iloc[i]}",
                  lambda i: str(df["item_hash"].iloc[i]))
 
+
+def _mark_scores(df: pd.DataFrame, m: _Marks) -> None:
+    """Log-probabilities finite and ≤ 0 (owed by log-likelihood multiple-choice rows), p_correct in [0, 1]."""
+    n = len(df)
     is_mc = (df["task_type"] == MC).to_numpy(dtype=bool) if "task_type" in df.columns else np.zeros(n, bool)
     # scores are owed only by options scored by log-likelihood (see derive.predictions); a generated
     # multiple-choice answer has none, and that is not a defect
@@ -135,26 +143,30 @@ def split_predictions(df: pd.DataFrame, items: pd.DataFrame | None, source: str 
         is_mc = is_mc & df["decoding"].eq("loglikelihood").to_numpy(dtype=bool)
     lp = _numeric(df, "logprob_gold")
     lp_bad = np.where(is_mc, ~np.isfinite(lp), ~np.isnan(lp) & ~np.isfinite(lp))
-    mark(lp_bad, "nonfinite_logprob", lambda i: "logprob_gold is " + ("NaN or missing" if np.isnan(lp[i]) else "infinite"),
+    m.mark(lp_bad, "nonfinite_logprob", lambda i: "logprob_gold is " + ("NaN or missing" if np.isnan(lp[i]) else "infinite"),
          lambda i: _fmt(lp[i]))
     if "option_logprobs" in df.columns:
         has, finite, maxes = list_float_stats(df["option_logprobs"])
-        mark(has & ~finite, "nonfinite_logprob", "an option log-probability is NaN or infinite",
+        m.mark(has & ~finite, "nonfinite_logprob", "an option log-probability is NaN or infinite",
              lambda i: _fmt(df["option_logprobs"].iloc[i]))
-        mark(is_mc & ~has, "nonfinite_logprob", "multiple-choice row without option log-probabilities", None)
+        m.mark(is_mc & ~has, "nonfinite_logprob", "multiple-choice row without option log-probabilities", None)
     else:
         maxes = np.full(n, np.nan)
-    mark(np.nan_to_num(lp, nan=-1.0) > LOGPROB_TOLERANCE, "positive_logprob", "logprob_gold > 0",
+    m.mark(np.nan_to_num(lp, nan=-1.0) > LOGPROB_TOLERANCE, "positive_logprob", "logprob_gold > 0",
          lambda i: _fmt(lp[i]))
-    mark(np.nan_to_num(maxes, nan=-1.0) > LOGPROB_TOLERANCE, "positive_logprob", "an option log-probability > 0",
+    m.mark(np.nan_to_num(maxes, nan=-1.0) > LOGPROB_TOLERANCE, "positive_logprob", "an option log-probability > 0",
          lambda i: _fmt(df["option_logprobs"].iloc[i]))
     p = _numeric(df, "p_correct")
-    mark(np.where(is_mc, ~np.isfinite(p), ~np.isnan(p) & ~np.isfinite(p)), "nonfinite_probability",
+    m.mark(np.where(is_mc, ~np.isfinite(p), ~np.isnan(p) & ~np.isfinite(p)), "nonfinite_probability",
          "p_correct is missing or not finite", lambda i: _fmt(p[i]))
     out_of_range = (p < -PROBABILITY_TOLERANCE) | (p > 1 + PROBABILITY_TOLERANCE)
-    mark(np.nan_to_num(out_of_range, nan=False).astype(bool), "probability_out_of_range", "p_correct outside [0, 1]",
+    m.mark(np.nan_to_num(out_of_range, nan=False).astype(bool), "probability_out_of_range", "p_correct outside [0, 1]",
          lambda i: _fmt(p[i]))
 
+
+def _quarantine_frame(df: pd.DataFrame, m: _Marks, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows that broke no rule, and the quarantine rows of the others (source file and row, rule, detail)."""
+    rule, detail, value = m.rule, m.detail, m.value
     bad = rule != ""
     good = df.loc[~bad].reset_index(drop=True)
     idx = np.flatnonzero(bad)
@@ -180,6 +192,19 @@ def split_predictions(df: pd.DataFrame, items: pd.DataFrame | None, source: str 
     }, columns=PREDICTION_QUARANTINE_COLUMNS)
     q = q.astype({c: object for c in PREDICTION_QUARANTINE_COLUMNS if c != "source_row"})
     return good, q
+
+
+def split_predictions(df: pd.DataFrame, items: pd.DataFrame | None, source: str | None = None,
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(good, quarantine)``: ``good`` keeps the rows that pass every row rule (same columns, index reset);
+    ``quarantine`` has :data:`PREDICTION_QUARANTINE_COLUMNS`. ``items`` is the items table the predictions
+    were made on (``None`` skips the item rules). ``source`` names where the rows came from."""
+    source = source or str(df.attrs.get("source", "<predictions>"))
+    m = _Marks(len(df))
+    _mark_keys(df, m)
+    _mark_items(df, items, m)
+    _mark_scores(df, m)
+    return _quarantine_frame(df, m, source)
 
 
 def _raw(row: dict[str, Any]) -> str:
