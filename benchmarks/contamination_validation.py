@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -158,6 +159,37 @@ def calibrate(frame, plants: dict[str, str], target_fp: float, min_weight: float
             "dev_clean_items_tested": len(clean), "dev_clean_false_positive_rate": round(float(fp), 5)}
 
 
+def _corpus_results(name: str, plants: dict, ids: Any, ev: Any, run: dict, whole_doc: Any, t_doc: float,
+                    clean_sample: int) -> dict:
+    """Detection and false-positive rates of every signal on one corpus (dev or validation), of their union, and of
+    the whole-document cosine baseline at the dev-calibrated threshold and at 0.8."""
+    import pandas as pd
+
+    kind = pd.Series(ids, index=ids).map(plants).fillna("clean")
+    e = ev[(ev["corpus"] == name) & (ev["corpus_version"] == run["corpus_version"])]
+    res: dict = {"corpus_version": run["corpus_version"], "docs": run["docs"], "ngram_scan_seconds": run["ngram_scan_seconds"],
+                 "aligned_seconds": run["aligned_seconds"], "aligned_info": run["aligned_info"]}
+    flags = {}
+    for (signal, method), d in e.groupby(["signal", "method"]):
+        # is_flagged is NULL exactly where the signal cannot test the item (too short for n-grams, too
+        # little content for the aligned containment); aligned_embedding is false where no window was
+        # embedded (containment below its floor)
+        f = d.set_index("item_id")["is_flagged"].reindex(ids).astype(object)
+        key = f"{signal}:{method}"
+        flags[key] = f
+        res[key] = _rates(f, kind)
+    ng = flags["ngram_overlap:n=max(13,8)"].eq(True)
+    al = flags[next(k for k in flags if k.startswith("aligned_overlap"))].eq(True)
+    union = (ng | al).astype(object)
+    res["any:n=max(13,8) or aligned_overlap"] = _rates(union, kind)
+    wd = whole_doc
+    k2 = kind.reindex(wd.index)
+    res[f"baseline_whole_doc_cosine>={t_doc:.3f}"] = _rates((wd >= t_doc).astype(object), k2)
+    res["baseline_whole_doc_cosine>=0.8"] = _rates((wd >= 0.8).astype(object), k2)
+    res["baseline_whole_doc_note"] = f"plants + {clean_sample} random clean items (seed 0)"
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", type=Path, default=None)
@@ -225,28 +257,7 @@ def main() -> None:
     t_doc = float(np.quantile(dev_clean_cos, 1 - a.target_fp))
     results: dict = {}
     for name, plants in (("dev", dev_plants), ("validation", vc.plants)):
-        kind = pd.Series(ids, index=ids).map(plants).fillna("clean")
-        e = ev[(ev["corpus"] == name) & (ev["corpus_version"] == runs[name]["corpus_version"])]
-        res: dict = {"corpus_version": runs[name]["corpus_version"], "docs": runs[name]["docs"], "ngram_scan_seconds": runs[name]["ngram_scan_seconds"],
-                     "aligned_seconds": runs[name]["aligned_seconds"], "aligned_info": runs[name]["aligned_info"]}
-        flags = {}
-        for (signal, method), d in e.groupby(["signal", "method"]):
-            # is_flagged is NULL exactly where the signal cannot test the item (too short for n-grams, too
-            # little content for the aligned containment); aligned_embedding is false where no window was
-            # embedded (containment below its floor)
-            f = d.set_index("item_id")["is_flagged"].reindex(ids).astype(object)
-            key = f"{signal}:{method}"
-            flags[key] = f
-            res[key] = _rates(f, kind)
-        ng = flags["ngram_overlap:n=max(13,8)"].eq(True)
-        al = flags[next(k for k in flags if k.startswith("aligned_overlap"))].eq(True)
-        union = (ng | al).astype(object)
-        res["any:n=max(13,8) or aligned_overlap"] = _rates(union, kind)
-        wd = base[name]
-        k2 = kind.reindex(wd.index)
-        res[f"baseline_whole_doc_cosine>={t_doc:.3f}"] = _rates((wd >= t_doc).astype(object), k2)
-        res["baseline_whole_doc_cosine>=0.8"] = _rates((wd >= 0.8).astype(object), k2)
-        res["baseline_whole_doc_note"] = f"plants + {a.clean_sample} random clean items (seed 0)"
+        res = _corpus_results(name, plants, ids, ev, runs[name], base[name], t_doc, a.clean_sample)
         results[name] = res
         print(name, json.dumps({k: v for k, v in res.items() if isinstance(v, dict)}, indent=1)[:4000], flush=True)
     out["whole_doc_threshold_calibrated_on_dev"] = round(t_doc, 4)

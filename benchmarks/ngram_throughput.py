@@ -343,7 +343,7 @@ def run_worker(args: list[str], timeout: int = 3600) -> dict:
     return best
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="20,100,300,1000", help="corpus prefixes to scan, in MB")
     ap.add_argument("--threads", default="1,2")
@@ -356,23 +356,32 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs per configuration; the fastest is reported "
                     "(this machine is shared: the slower runs are kept under 'runs')")
     ap.add_argument("--worker", nargs=argparse.REMAINDER)
-    a = ap.parse_args()
+    return ap
+
+
+def _worker(worker: list[str]) -> None:
+    """Run one measurement in this (fresh) process and print its JSON: ``KIND PATH MB [ARGS…]``."""
+    kind, path, mb, *rest = worker
+    path, mb = Path(path), int(mb)
+    if kind == "benchtrust":
+        res = worker_benchtrust(path, mb, int(rest[0]), tuple(int(x) for x in rest[1].split(",")))
+    elif kind == "processes":
+        res = worker_processes(path, mb, int(rest[0]))
+    elif kind == "harness_python":
+        res = worker_harness_python(path, mb)
+    elif kind == "harness_cpp":
+        res = worker_harness_cpp(path, mb, Path(rest[0]))
+    elif kind == "duckdb":
+        res = worker_duckdb(path, mb)
+    else:
+        res = worker_hash_pass(path, mb)
+    print(json.dumps(res))
+
+
+def main() -> None:
+    a = _parser().parse_args()
     if a.worker:
-        kind, path, mb, *rest = a.worker
-        path, mb = Path(path), int(mb)
-        if kind == "benchtrust":
-            res = worker_benchtrust(path, mb, int(rest[0]), tuple(int(x) for x in rest[1].split(",")))
-        elif kind == "processes":
-            res = worker_processes(path, mb, int(rest[0]))
-        elif kind == "harness_python":
-            res = worker_harness_python(path, mb)
-        elif kind == "harness_cpp":
-            res = worker_harness_cpp(path, mb, Path(rest[0]))
-        elif kind == "duckdb":
-            res = worker_duckdb(path, mb)
-        else:
-            res = worker_hash_pass(path, mb)
-        print(json.dumps(res))
+        _worker(a.worker)
         return
 
     global REPEAT
