@@ -89,6 +89,33 @@ def evidence_summary(warehouse: Path, corpora: list[str], benchmark: str | None 
         con.close()
 
 
+def _checked_request(reg: Any, lake: Path, names: list[str] | None,
+                     benchmark: str | None) -> tuple[list[str], set[str]]:
+    """The corpora to scan (every registered one when ``names`` is empty) and the benchmarks in the lake; a clear
+    ScanError when nothing is registered, a name is unknown, or there is no benchmark to compare them with."""
+    from benchtrust.contamination.overlap import benchmarks_with_items
+    from benchtrust.registry import Registry
+
+    if not reg.corpora:
+        raise ScanError("no corpus is registered; add one with `benchtrust corpus add NAME PATH`")
+    unknown = [n for n in names or [] if n not in reg.corpora]
+    if unknown:
+        raise ScanError(f"unknown corpus {unknown[0]!r}; known: {sorted(reg.corpora)}")
+    corpora = list(names or reg.corpora)
+    in_lake = set(benchmarks_with_items(lake))
+    if benchmark is not None and benchmark not in in_lake and benchmark not in Registry.load().benchmarks:
+        raise ScanError(
+            f"unknown benchmark {benchmark!r}; in the lake: {sorted(in_lake)}, registered: "
+            f"{sorted(Registry.load().benchmarks)}"
+        )
+    if benchmark is None and not in_lake:
+        raise ScanError(
+            "no benchmark items in the lake to compare the corpus with; run `benchtrust run` first "
+            "or pass --benchmark B"
+        )
+    return corpora, in_lake
+
+
 def scan_corpora(
     names: list[str] | None = None,
     benchmark: str | None = None,
@@ -100,8 +127,6 @@ def scan_corpora(
     """``benchtrust corpus scan [NAME] [--benchmark B]``: every registered corpus when ``names`` is empty."""
     from assets.contamination import sync_corpus_partitions
     from benchtrust.contamination.corpora import CorpusRegistry
-    from benchtrust.contamination.overlap import benchmarks_with_items
-    from benchtrust.registry import Registry
     from benchtrust.settings import get_settings
     from pipelines.daemon import command_lock, hosted_daemons
     from pipelines.definitions import defs
@@ -118,23 +143,7 @@ def scan_corpora(
 
     settings = get_settings().ensure()
     reg = CorpusRegistry.for_settings(settings)
-    if not reg.corpora:
-        raise ScanError("no corpus is registered; add one with `benchtrust corpus add NAME PATH`")
-    unknown = [n for n in names or [] if n not in reg.corpora]
-    if unknown:
-        raise ScanError(f"unknown corpus {unknown[0]!r}; known: {sorted(reg.corpora)}")
-    corpora = list(names or reg.corpora)
-    in_lake = set(benchmarks_with_items(settings.lake))
-    if benchmark is not None and benchmark not in in_lake and benchmark not in Registry.load().benchmarks:
-        raise ScanError(
-            f"unknown benchmark {benchmark!r}; in the lake: {sorted(in_lake)}, registered: "
-            f"{sorted(Registry.load().benchmarks)}"
-        )
-    if benchmark is None and not in_lake:
-        raise ScanError(
-            "no benchmark items in the lake to compare the corpus with; run `benchtrust run` first "
-            "or pass --benchmark B"
-        )
+    corpora, in_lake = _checked_request(reg, settings.lake, names, benchmark)
     from pipelines.instance import get_instance
 
     instance = get_instance()
