@@ -31,8 +31,9 @@ where it cannot (issue 15, item 3).
 
 Why the namespace / file-system layer is hand-written and not bubblewrap (issue 13, item 7)
 -----------------------------------------------------------------------------------------
-Measured here (Debian 12 container, root, ``bubblewrap 0.8.0`` from apt; 30 interleaved rounds of a program that
-does nothing, machine shared with other jobs, load ~3-6; script ``bwrap vs run_program`` in the issue-13 report):
+Measured here with ``benchmarks/sandbox_startup.py`` (Debian 12 container, 2 CPUs, root, ``bubblewrap 0.8.0`` from
+apt; 30 interleaved rounds of a program that does nothing; machine shared with other jobs, load ~3-6; a second run
+at load 12 gave medians 13 / 24 / 23 / 106 ms, ``benchmarks/results/sandbox_startup.json``):
 
 =================================================  ========  =====  =====
 start-up of ``python -I -S -B -c pass``            median    p10    p90
