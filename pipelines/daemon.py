@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -187,6 +188,11 @@ def hosted_daemons(instance: dg.DagsterInstance, log_path: Path | None = None) -
                     instance, target, gen_daemons=_hosted, log_level="error", code_server_log_level="error"))
             # Dagster's controller id for our daemons' heartbeats (a private attribute: no public accessor)
             _record_host(instance, getattr(controller, "_daemon_uuid", None))
+            if log_path is not None:
+                # the controller sets the "dagster" logger to ERROR, but anything that later lowers it (or a
+                # logging.info() call that installs a root handler) let every backfill tick's INFO/DEBUG lines onto
+                # the console (seen in the fault-injection runs); the daemons' own logger keeps ERROR explicitly
+                logging.getLogger("dagster.daemon").setLevel(logging.ERROR)
             yield True
     finally:
         # our heartbeats would make the next command believe a daemon is still running for up to a minute
