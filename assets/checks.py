@@ -21,13 +21,19 @@ def _entries_metadata(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "failed_expectations": dg.MetadataValue.json([describe(f) for f in entries]),
         "unexpected_rows": sum(int(f.get("unexpected_count") or 0) for f in entries),
-        "examples": dg.MetadataValue.json({describe(f): f.get("example_rows") or f.get("examples") or f.get("observed")
-                                           for f in entries}),
+        "examples": dg.MetadataValue.json(
+            {describe(f): f.get("example_rows") or f.get("examples") or f.get("observed") for f in entries}
+        ),
     }
 
 
-def contract_check_result(check_name: str, asset_key: str, result: ContractResult,
-                          quarantined: int | None = None, quarantine_path: str | None = None) -> dg.AssetCheckResult:
+def contract_check_result(
+    check_name: str,
+    asset_key: str,
+    result: ContractResult,
+    quarantined: int | None = None,
+    quarantine_path: str | None = None,
+) -> dg.AssetCheckResult:
     """The blocking check: passes when no ``error`` expectation failed."""
     metadata: dict[str, Any] = {
         "suite": result.suite,
@@ -61,6 +67,11 @@ def quality_check_result(check_name: str, asset_key: str, result: ContractResult
         passed=not result.warnings,
         severity=dg.AssetCheckSeverity.WARN,
         description=result.summary("warnings"),
-        metadata={"suite": result.suite, "suite_version": result.version, "rows_checked": result.n_rows,
-                  **_entries_metadata(result.warnings), "warnings": dg.MetadataValue.json(result.warnings)},
+        metadata={
+            "suite": result.suite,
+            "suite_version": result.version,
+            "rows_checked": result.n_rows,
+            **_entries_metadata(result.warnings),
+            "warnings": dg.MetadataValue.json(result.warnings),
+        },
     )

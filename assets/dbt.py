@@ -13,8 +13,13 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     Built lazily and once, so importing this module never parses the manifest by accident."""
     project = dbt_project()
 
-    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
-                name="benchtrust_dbt_models", pool=WAREHOUSE_POOL)  # DuckDB: one writer, one build at a time
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=TRANSLATOR,
+        name="benchtrust_dbt_models",
+        pool=WAREHOUSE_POOL,
+    )  # DuckDB: one writer, one build at a time
     def benchtrust_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         from benchtrust.dbt_vars import dbt_vars_args
         from benchtrust.lake import ensure_layout

@@ -58,8 +58,11 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[dict[str, float], Any]:
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-    return {"best_s": round(min(times), 4), "median_s": round(statistics.median(times), 4),
-            "runs_s": [round(t, 4) for t in times]}, out
+    return {
+        "best_s": round(min(times), 4),
+        "median_s": round(statistics.median(times), 4),
+        "runs_s": [round(t, 4) for t in times],
+    }, out
 
 
 def bench(x: np.ndarray, reps: int, repeats: int) -> dict[str, Any]:
@@ -67,11 +70,16 @@ def bench(x: np.ndarray, reps: int, repeats: int) -> dict[str, Any]:
     t_boot, boot = timed(lambda: bootstrap_accuracy(x, reps=reps, seed=0), repeats)
     t_rank, rs = timed(lambda: ranking_stability(x, reps=reps, seed=0), repeats)
     return {
-        "n_models": int(x.shape[0]), "n_items": int(x.shape[1]), "reps": reps, "distinct_patterns": n_patterns,
+        "n_models": int(x.shape[0]),
+        "n_items": int(x.shape[1]),
+        "reps": reps,
+        "distinct_patterns": n_patterns,
         "accuracy": [round(float(a), 4) for a in x.mean(axis=1)],
-        "bootstrap_accuracy": t_boot, "ranking_stability": t_rank,
+        "bootstrap_accuracy": t_boot,
+        "ranking_stability": t_rank,
         "bootstrap_sd": [round(float(s), 5) for s in boot.std(axis=0)],
-        "tau_mean": round(rs.tau_mean, 4), "p_top1_change": round(rs.p_top1_change, 4),
+        "tau_mean": round(rs.tau_mean, 4),
+        "p_top1_change": round(rs.p_top1_change, 4),
         "meets_target": t_rank["median_s"] < TARGET_S,
     }
 
@@ -86,9 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap_accuracy(synthetic(3, 100), reps=10, seed=0)  # warm-up
     result: dict[str, Any] = {
         "target_s": TARGET_S,
-        "machine": {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-                    "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None},
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        },
         "cases": {"synthetic": bench(synthetic(), args.reps, args.repeats)},
     }
     if HELM.exists():
@@ -107,11 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, c in result["cases"].items():
-        extra = (f", leaderboard_stability {c['leaderboard_stability']['median_s']:.3f} s"
-                 if "leaderboard_stability" in c else "")
-        print(f"{name:10s} {c['n_models']}×{c['n_items']} reps={c['reps']} patterns={c['distinct_patterns']}: "
-              f"bootstrap_accuracy {c['bootstrap_accuracy']['median_s']:.3f} s, "
-              f"ranking_stability {c['ranking_stability']['median_s']:.3f} s{extra}")
+        extra = (
+            f", leaderboard_stability {c['leaderboard_stability']['median_s']:.3f} s"
+            if "leaderboard_stability" in c
+            else ""
+        )
+        print(
+            f"{name:10s} {c['n_models']}×{c['n_items']} reps={c['reps']} patterns={c['distinct_patterns']}: "
+            f"bootstrap_accuracy {c['bootstrap_accuracy']['median_s']:.3f} s, "
+            f"ranking_stability {c['ranking_stability']['median_s']:.3f} s{extra}"
+        )
     print(f"target < {TARGET_S} s: {'met' if result['meets_target'] else 'MISSED'}; wrote {args.out}")
     return 0
 

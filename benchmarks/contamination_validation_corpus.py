@@ -43,55 +43,237 @@ MIN_TOKENS = 20
 
 # A hand-written thesaurus of words frequent in exam questions (content words mostly): one replacement each.
 THESAURUS = {
-    "following": "subsequent", "statement": "assertion", "statements": "assertions", "true": "accurate",
-    "false": "untrue", "correct": "accurate", "incorrect": "inaccurate", "best": "most suitably",
-    "describes": "depicts", "describe": "depict", "explains": "accounts for", "explain": "account for",
-    "likely": "probable", "probably": "presumably", "increase": "growth", "increases": "grows",
-    "increased": "grew", "decrease": "drop", "decreases": "drops", "decreased": "dropped",
-    "large": "sizeable", "larger": "bigger", "small": "tiny", "smaller": "tinier", "important": "crucial",
-    "example": "illustration", "examples": "illustrations", "results": "leads", "result": "consequence",
-    "effect": "impact", "effects": "impacts", "cause": "trigger", "causes": "triggers", "caused": "triggered",
-    "called": "termed", "known": "understood", "person": "human", "people": "humans", "patient": "client",
-    "patients": "clients", "doctor": "clinician", "physician": "medic", "woman": "female", "man": "male",
-    "women": "females", "men": "males", "child": "youngster", "children": "youngsters", "company": "firm",
-    "companies": "firms", "country": "land", "countries": "lands", "government": "authorities",
-    "law": "legislation", "laws": "statutes", "court": "judiciary", "states": "declares", "state": "condition",
-    "used": "utilised", "use": "utilise", "using": "utilising", "uses": "utilises", "find": "locate",
-    "determine": "establish", "calculate": "compute", "show": "reveal", "shows": "reveals", "shown": "revealed",
-    "following:": "subsequent:", "between": "among", "within": "inside", "without": "lacking",
-    "because": "as", "however": "yet", "although": "though", "therefore": "hence", "also": "too",
-    "often": "commonly", "usually": "normally", "typically": "ordinarily", "always": "invariably",
-    "never": "at no time", "major": "principal", "main": "chief", "primary": "foremost", "different": "dissimilar",
-    "similar": "alike", "same": "identical", "new": "fresh", "old": "elderly", "first": "earliest",
-    "last": "latest", "high": "tall", "higher": "greater", "low": "modest", "lower": "reduced",
-    "number": "quantity", "amount": "quantity", "total": "overall", "value": "worth", "values": "worths",
-    "rate": "pace", "change": "shift", "changes": "shifts", "changed": "shifted", "problem": "difficulty",
-    "problems": "difficulties", "question": "query", "answer": "response", "answers": "responses",
-    "method": "technique", "process": "procedure", "system": "arrangement", "function": "role",
-    "structure": "form", "theory": "hypothesis", "evidence": "proof", "study": "investigation",
-    "studies": "investigations", "research": "inquiry", "group": "cluster", "groups": "clusters",
-    "member": "participant", "members": "participants", "water": "H2O", "money": "funds", "price": "cost",
-    "prices": "costs", "market": "marketplace", "cost": "expense", "costs": "expenses", "time": "duration",
-    "year": "annum", "years": "annums", "world": "planet", "city": "town", "area": "region", "areas": "regions",
-    "body": "organism", "cell": "unit", "cells": "units", "energy": "power", "force": "push", "heat": "warmth",
-    "light": "illumination", "speed": "velocity", "mass": "weight", "size": "magnitude", "level": "degree",
-    "levels": "degrees", "type": "kind", "types": "kinds", "form": "shape", "part": "portion", "parts": "portions",
-    "role": "part", "purpose": "aim", "reason": "rationale", "idea": "notion", "ideas": "notions",
-    "believe": "think", "believed": "thought", "argue": "contend", "argued": "contended", "claim": "contention",
-    "claims": "contends", "suggest": "propose", "suggests": "proposes", "support": "back", "supports": "backs",
-    "help": "aid", "helps": "aids", "need": "require", "needs": "requires", "want": "wish", "wants": "wishes",
-    "make": "produce", "makes": "produces", "made": "produced", "give": "provide", "gives": "provides",
-    "given": "provided", "take": "grab", "takes": "grabs", "took": "grabbed", "get": "obtain", "gets": "obtains",
-    "begin": "commence", "began": "commenced", "end": "conclusion", "ended": "concluded", "start": "outset",
-    "keep": "retain", "keeps": "retains", "allow": "permit", "allows": "permits", "require": "demand",
-    "requires": "demands", "include": "comprise", "includes": "comprises", "including": "comprising",
-    "consider": "contemplate", "considered": "regarded", "several": "various", "many": "plenty of",
-    "most": "the majority of", "some": "certain", "each": "every", "only": "solely", "very": "highly",
-    "following?": "subsequent?", "true?": "accurate?", "correct?": "accurate?", "best?": "optimal?",
+    "following": "subsequent",
+    "statement": "assertion",
+    "statements": "assertions",
+    "true": "accurate",
+    "false": "untrue",
+    "correct": "accurate",
+    "incorrect": "inaccurate",
+    "best": "most suitably",
+    "describes": "depicts",
+    "describe": "depict",
+    "explains": "accounts for",
+    "explain": "account for",
+    "likely": "probable",
+    "probably": "presumably",
+    "increase": "growth",
+    "increases": "grows",
+    "increased": "grew",
+    "decrease": "drop",
+    "decreases": "drops",
+    "decreased": "dropped",
+    "large": "sizeable",
+    "larger": "bigger",
+    "small": "tiny",
+    "smaller": "tinier",
+    "important": "crucial",
+    "example": "illustration",
+    "examples": "illustrations",
+    "results": "leads",
+    "result": "consequence",
+    "effect": "impact",
+    "effects": "impacts",
+    "cause": "trigger",
+    "causes": "triggers",
+    "caused": "triggered",
+    "called": "termed",
+    "known": "understood",
+    "person": "human",
+    "people": "humans",
+    "patient": "client",
+    "patients": "clients",
+    "doctor": "clinician",
+    "physician": "medic",
+    "woman": "female",
+    "man": "male",
+    "women": "females",
+    "men": "males",
+    "child": "youngster",
+    "children": "youngsters",
+    "company": "firm",
+    "companies": "firms",
+    "country": "land",
+    "countries": "lands",
+    "government": "authorities",
+    "law": "legislation",
+    "laws": "statutes",
+    "court": "judiciary",
+    "states": "declares",
+    "state": "condition",
+    "used": "utilised",
+    "use": "utilise",
+    "using": "utilising",
+    "uses": "utilises",
+    "find": "locate",
+    "determine": "establish",
+    "calculate": "compute",
+    "show": "reveal",
+    "shows": "reveals",
+    "shown": "revealed",
+    "following:": "subsequent:",
+    "between": "among",
+    "within": "inside",
+    "without": "lacking",
+    "because": "as",
+    "however": "yet",
+    "although": "though",
+    "therefore": "hence",
+    "also": "too",
+    "often": "commonly",
+    "usually": "normally",
+    "typically": "ordinarily",
+    "always": "invariably",
+    "never": "at no time",
+    "major": "principal",
+    "main": "chief",
+    "primary": "foremost",
+    "different": "dissimilar",
+    "similar": "alike",
+    "same": "identical",
+    "new": "fresh",
+    "old": "elderly",
+    "first": "earliest",
+    "last": "latest",
+    "high": "tall",
+    "higher": "greater",
+    "low": "modest",
+    "lower": "reduced",
+    "number": "quantity",
+    "amount": "quantity",
+    "total": "overall",
+    "value": "worth",
+    "values": "worths",
+    "rate": "pace",
+    "change": "shift",
+    "changes": "shifts",
+    "changed": "shifted",
+    "problem": "difficulty",
+    "problems": "difficulties",
+    "question": "query",
+    "answer": "response",
+    "answers": "responses",
+    "method": "technique",
+    "process": "procedure",
+    "system": "arrangement",
+    "function": "role",
+    "structure": "form",
+    "theory": "hypothesis",
+    "evidence": "proof",
+    "study": "investigation",
+    "studies": "investigations",
+    "research": "inquiry",
+    "group": "cluster",
+    "groups": "clusters",
+    "member": "participant",
+    "members": "participants",
+    "water": "H2O",
+    "money": "funds",
+    "price": "cost",
+    "prices": "costs",
+    "market": "marketplace",
+    "cost": "expense",
+    "costs": "expenses",
+    "time": "duration",
+    "year": "annum",
+    "years": "annums",
+    "world": "planet",
+    "city": "town",
+    "area": "region",
+    "areas": "regions",
+    "body": "organism",
+    "cell": "unit",
+    "cells": "units",
+    "energy": "power",
+    "force": "push",
+    "heat": "warmth",
+    "light": "illumination",
+    "speed": "velocity",
+    "mass": "weight",
+    "size": "magnitude",
+    "level": "degree",
+    "levels": "degrees",
+    "type": "kind",
+    "types": "kinds",
+    "form": "shape",
+    "part": "portion",
+    "parts": "portions",
+    "role": "part",
+    "purpose": "aim",
+    "reason": "rationale",
+    "idea": "notion",
+    "ideas": "notions",
+    "believe": "think",
+    "believed": "thought",
+    "argue": "contend",
+    "argued": "contended",
+    "claim": "contention",
+    "claims": "contends",
+    "suggest": "propose",
+    "suggests": "proposes",
+    "support": "back",
+    "supports": "backs",
+    "help": "aid",
+    "helps": "aids",
+    "need": "require",
+    "needs": "requires",
+    "want": "wish",
+    "wants": "wishes",
+    "make": "produce",
+    "makes": "produces",
+    "made": "produced",
+    "give": "provide",
+    "gives": "provides",
+    "given": "provided",
+    "take": "grab",
+    "takes": "grabs",
+    "took": "grabbed",
+    "get": "obtain",
+    "gets": "obtains",
+    "begin": "commence",
+    "began": "commenced",
+    "end": "conclusion",
+    "ended": "concluded",
+    "start": "outset",
+    "keep": "retain",
+    "keeps": "retains",
+    "allow": "permit",
+    "allows": "permits",
+    "require": "demand",
+    "requires": "demands",
+    "include": "comprise",
+    "includes": "comprises",
+    "including": "comprising",
+    "consider": "contemplate",
+    "considered": "regarded",
+    "several": "various",
+    "many": "plenty of",
+    "most": "the majority of",
+    "some": "certain",
+    "each": "every",
+    "only": "solely",
+    "very": "highly",
+    "following?": "subsequent?",
+    "true?": "accurate?",
+    "correct?": "accurate?",
+    "best?": "optimal?",
 }
 SPOKEN = ["actually", "you see", "in short", "mind you", "to be fair", "as it were", "frankly"]
-_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                 "twelve"]
+_NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
 
 
 @dataclass
@@ -105,11 +287,42 @@ class ValidationCorpus:
 # The packages whose shipped text is the filler: those requirements.txt names directly, so the corpus does not
 # change when some other package is installed into the environment (at first every installed package was
 # read, and the corpus changed when another session installed one).
-FILLER_PACKAGES = ("accelerate", "cleanlab", "crowd-kit", "dagster", "dagster-dbt", "dagster-duckdb", "dagster-k8s",
-                   "dagster-postgres", "dagster-celery", "dagster-webserver", "datasets", "dbt-core", "dbt-duckdb",
-                   "duckdb", "gguf", "great-expectations", "jinja2", "matplotlib", "nltk", "numpy", "pandas", "pyarrow",
-                   "pytest", "pyyaml", "redis", "rich", "scikit-learn", "scipy", "sentence-transformers",
-                   "statsmodels", "torch", "tqdm", "transformers", "typer")
+FILLER_PACKAGES = (
+    "accelerate",
+    "cleanlab",
+    "crowd-kit",
+    "dagster",
+    "dagster-dbt",
+    "dagster-duckdb",
+    "dagster-k8s",
+    "dagster-postgres",
+    "dagster-celery",
+    "dagster-webserver",
+    "datasets",
+    "dbt-core",
+    "dbt-duckdb",
+    "duckdb",
+    "gguf",
+    "great-expectations",
+    "jinja2",
+    "matplotlib",
+    "nltk",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "pytest",
+    "pyyaml",
+    "redis",
+    "rich",
+    "scikit-learn",
+    "scipy",
+    "sentence-transformers",
+    "statsmodels",
+    "torch",
+    "tqdm",
+    "transformers",
+    "typer",
+)
 
 
 def package_sentences(min_words: int = 6, max_words: int = 60) -> list[str]:
@@ -208,11 +421,16 @@ def _swap_words(sentence: str, rng: random.Random) -> str:
 
 
 _STEMS = [
-    (re.compile(r"^Which of the following (is|are) (.+)\?$", re.S), lambda m: f"{m.group(2)[:1].upper()}{m.group(2)[1:]} "
-     f"-- which option below {m.group(1)} that?"),
+    (
+        re.compile(r"^Which of the following (is|are) (.+)\?$", re.S),
+        lambda m: f"{m.group(2)[:1].upper()}{m.group(2)[1:]} -- which option below {m.group(1)} that?",
+    ),
     (re.compile(r"^What is the (.+) of (.+)\?$", re.S), lambda m: f"For {m.group(2)}, the {m.group(1)} is what?"),
     (re.compile(r"^Which of the following (.+)\?$", re.S), lambda m: f"Pick the option that {m.group(1)}."),
-    (re.compile(r"^(.+) is (called|known as) (.+)$", re.S), lambda m: f"{m.group(3)} is the name given to {m.group(1)}"),
+    (
+        re.compile(r"^(.+) is (called|known as) (.+)$", re.S),
+        lambda m: f"{m.group(3)} is the name given to {m.group(1)}",
+    ),
 ]
 
 
@@ -250,8 +468,9 @@ def _salad(rng: random.Random, vocab: Sequence[str], words: int) -> str:
     return " ".join(out)
 
 
-def build(items, seed: int = SEED, n_per_kind: int = N_PER_KIND, n_filler: int = N_FILLER,
-          n_topical: int = N_TOPICAL) -> ValidationCorpus:
+def build(
+    items, seed: int = SEED, n_per_kind: int = N_PER_KIND, n_filler: int = N_FILLER, n_topical: int = N_TOPICAL
+) -> ValidationCorpus:
     """The corpus for ``items`` (canonical MMLU items: item_id, input, choices, subject, is_duplicate,
     duplicate_of). Deterministic for a given seed and item set."""
     from benchtrust.contamination.corpora import item_text
@@ -260,12 +479,21 @@ def build(items, seed: int = SEED, n_per_kind: int = N_PER_KIND, n_filler: int =
     sentences = package_sentences()
     if len(sentences) < 500:
         raise RuntimeError(f"only {len(sentences)} package sentences found for the filler; expected thousands")
-    filler_vocab = sorted({w.strip(".,;:()\"'").lower() for s in sentences for w in s.split()
-                           if w.strip(".,;:()\"'").isalpha() and len(w) > 3})
+    filler_vocab = sorted(
+        {
+            w.strip(".,;:()\"'").lower()
+            for s in sentences
+            for w in s.split()
+            if w.strip(".,;:()\"'").isalpha() and len(w) > 3
+        }
+    )
     rows = list(items.itertuples(index=False))
     dup = set(items.loc[items["is_duplicate"], "item_id"]) | set(items["duplicate_of"].dropna())
-    pool = sorted(r.item_id for r in rows
-                  if r.item_id not in dup and len(re.findall(r"\w+", item_text(r.input, r.choices))) >= MIN_TOKENS)
+    pool = sorted(
+        r.item_id
+        for r in rows
+        if r.item_id not in dup and len(re.findall(r"\w+", item_text(r.input, r.choices))) >= MIN_TOKENS
+    )
     chosen = rng.sample(pool, 3 * n_per_kind)
     by_id = {r.item_id: r for r in rows}
     docs: list[dict] = []
@@ -284,17 +512,38 @@ def build(items, seed: int = SEED, n_per_kind: int = N_PER_KIND, n_filler: int =
         plants[iid] = kind
         docs.append({"id": f"v-plant-{k:04d}", "text": f"{before} {core} {after}", "kind": kind, "item_id": iid})
     for k in range(n_filler):
-        docs.append({"id": f"v-filler-{k:05d}", "text": _filler(rng, sentences, rng.randint(40, 400)),
-                     "kind": "filler", "item_id": None})
+        docs.append(
+            {
+                "id": f"v-filler-{k:05d}",
+                "text": _filler(rng, sentences, rng.randint(40, 400)),
+                "kind": "filler",
+                "item_id": None,
+            }
+        )
     subj_vocab: dict[str, list[str]] = {}
     for r in rows:
         subj_vocab.setdefault(r.subject, []).extend(w for w in re.findall(r"[A-Za-z]+", r.input) if len(w) > 2)
     subjects = sorted(subj_vocab)
     for k in range(n_topical):
         s = subjects[k % len(subjects)]
-        docs.append({"id": f"v-topical-{k:05d}", "text": _salad(rng, subj_vocab[s], rng.randint(60, 300)),
-                     "kind": "topical", "item_id": None})
+        docs.append(
+            {
+                "id": f"v-topical-{k:05d}",
+                "text": _salad(rng, subj_vocab[s], rng.randint(60, 300)),
+                "kind": "topical",
+                "item_id": None,
+            }
+        )
     rng.shuffle(docs)
-    return ValidationCorpus(docs, plants, {"seed": seed, "n_per_kind": n_per_kind, "n_filler": n_filler,
-                                           "n_topical": n_topical, "min_tokens": MIN_TOKENS,
-                                           "filler_sentences": len(sentences)})
+    return ValidationCorpus(
+        docs,
+        plants,
+        {
+            "seed": seed,
+            "n_per_kind": n_per_kind,
+            "n_filler": n_filler,
+            "n_topical": n_topical,
+            "min_tokens": MIN_TOKENS,
+            "filler_sentences": len(sentences),
+        },
+    )

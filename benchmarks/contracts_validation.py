@@ -41,11 +41,13 @@ def synthetic(n_rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     n_templates, n_perms = 2, 10
     n_items = max(1, n_rows // (n_templates * n_perms))
-    items = pd.DataFrame({
-        "item_id": [f"subj_{i % 57:02d}-{i:05d}" for i in range(n_items)],
-        "item_hash": [f"{i:016x}" for i in range(n_items)],
-        "dataset_version": "ds0123456789abcd",
-    })
+    items = pd.DataFrame(
+        {
+            "item_id": [f"subj_{i % 57:02d}-{i:05d}" for i in range(n_items)],
+            "item_hash": [f"{i:016x}" for i in range(n_items)],
+            "dataset_version": "ds0123456789abcd",
+        }
+    )
     t_idx = np.repeat(np.arange(n_templates), n_items * n_perms)[:n_rows]
     p_idx = np.tile(np.repeat(np.arange(n_perms), n_items), n_templates)[:n_rows]
     i_idx = np.tile(np.arange(n_items), n_templates * n_perms)[:n_rows]
@@ -55,17 +57,41 @@ def synthetic(n_rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     gold = rng.integers(0, 4, n)
     pred = lp.argmax(axis=1)
     rows = {
-        "cell_key": [f"{k:024x}" for k in range(n)], "model": "smollm2-135m-instruct", "model_version": "mv0123456789",
-        "benchmark": "mmlu", "dataset_version": "ds0123456789abcd", "grid_version": "gv01",
-        "item_id": items["item_id"].to_numpy()[i_idx], "item_hash": items["item_hash"].to_numpy()[i_idx],
-        "task_type": "multiple_choice", "template_id": np.array(["mmlu_harness", "mmlu_paren"])[t_idx],
-        "is_primary": p_idx == 0, "is_headline": (t_idx == 0) & (p_idx == 0), "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": p_idx,
-        "decoding": "loglikelihood", "temperature": 0.0, "top_p": 1.0, "sample_idx": 0,
-        "prediction": np.array(list("ABCD"))[pred], "predicted_index": pred, "gold": np.array(list("ABCD"))[gold],
-        "is_correct": pred == gold, "score": lp.max(axis=1), "p_correct": np.exp(lp[np.arange(n), gold]),
-        "logprob_gold": lp[np.arange(n), gold], "option_logprobs": list(lp), "token_logprobs": [[float(x)] for x in lp[:, 0]],
-        "generation": None, "device": "cpu", "dtype": "float32", "attn_implementation": "sdpa", "batch_tokens": 4096,
-        "library_versions": '{"torch": "2.13.0"}', "computed_at": pd.Timestamp("2025-01-01", tz="UTC"),
+        "cell_key": [f"{k:024x}" for k in range(n)],
+        "model": "smollm2-135m-instruct",
+        "model_version": "mv0123456789",
+        "benchmark": "mmlu",
+        "dataset_version": "ds0123456789abcd",
+        "grid_version": "gv01",
+        "item_id": items["item_id"].to_numpy()[i_idx],
+        "item_hash": items["item_hash"].to_numpy()[i_idx],
+        "task_type": "multiple_choice",
+        "template_id": np.array(["mmlu_harness", "mmlu_paren"])[t_idx],
+        "is_primary": p_idx == 0,
+        "is_headline": (t_idx == 0) & (p_idx == 0),
+        "n_fewshot": 0,
+        "fewshot_seed": 0,
+        "permutation_seed": p_idx,
+        "decoding": "loglikelihood",
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "sample_idx": 0,
+        "prediction": np.array(list("ABCD"))[pred],
+        "predicted_index": pred,
+        "gold": np.array(list("ABCD"))[gold],
+        "is_correct": pred == gold,
+        "score": lp.max(axis=1),
+        "p_correct": np.exp(lp[np.arange(n), gold]),
+        "logprob_gold": lp[np.arange(n), gold],
+        "option_logprobs": list(lp),
+        "token_logprobs": [[float(x)] for x in lp[:, 0]],
+        "generation": None,
+        "device": "cpu",
+        "dtype": "float32",
+        "attn_implementation": "sdpa",
+        "batch_tokens": 4096,
+        "library_versions": '{"torch": "2.13.0"}',
+        "computed_at": pd.Timestamp("2025-01-01", tz="UTC"),
     }
     df = pd.DataFrame(rows).reindex(columns=PREDICTION_COLUMNS)  # a column added to the schema later stays empty
     df = rows_to_frame(df.to_dict("records")) if n <= 2000 else _cast(df)
@@ -114,14 +140,19 @@ def main() -> dict:
     steady_split = statistics.median(splits[1:])
     steady_validate = statistics.median(validations[1:])
     out = {
-        "rows": len(df), "good_rows": len(good), "quarantined_rows": len(quarantine),
+        "rows": len(df),
+        "good_rows": len(good),
+        "quarantined_rows": len(quarantine),
         "quarantine_rules": quarantine["rule"].value_counts().to_dict(),
         "expectations_run": result.n_expectations,
         "gx_import_s": round(gx_import, 3),
         "first_call_s": {"split": round(splits[0], 3), "validate": round(validations[0], 3)},
         "first_call_overhead_s": round(validations[0] - steady_validate, 3),
-        "steady_state_s": {"split": round(steady_split, 3), "validate": round(steady_validate, 3),
-                           "total": round(steady_split + steady_validate, 3)},
+        "steady_state_s": {
+            "split": round(steady_split, 3),
+            "validate": round(steady_validate, 3),
+            "total": round(steady_split + steady_validate, 3),
+        },
         "cold_total_s": round(gx_import + splits[0] + validations[0], 3),
         "target_s": 5.0,
         "meets_target": bool(steady_split + steady_validate < 5.0),

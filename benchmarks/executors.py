@@ -30,10 +30,19 @@ sys.path.insert(0, str(REPO))
 def _run(env: dict[str, str], profile: str) -> dict:
     load = os.getloadavg()[0]
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--profile", profile], cwd=REPO, env=env,
-                          capture_output=True, text=True)
-    return {"wall_s": round(time.time() - t0, 1), "exit": proc.returncode, "load_before": round(load, 2),
-            "tail": proc.stdout.strip().splitlines()[-1:] + proc.stderr.strip().splitlines()[-3:]}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--profile", profile],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return {
+        "wall_s": round(time.time() - t0, 1),
+        "exit": proc.returncode,
+        "load_before": round(load, 2),
+        "tail": proc.stdout.strip().splitlines()[-1:] + proc.stderr.strip().splitlines()[-3:],
+    }
 
 
 def main() -> None:
@@ -50,8 +59,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         home = tmp / "inproc"
-        result["legs"]["in_process"] = _run(dict(base, BENCHTRUST_HOME=str(home), DAGSTER_HOME=str(home / "dh")),
-                                            args.profile)
+        result["legs"]["in_process"] = _run(
+            dict(base, BENCHTRUST_HOME=str(home), DAGSTER_HOME=str(home / "dh")), args.profile
+        )
         with servers.postgres(tmp / "pg") as pg, servers.redis(tmp / "rd") as redis_url:
             dh = tmp / "celery_dh"
             dh.mkdir()
@@ -59,15 +69,42 @@ def main() -> None:
             cfg = yaml.safe_load((REPO / "deploy" / "celery" / "executor.yaml").read_text())
             cfg_path = tmp / "celery.yaml"
             cfg_path.write_text(yaml.safe_dump(cfg))
-            env = dict(base, **pg.env(), DAGSTER_HOME=str(dh), BENCHTRUST_HOME=str(tmp / "celery"),
-                       BENCHTRUST_EXECUTOR="celery", BENCHTRUST_CELERY_CONFIG=str(cfg_path),
-                       BENCHTRUST_CELERY_BROKER=f"{redis_url}/0", BENCHTRUST_CELERY_BACKEND=f"{redis_url}/1",
-                       PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-            workers = [subprocess.Popen(
-                [str(Path(sys.executable).parent / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                 "-y", str(cfg_path), "-q", "dagster,gpu", "-n", f"w{i}", "--", "--concurrency=1"],
-                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-                for i in (1, 2)]
+            env = dict(
+                base,
+                **pg.env(),
+                DAGSTER_HOME=str(dh),
+                BENCHTRUST_HOME=str(tmp / "celery"),
+                BENCHTRUST_EXECUTOR="celery",
+                BENCHTRUST_CELERY_CONFIG=str(cfg_path),
+                BENCHTRUST_CELERY_BROKER=f"{redis_url}/0",
+                BENCHTRUST_CELERY_BACKEND=f"{redis_url}/1",
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            )
+            workers = [
+                subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "dagster-celery"),
+                        "worker",
+                        "start",
+                        "-A",
+                        "dagster_celery.app",
+                        "-y",
+                        str(cfg_path),
+                        "-q",
+                        "dagster,gpu",
+                        "-n",
+                        f"w{i}",
+                        "--",
+                        "--concurrency=1",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                for i in (1, 2)
+            ]
             try:
                 time.sleep(5)
                 result["legs"]["celery_2_workers"] = _run(env, args.profile)

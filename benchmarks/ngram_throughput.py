@@ -60,8 +60,9 @@ def generate(path: Path, target_mb: int, seed: int = 0) -> dict:
     texts = mmlu_texts()
     vocab = np.array(sorted({w for t in texts for w in t.split()}), dtype=object)
     rng = np.random.default_rng(seed)
-    schema = pa.schema([("corpus", pa.string()), ("corpus_version", pa.string()), ("doc_id", pa.string()),
-                        ("text", pa.string())])
+    schema = pa.schema(
+        [("corpus", pa.string()), ("corpus_version", pa.string()), ("doc_id", pa.string()), ("text", pa.string())]
+    )
     total, k, planted = 0, 0, 0
     tmp = path.with_name(path.name + ".tmp")
     with pq.ParquetWriter(tmp, schema, compression="lz4") as w:
@@ -78,7 +79,7 @@ def generate(path: Path, target_mb: int, seed: int = 0) -> dict:
                         if rng.random() < 0.3:
                             src = texts[int(rng.integers(len(texts)))].split()
                             s = int(rng.integers(max(1, len(src) - 8)))
-                            parts.append(" ".join(src[s: s + int(rng.integers(3, 11))]))
+                            parts.append(" ".join(src[s : s + int(rng.integers(3, 11))]))
                         else:
                             parts.append(" ".join(vocab[rng.integers(0, len(vocab), int(rng.integers(5, 41)))]) + ".")
                     doc = " ".join(parts)
@@ -86,8 +87,17 @@ def generate(path: Path, target_mb: int, seed: int = 0) -> dict:
                 size += len(doc.encode("utf-8"))
             total += size
             n = len(docs)
-            w.write_table(pa.table({"corpus": ["synthetic"] * n, "corpus_version": ["bench"] * n,
-                                    "doc_id": [f"d{k - n + i + 1}" for i in range(n)], "text": docs}, schema=schema))
+            w.write_table(
+                pa.table(
+                    {
+                        "corpus": ["synthetic"] * n,
+                        "corpus_version": ["bench"] * n,
+                        "doc_id": [f"d{k - n + i + 1}" for i in range(n)],
+                        "text": docs,
+                    },
+                    schema=schema,
+                )
+            )
     os.replace(tmp, path)
     return {"bytes": total, "docs": k, "planted_items": planted, "seconds": round(time.perf_counter() - t0, 1)}
 
@@ -130,14 +140,24 @@ def worker_benchtrust(path: Path, mb: int, threads: int, ns: tuple[int, ...]) ->
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     res = scan_batches(index, limited_batches(path, mb * MB), threads=threads)
     m = res.matches
-    return {"engine": "benchtrust", "threads": threads, "ns": list(ns), "mb": res.n_bytes / MB,
-            "seconds": round(res.seconds, 3), "mb_per_s": round(res.mb_per_s, 1), "docs": res.n_docs,
-            "tokens": res.n_tokens, "matches": len(m), "docs_with_match": int(m["doc_id"].nunique()),
-            "matched_ngram_occurrences": int(m["occurrences"].sum()) if len(m) else 0,
-            "index_seconds": round(t_index, 2), "index_ngrams": sum(index.n_ngrams(n) for n in ns),
-            "peak_rss_mb_before_scan": round(rss_before / 1024, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "largest_batch_mb": round(res.peak_batch_bytes / MB, 1)}
+    return {
+        "engine": "benchtrust",
+        "threads": threads,
+        "ns": list(ns),
+        "mb": res.n_bytes / MB,
+        "seconds": round(res.seconds, 3),
+        "mb_per_s": round(res.mb_per_s, 1),
+        "docs": res.n_docs,
+        "tokens": res.n_tokens,
+        "matches": len(m),
+        "docs_with_match": int(m["doc_id"].nunique()),
+        "matched_ngram_occurrences": int(m["occurrences"].sum()) if len(m) else 0,
+        "index_seconds": round(t_index, 2),
+        "index_ngrams": sum(index.n_ngrams(n) for n in ns),
+        "peak_rss_mb_before_scan": round(rss_before / 1024, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "largest_batch_mb": round(res.peak_batch_bytes / MB, 1),
+    }
 
 
 def worker_processes(path: Path, mb: int, processes: int) -> dict:
@@ -156,13 +176,21 @@ def worker_processes(path: Path, mb: int, processes: int) -> dict:
     index = NgramIndex.build(mmlu_texts(), (13,))
     res = scan_parquet_processes(index, path, processes=processes, max_row_groups=groups)
     m = res.matches
-    return {"engine": "benchtrust_processes", "processes": processes, "ns": [13], "mb": res.n_bytes / MB,
-            "seconds": round(res.seconds, 3), "mb_per_s": round(res.mb_per_s, 1), "docs": res.n_docs,
-            "matches": len(m), "docs_with_match": int(m["doc_id"].nunique()),
-            "matched_ngram_occurrences": int(m["occurrences"].sum()) if len(m) else 0,
-            "peak_rss_mb_parent": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "peak_rss_mb_largest_worker": res.extra["worker_peak_rss_mb"],
-            "note": "includes starting the worker processes (spawn, ~1-2 s)"}
+    return {
+        "engine": "benchtrust_processes",
+        "processes": processes,
+        "ns": [13],
+        "mb": res.n_bytes / MB,
+        "seconds": round(res.seconds, 3),
+        "mb_per_s": round(res.mb_per_s, 1),
+        "docs": res.n_docs,
+        "matches": len(m),
+        "docs_with_match": int(m["doc_id"].nunique()),
+        "matched_ngram_occurrences": int(m["occurrences"].sum()) if len(m) else 0,
+        "peak_rss_mb_parent": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb_largest_worker": res.extra["worker_peak_rss_mb"],
+        "note": "includes starting the worker processes (spawn, ~1-2 s)",
+    }
 
 
 def worker_harness_python(path: Path, mb: int) -> dict:
@@ -193,10 +221,18 @@ def worker_harness_python(path: Path, mb: int) -> dict:
         hits += h
         with_match += h > 0
     dt_lookup = time.perf_counter() - t0
-    return {"engine": "harness_python", "mb": nbytes / MB, "register_seconds": round(t_reg, 2),
-            "contaminant_ngrams": len(jan.dirt_ngrams), "clean_seconds": round(dt, 3),
-            "clean_mb_per_s": round(nbytes / MB / dt, 2), "lookup_seconds": round(dt_lookup, 3),
-            "lookup_mb_per_s": round(nbytes / MB / dt_lookup, 2), "matches": hits, "docs_with_match": with_match}
+    return {
+        "engine": "harness_python",
+        "mb": nbytes / MB,
+        "register_seconds": round(t_reg, 2),
+        "contaminant_ngrams": len(jan.dirt_ngrams),
+        "clean_seconds": round(dt, 3),
+        "clean_mb_per_s": round(nbytes / MB / dt, 2),
+        "lookup_seconds": round(dt_lookup, 3),
+        "lookup_mb_per_s": round(nbytes / MB / dt_lookup, 2),
+        "matches": hits,
+        "docs_with_match": with_match,
+    }
 
 
 def build_janitor_cpp(src: Path, build_dir: Path) -> tuple[Path | None, str]:
@@ -208,8 +244,19 @@ def build_janitor_cpp(src: Path, build_dir: Path) -> tuple[Path | None, str]:
 
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     out = build_dir / f"janitor_util{suffix}"
-    cmd = ["c++", "-O3", "-Wall", "-shared", "-std=c++11", "-fPIC", f"-I{pybind11.get_include()}",
-           f"-I{sysconfig.get_paths()['include']}", str(src), "-o", str(out)]
+    cmd = [
+        "c++",
+        "-O3",
+        "-Wall",
+        "-shared",
+        "-std=c++11",
+        "-fPIC",
+        f"-I{pybind11.get_include()}",
+        f"-I{sysconfig.get_paths()['include']}",
+        str(src),
+        "-o",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return None, f"compile failed: {proc.stderr[-500:]}"
@@ -270,13 +317,22 @@ def worker_harness_cpp(path: Path, mb: int, module_dir: Path) -> dict:
             non_ascii[probe[:12]] = f"ok: first n-gram {got[0]!r}" if got else "ok: no n-grams"
         except Exception as e:
             non_ascii[probe[:12]] = f"{type(e).__name__}: {str(e)[:120]}"
-    return {"engine": "harness_cpp", "mb": nbytes / MB, "docs": len(docs),
-            "docs_raising_unicode_errors": failed, "mb_timed": round(ok_bytes / MB, 2),
-            "ngram_generation_seconds": round(dt_gen, 3),
-            "ngram_generation_mb_per_s": round(ok_bytes / MB / dt_gen, 2), "ngrams": n,
-            "with_python_lookup_seconds": round(dt, 3), "with_python_lookup_mb_per_s": round(ok_bytes / MB / dt, 2),
-            "matches": hits, "docs_with_match": with_match,
-            "clean_cpp_drops_a_clean_document": dropped, "non_ascii": non_ascii}
+    return {
+        "engine": "harness_cpp",
+        "mb": nbytes / MB,
+        "docs": len(docs),
+        "docs_raising_unicode_errors": failed,
+        "mb_timed": round(ok_bytes / MB, 2),
+        "ngram_generation_seconds": round(dt_gen, 3),
+        "ngram_generation_mb_per_s": round(ok_bytes / MB / dt_gen, 2),
+        "ngrams": n,
+        "with_python_lookup_seconds": round(dt, 3),
+        "with_python_lookup_mb_per_s": round(ok_bytes / MB / dt, 2),
+        "matches": hits,
+        "docs_with_match": with_match,
+        "clean_cpp_drops_a_clean_document": dropped,
+        "non_ascii": non_ascii,
+    }
 
 
 def worker_duckdb(path: Path, mb: int, threads: int = 2) -> dict:
@@ -292,16 +348,26 @@ def worker_duckdb(path: Path, mb: int, threads: int = 2) -> dict:
     con.register("docs_arrow", pa.table({"doc_id": list(range(len(docs))), "text": docs}))
     con.execute("create table docs as select * from docs_arrow")
     tok = r"list_transform(regexp_extract_all(lower(text), '[\p{L}\p{N}_]+'), lambda t: hash(t))"
-    con.execute(f"create table item_grams as select distinct hash(list_slice(th, i, i + 12)) as h from "
-                f"(select {tok} as th from items_arrow), unnest(range(1, len(th) - 11)) as r(i)")
+    con.execute(
+        f"create table item_grams as select distinct hash(list_slice(th, i, i + 12)) as h from "
+        f"(select {tok} as th from items_arrow), unnest(range(1, len(th) - 11)) as r(i)"
+    )
     t0 = time.perf_counter()
     hits, with_match = con.execute(
         f"select count(*), count(distinct doc_id) from (select doc_id, hash(list_slice(th, i, i + 12)) as h from "
         f"(select doc_id, {tok} as th from docs), unnest(range(1, len(th) - 11)) as r(i)) "
-        f"semi join item_grams using (h)").fetchone()
+        f"semi join item_grams using (h)"
+    ).fetchone()
     dt = time.perf_counter() - t0
-    return {"engine": "duckdb_sql", "threads": threads, "mb": nbytes / MB, "seconds": round(dt, 3),
-            "mb_per_s": round(nbytes / MB / dt, 2), "matches": hits, "docs_with_match": with_match}
+    return {
+        "engine": "duckdb_sql",
+        "threads": threads,
+        "mb": nbytes / MB,
+        "seconds": round(dt, 3),
+        "mb_per_s": round(nbytes / MB / dt, 2),
+        "matches": hits,
+        "docs_with_match": with_match,
+    }
 
 
 def worker_hash_pass(path: Path, mb: int) -> dict:
@@ -314,8 +380,11 @@ def worker_hash_pass(path: Path, mb: int) -> dict:
     data = [d.encode("utf-8") for d in docs]
     nbytes = sum(map(len, data))
     out = {"engine": "hash_pass", "mb": nbytes / MB}
-    for name, fn in (("xxh3_64", xxhash.xxh3_64_intdigest), ("md5", lambda b: hashlib.md5(b).digest()),
-                     ("blake2b", lambda b: hashlib.blake2b(b).digest())):
+    for name, fn in (
+        ("xxh3_64", xxhash.xxh3_64_intdigest),
+        ("md5", lambda b: hashlib.md5(b).digest()),
+        ("blake2b", lambda b: hashlib.blake2b(b).digest()),
+    ):
         t0 = time.perf_counter()
         for b in data:
             fn(b)
@@ -335,8 +404,9 @@ def run_worker(args: list[str], timeout: int = 3600) -> dict:
         if proc.returncode != 0:
             return {"error": proc.stderr[-2000:]}
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    key = next((k for k in ("mb_per_s", "lookup_mb_per_s", "ngram_generation_mb_per_s", "md5_mb_per_s")
-                if k in runs[0]), None)
+    key = next(
+        (k for k in ("mb_per_s", "lookup_mb_per_s", "ngram_generation_mb_per_s", "md5_mb_per_s") if k in runs[0]), None
+    )
     best = max(runs, key=lambda r: r.get(key) or 0) if key else runs[-1]
     if len(runs) > 1 and key:
         best = {**best, "runs": [r.get(key) for r in runs]}
@@ -353,8 +423,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ngram_throughput.json")
     ap.add_argument("--quick", action="store_true", help="small sizes, no output file")
-    ap.add_argument("--repeat", type=int, default=2, help="runs per configuration; the fastest is reported "
-                    "(this machine is shared: the slower runs are kept under 'runs')")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="runs per configuration; the fastest is reported "
+        "(this machine is shared: the slower runs are kept under 'runs')",
+    )
     ap.add_argument("--worker", nargs=argparse.REMAINDER)
     return ap
 
@@ -391,12 +466,19 @@ def main() -> None:
     work = a.workdir or Path(tempfile.mkdtemp(prefix="ngram_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / f"corpus_{max(sizes)}MB.parquet"
-    out: dict = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
-                             "cpus": os.cpu_count(), "cpu": _cpu_name(),
-                             "load_average_1min_at_start": round(os.getloadavg()[0], 2),
-                             "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                             "note": f"each figure is the fastest of {REPEAT} runs (all under 'runs')"},
-                 "benchmark_side": "MMLU test set (14,042 items), question + choices", "n": 13}
+    out: dict = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "cpu": _cpu_name(),
+            "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "note": f"each figure is the fastest of {REPEAT} runs (all under 'runs')",
+        },
+        "benchmark_side": "MMLU test set (14,042 items), question + choices",
+        "n": 13,
+    }
     if not corpus.exists():
         print(f"generating {max(sizes)} MB of corpus text into {corpus} …", flush=True)
         out["corpus"] = generate(corpus, max(sizes))
@@ -407,15 +489,19 @@ def main() -> None:
     for mb in sizes:
         for t in threads:
             r = run_worker(["benchtrust", str(corpus), str(mb), str(t), "13"])
-            print(f"benchtrust {mb} MB, {t} thread(s): {r.get('mb_per_s')} MB/s, peak RSS {r.get('peak_rss_mb')} MB",
-                  flush=True)
+            print(
+                f"benchtrust {mb} MB, {t} thread(s): {r.get('mb_per_s')} MB/s, peak RSS {r.get('peak_rss_mb')} MB",
+                flush=True,
+            )
             out["benchtrust"].append(r)
     out["benchtrust_processes"] = []
     for mb in sizes:
         r = run_worker(["processes", str(corpus), str(mb), str(max(threads))])
-        print(f"benchtrust {r.get('mb', 0):.0f} MB, {max(threads)} processes: {r.get('mb_per_s')} MB/s, "
-              f"peak RSS parent {r.get('peak_rss_mb_parent')} MB, worker {r.get('peak_rss_mb_largest_worker')} MB",
-              flush=True)
+        print(
+            f"benchtrust {r.get('mb', 0):.0f} MB, {max(threads)} processes: {r.get('mb_per_s')} MB/s, "
+            f"peak RSS parent {r.get('peak_rss_mb_parent')} MB, worker {r.get('peak_rss_mb_largest_worker')} MB",
+            flush=True,
+        )
         out["benchtrust_processes"].append(r)
     # the same slice as the SQL and harness runs, for a like-for-like match count
     out["benchtrust_on_sql_slice"] = run_worker(["benchtrust", str(corpus), str(a.sql_mb), "1", "13"])
@@ -432,8 +518,10 @@ def main() -> None:
             out["harness_cpp"] = run_worker(["harness_cpp", str(corpus), str(a.harness_mb), str(work)])
             print("harness cpp:", out["harness_cpp"], flush=True)
     else:
-        out["harness_cpp_build"] = ("not attempted: the helper's source (scripts/clean_training_data/janitor_util.cpp) "
-                                    "is not shipped in the lm_eval wheel; pass --janitor-cpp")
+        out["harness_cpp_build"] = (
+            "not attempted: the helper's source (scripts/clean_training_data/janitor_util.cpp) "
+            "is not shipped in the lm_eval wheel; pass --janitor-cpp"
+        )
     out["duckdb_sql"] = run_worker(["duckdb", str(corpus), str(a.sql_mb)])
     print("duckdb sql:", out["duckdb_sql"], flush=True)
     out["hash_pass"] = run_worker(["hash", str(corpus), str(min(sizes[-1], 100))])
@@ -471,13 +559,24 @@ def summarise(out: dict) -> dict:
     by_t: dict = {}
     for r in bt:
         by_t.setdefault(r["threads"], []).append(r)
-    s["scaling"] = {f"{t}_threads": [{"mb": round(r["mb"]), "seconds": r["seconds"], "mb_per_s": r["mb_per_s"],
-                                      "peak_rss_mb": r["peak_rss_mb"]} for r in rs] for t, rs in by_t.items()}
+    s["scaling"] = {
+        f"{t}_threads": [
+            {"mb": round(r["mb"]), "seconds": r["seconds"], "mb_per_s": r["mb_per_s"], "peak_rss_mb": r["peak_rss_mb"]}
+            for r in rs
+        ]
+        for t, rs in by_t.items()
+    }
     if bp:
         s["scaling"][f"{bp[0]['processes']}_processes"] = [
-            {"mb": round(r["mb"]), "seconds": r["seconds"], "mb_per_s": r["mb_per_s"],
-             "peak_rss_mb_parent": r["peak_rss_mb_parent"], "peak_rss_mb_largest_worker": r["peak_rss_mb_largest_worker"]}
-            for r in bp]
+            {
+                "mb": round(r["mb"]),
+                "seconds": r["seconds"],
+                "mb_per_s": r["mb_per_s"],
+                "peak_rss_mb_parent": r["peak_rss_mb_parent"],
+                "peak_rss_mb_largest_worker": r["peak_rss_mb_largest_worker"],
+            }
+            for r in bp
+        ]
     if out.get("duckdb_sql", {}).get("mb_per_s") and best:
         s["x_duckdb_sql"] = round(best["mb_per_s"] / out["duckdb_sql"]["mb_per_s"], 1)
     return s

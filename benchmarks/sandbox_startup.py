@@ -27,9 +27,11 @@ from pathlib import Path
 from benchtrust.sandbox import isolation_status, run_program
 
 ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = ("import socket\ns = socket.socket()\ntry:\n    s.bind(('127.0.0.1', 0)); s.listen()\n"
-            "    socket.create_connection(s.getsockname(), timeout=1); print('loopback up')\n"
-            "except OSError as e:\n    print('loopback unusable:', e)\n")
+LOOPBACK = (
+    "import socket\ns = socket.socket()\ntry:\n    s.bind(('127.0.0.1', 0)); s.listen()\n"
+    "    socket.create_connection(s.getsockname(), timeout=1); print('loopback up')\n"
+    "except OSError as e:\n    print('loopback unusable:', e)\n"
+)
 
 
 def bwrap_command(python: str, prefix: str) -> list[str]:
@@ -40,10 +42,37 @@ def bwrap_command(python: str, prefix: str) -> list[str]:
             binds += ["--symlink", os.readlink(p), p]
         elif os.path.isdir(p):
             binds += ["--ro-bind", p, p]
-    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", *binds,
-            "--ro-bind", prefix, prefix, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/sandbox",
-            "--chdir", "/sandbox", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/sandbox",
-            python, "-I", "-S", "-B"]
+    return [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        *binds,
+        "--ro-bind",
+        prefix,
+        prefix,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/sandbox",
+        "--chdir",
+        "/sandbox",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/sandbox",
+        python,
+        "-I",
+        "-S",
+        "-B",
+    ]
 
 
 def cases() -> dict[str, Callable[[], object]]:
@@ -58,7 +87,8 @@ def cases() -> dict[str, Callable[[], object]]:
         if os.geteuid() == 0 and shutil.which("setpriv"):
             nobody = ["setpriv", "--reuid=2000000123", "--regid=2000000123", "--clear-groups"]
             out["bwrap under an unprivileged uid (setpriv, system python)"] = lambda: subprocess.run(
-                nobody + bwrap_command("/usr/bin/python3", "/usr") + ["-c", "pass"], check=True)
+                nobody + bwrap_command("/usr/bin/python3", "/usr") + ["-c", "pass"], check=True
+            )
     return out
 
 
@@ -73,8 +103,12 @@ def measure(rounds: int) -> dict[str, dict[str, float]]:
     res = {}
     for k, xs in times.items():
         xs = sorted(xs)
-        res[k] = {"median_ms": round(1000 * statistics.median(xs), 1), "p10_ms": round(1000 * xs[len(xs) // 10], 1),
-                  "p90_ms": round(1000 * xs[(9 * len(xs)) // 10], 1), "rounds": len(xs)}
+        res[k] = {
+            "median_ms": round(1000 * statistics.median(xs), 1),
+            "p10_ms": round(1000 * xs[len(xs) // 10], 1),
+            "p90_ms": round(1000 * xs[(9 * len(xs)) // 10], 1),
+            "rounds": len(xs),
+        }
     return res
 
 
@@ -83,8 +117,9 @@ def loopback() -> dict[str, str]:
     out = {"run_program (audit hook off)": (r.stdout_tail + r.stderr_tail).strip()[-200:]}
     if shutil.which("bwrap"):
         exe = os.path.realpath(sys.executable)
-        p = subprocess.run(bwrap_command(exe, os.path.dirname(os.path.dirname(exe))) + ["-c", LOOPBACK],
-                           capture_output=True, text=True)
+        p = subprocess.run(
+            bwrap_command(exe, os.path.dirname(os.path.dirname(exe))) + ["-c", LOOPBACK], capture_output=True, text=True
+        )
         out["bwrap --unshare-all"] = (p.stdout + p.stderr).strip()[-200:]
     return out
 
@@ -94,11 +129,24 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sandbox_startup.json")
     a = ap.parse_args()
-    bw = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip() if shutil.which("bwrap") else None
-    out = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "euid": os.geteuid(),
-                       "load_average_1min_at_start": round(os.getloadavg()[0], 2),
-                       "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "bwrap": bw},
-           "isolation": isolation_status()["mode"], "startup": measure(a.rounds), "loopback": loopback()}
+    bw = (
+        subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+        if shutil.which("bwrap")
+        else None
+    )
+    out = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "euid": os.geteuid(),
+            "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "bwrap": bw,
+        },
+        "isolation": isolation_status()["mode"],
+        "startup": measure(a.rounds),
+        "loopback": loopback(),
+    }
     print(json.dumps(out, indent=1))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1) + "\n")

@@ -119,8 +119,13 @@ def register(path: Path, data: Path | None = None) -> Path:
     with open(src, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    entry = {"file": Path(path).name, "bytes": src.stat().st_size, "sha256": h.hexdigest(),
-             "written_at": pd.Timestamp.now(tz="UTC").isoformat(), "writer_pid": os.getpid()}
+    entry = {
+        "file": Path(path).name,
+        "bytes": src.stat().st_size,
+        "sha256": h.hexdigest(),
+        "written_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "writer_pid": os.getpid(),
+    }
     side = manifest_path(Path(path))
     tmp = _tmp_name(side)
     tmp.write_text(json.dumps(entry, sort_keys=True))
@@ -160,8 +165,9 @@ def predictions_dir(lake: Path, benchmark: str, model: str) -> Path:
     return lake / "predictions" / f"benchmark={path_part(benchmark)}" / f"model={path_part(model)}"
 
 
-def predictions_quarantine_path(lake: Path, benchmark: str, model: str, model_version: str,
-                                dataset_version: str) -> Path:
+def predictions_quarantine_path(
+    lake: Path, benchmark: str, model: str, model_version: str, dataset_version: str
+) -> Path:
     """Rows of one predictions file that failed their contract (the model's name leads the file name)."""
     return quarantine_path(lake, "predictions", benchmark, f"{safe_name(model)}__{model_version}__{dataset_version}")
 
@@ -254,12 +260,18 @@ def _schema_files(lake: Path) -> dict[str, tuple[Path, list[str]]]:
 
     # "_schema" on purpose: not a name path_part keeps, so no benchmark or model can ever have this folder
     return {
-        "items": (lake / "items" / "benchmark=_schema" / "_schema.parquet",
-                  [*ITEM_COLUMNS, "ingested_at", "contract_version"]),
-        "quarantined_items": (lake / "quarantine" / "items" / "benchmark=_schema" / "_schema.parquet",
-                              QUARANTINE_COLUMNS),
-        "predictions": (lake / "predictions" / "benchmark=_schema" / "model=_schema" / "_schema.parquet",
-                        [*PREDICTION_COLUMNS, "written_at", "contract_version"]),
+        "items": (
+            lake / "items" / "benchmark=_schema" / "_schema.parquet",
+            [*ITEM_COLUMNS, "ingested_at", "contract_version"],
+        ),
+        "quarantined_items": (
+            lake / "quarantine" / "items" / "benchmark=_schema" / "_schema.parquet",
+            QUARANTINE_COLUMNS,
+        ),
+        "predictions": (
+            lake / "predictions" / "benchmark=_schema" / "model=_schema" / "_schema.parquet",
+            [*PREDICTION_COLUMNS, "written_at", "contract_version"],
+        ),
     }
 
 

@@ -51,12 +51,28 @@ CONNECTION_CONFIG: dict[str, Any] = {
 
 # table functions that only read the catalog or generate values; everything else (read_csv, read_parquet,
 # read_json*, read_text, read_blob, glob, parquet_scan, sniff_csv, query, query_table, ...) is refused
-ALLOWED_TABLE_FUNCTIONS = frozenset({
-    "range", "generate_series", "unnest",
-    "duckdb_columns", "duckdb_constraints", "duckdb_databases", "duckdb_dependencies", "duckdb_functions",
-    "duckdb_indexes", "duckdb_keywords", "duckdb_schemas", "duckdb_sequences", "duckdb_tables",
-    "duckdb_types", "duckdb_views", "pragma_table_info", "pragma_show", "pragma_storage_info",
-})
+ALLOWED_TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "duckdb_columns",
+        "duckdb_constraints",
+        "duckdb_databases",
+        "duckdb_dependencies",
+        "duckdb_functions",
+        "duckdb_indexes",
+        "duckdb_keywords",
+        "duckdb_schemas",
+        "duckdb_sequences",
+        "duckdb_tables",
+        "duckdb_types",
+        "duckdb_views",
+        "pragma_table_info",
+        "pragma_show",
+        "pragma_storage_info",
+    }
+)
 _SELECT_TYPES = {duckdb.StatementType.SELECT}
 _EXPLAIN = duckdb.StatementType.EXPLAIN
 
@@ -94,15 +110,17 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
 def _strip_explain(sql: str) -> str:
     """The statement an EXPLAIN [ANALYZE] wraps (token offsets from DuckDB's own tokenizer)."""
     toks = duckdb.tokenize(sql)
-    words = [(pos, sql[pos:(toks[i + 1][0] if i + 1 < len(toks) else len(sql))].strip().lower())
-             for i, (pos, _) in enumerate(toks)]
+    words = [
+        (pos, sql[pos : (toks[i + 1][0] if i + 1 < len(toks) else len(sql))].strip().lower())
+        for i, (pos, _) in enumerate(toks)
+    ]
     k = 0
     if k < len(words) and words[k][1] == "explain":
         k += 1
         if k < len(words) and words[k][1] == "analyze":
             k += 1
         if k < len(words):
-            return sql[words[k][0]:]
+            return sql[words[k][0] :]
     raise Refused("could not read the statement EXPLAIN wraps")
 
 
@@ -122,13 +140,16 @@ def _check_tree(sql: str) -> None:
         if t == "TABLE_FUNCTION":
             name = str((n.get("function") or {}).get("function_name", "?")).lower()
             if name not in ALLOWED_TABLE_FUNCTIONS:
-                raise Refused(f"table function {name}() is not allowed: benchtrust query reads the warehouse "
-                              "only, never files")
+                raise Refused(
+                    f"table function {name}() is not allowed: benchtrust query reads the warehouse only, never files"
+                )
         elif t == "BASE_TABLE":
             name = str(n.get("table_name", ""))
             if any(c in name for c in "/\\:") or "." in name:
-                raise Refused(f"reading {name!r} as a table is not allowed: benchtrust query reads the "
-                              "warehouse only, never files")
+                raise Refused(
+                    f"reading {name!r} as a table is not allowed: benchtrust query reads the "
+                    "warehouse only, never files"
+                )
 
 
 def check_statement(sql: str) -> str:
@@ -146,8 +167,10 @@ def check_statement(sql: str) -> str:
         return st.query
     if st.type not in _SELECT_TYPES:
         kind = str(st.type).split(".")[-1]
-        raise Refused(f"{kind} statements are not allowed: benchtrust query runs SELECT / WITH / DESCRIBE / SHOW / "
-                      "SUMMARIZE / EXPLAIN only")
+        raise Refused(
+            f"{kind} statements are not allowed: benchtrust query runs SELECT / WITH / DESCRIBE / SHOW / "
+            "SUMMARIZE / EXPLAIN only"
+        )
     _check_tree(st.query)
     return st.query
 
@@ -168,14 +191,16 @@ def connect_readonly(warehouse: Path, wait_s: float = 10.0) -> duckdb.DuckDBPyCo
             if not _is_lock_error(e):
                 raise
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(f"the warehouse is being rebuilt (dbt build holds {warehouse}); retry in a "
-                                    "moment") from None
+                raise WarehouseBusy(
+                    f"the warehouse is being rebuilt (dbt build holds {warehouse}); retry in a moment"
+                ) from None
             time.sleep(delay)
             delay = min(0.5, delay * 2)
 
 
-def run_query(warehouse: Path, sql: str, max_rows: int = 10_000, timeout_s: float = 60.0,
-              wait_s: float = 10.0) -> QueryResult:
+def run_query(
+    warehouse: Path, sql: str, max_rows: int = 10_000, timeout_s: float = 60.0, wait_s: float = 10.0
+) -> QueryResult:
     """Check ``sql`` against the allow-list, then run it on a locked-down read-only connection."""
     stmt = check_statement(sql)
     con = connect_readonly(warehouse, wait_s)

@@ -84,9 +84,17 @@ def check_file(p: Path, limits: ReadLimits = LIMITS) -> os.stat_result:
     if stat.S_ISDIR(st.st_mode):
         raise LimitError("not_a_file", "is a directory")
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
-                else "a character device" if stat.S_ISCHR(st.st_mode) else "a block device"
-                if stat.S_ISBLK(st.st_mode) else "not a regular file")
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "a character device"
+            if stat.S_ISCHR(st.st_mode)
+            else "a block device"
+            if stat.S_ISBLK(st.st_mode)
+            else "not a regular file"
+        )
         raise LimitError("not_a_regular_file", f"is {kind}, not a regular file")
     if st.st_size > limits.max_file_bytes:
         raise LimitError("file_too_large", f"{st.st_size:,} bytes > the limit of {limits.max_file_bytes:,}")
@@ -111,8 +119,10 @@ def _gunzip(data: bytes, limits: ReadLimits, keep: bool) -> bytes:
                 chunk = d.decompress(rest, MIB)
                 total += len(chunk)
                 if total > limits.max_decompressed_bytes:
-                    raise LimitError("decompressed_too_large", f"decompresses to more than "
-                                     f"{limits.max_decompressed_bytes:,} bytes (a gzip bomb?)")
+                    raise LimitError(
+                        "decompressed_too_large",
+                        f"decompresses to more than {limits.max_decompressed_bytes:,} bytes (a gzip bomb?)",
+                    )
                 if keep:
                     out.append(chunk)
                 rest = d.unconsumed_tail
@@ -218,4 +228,3 @@ def loads_record(text: str, limits: ReadLimits = LIMITS) -> Any:
     if isinstance(obj, dict) and len(obj) > limits.max_fields:
         raise RecordError("too_many_fields", f"{len(obj):,} fields > the limit of {limits.max_fields:,}")
     return obj
-

@@ -61,8 +61,9 @@ class HFDatasetSourceSpec(OpenConfigModel):
     mapping: dict[str, Any] | None = None
 
 
-BenchmarkSourceSpec = Annotated[KheopsMMLUSourceSpec | HumanEvalSourceSpec | FileSourceSpec | HFDatasetSourceSpec,
-                                Field(discriminator="type")]
+BenchmarkSourceSpec = Annotated[
+    KheopsMMLUSourceSpec | HumanEvalSourceSpec | FileSourceSpec | HFDatasetSourceSpec, Field(discriminator="type")
+]
 
 
 class DecodingSpec(ConfigModel):
@@ -142,8 +143,15 @@ class Template:
     fewshot_delimiter: str = "\n\n"
 
     def spec(self) -> dict[str, Any]:
-        return {"id": self.id, "task_type": self.task_type, "prompt": self.prompt, "header": self.header,
-                "continuation": self.continuation, "stop": list(self.stop), "fewshot_delimiter": self.fewshot_delimiter}
+        return {
+            "id": self.id,
+            "task_type": self.task_type,
+            "prompt": self.prompt,
+            "header": self.header,
+            "continuation": self.continuation,
+            "stop": list(self.stop),
+            "fewshot_delimiter": self.fewshot_delimiter,
+        }
 
 
 @dataclass
@@ -162,10 +170,16 @@ class Grid:
 
     @property
     def version(self) -> str:
-        return hash_obj({
-            "templates": [t.spec() for t in self.templates], "decoding": self.decoding, "subset": self.subset,
-            "fewshot": self.fewshot, "permutation_seeds": self.permutation_seeds, "numeric": self.numeric,
-        })
+        return hash_obj(
+            {
+                "templates": [t.spec() for t in self.templates],
+                "decoding": self.decoding,
+                "subset": self.subset,
+                "fewshot": self.fewshot,
+                "permutation_seeds": self.permutation_seeds,
+                "numeric": self.numeric,
+            }
+        )
 
     @property
     def decodings(self) -> list[dict[str, Any]]:
@@ -236,9 +250,16 @@ class Registry:
         raw_templates = self._yaml("templates.yaml", "templates")
         for tid in raw_templates:  # every template is checked: grids refer to them by id
             t = self._entry("templates.yaml", "templates", tid, raw_templates, TemplateSpec)
-            out[tid] = Template(id=tid, task_type=t.task_type, prompt=t.prompt, continuation=t.continuation,
-                                stop=tuple(t.stop), description=t.description, header=t.header,
-                                fewshot_delimiter=t.fewshot_delimiter)
+            out[tid] = Template(
+                id=tid,
+                task_type=t.task_type,
+                prompt=t.prompt,
+                continuation=t.continuation,
+                stop=tuple(t.stop),
+                description=t.description,
+                header=t.header,
+                fewshot_delimiter=t.fewshot_delimiter,
+            )
         return out
 
     @cached_property
@@ -253,12 +274,16 @@ class Registry:
         where = f"{self._path('profiles.yaml')}: profiles.{name}"
         for b in prof.get("benchmarks") or {}:
             if b not in self.benchmarks:
-                raise RegistryError(f"{where}.benchmarks.{b}: profile {name!r} names unknown benchmark {b!r}; "
-                                    f"known (benchmarks.yaml): {sorted(self.benchmarks)}")
+                raise RegistryError(
+                    f"{where}.benchmarks.{b}: profile {name!r} names unknown benchmark {b!r}; "
+                    f"known (benchmarks.yaml): {sorted(self.benchmarks)}"
+                )
         for i, m in enumerate(prof.get("models") or []):
             if m not in self.models:
-                raise RegistryError(f"{where}.models[{i}]: profile {name!r} names unknown model {m!r}; "
-                                    f"known (models.yaml): {sorted(self.models)}")
+                raise RegistryError(
+                    f"{where}.models[{i}]: profile {name!r} names unknown model {m!r}; "
+                    f"known (models.yaml): {sorted(self.models)}"
+                )
         return prof
 
     def source(self, benchmark: str) -> Source:
@@ -280,11 +305,18 @@ class Registry:
         tids = base.get("templates") or []
         missing = [t for t in tids if t not in self.templates]
         if not tids or missing:
-            raise RegistryError(f"{self._path('benchmarks.yaml')}: benchmarks.{benchmark}.grid.templates: benchmark "
-                                f"{benchmark!r}: templates {missing or '(none)'} not in templates.yaml")
+            raise RegistryError(
+                f"{self._path('benchmarks.yaml')}: benchmarks.{benchmark}.grid.templates: benchmark "
+                f"{benchmark!r}: templates {missing or '(none)'} not in templates.yaml"
+            )
         # the merged grid (benchmark + profile override) is checked once more as a whole
-        validate(GridSpec, base, self._path("benchmarks.yaml"), f"benchmarks.{benchmark}.grid (with profile "
-                 f"{profile!r})" if profile else f"benchmarks.{benchmark}.grid", RegistryError)
+        validate(
+            GridSpec,
+            base,
+            self._path("benchmarks.yaml"),
+            f"benchmarks.{benchmark}.grid (with profile {profile!r})" if profile else f"benchmarks.{benchmark}.grid",
+            RegistryError,
+        )
         return Grid(
             templates=[self.templates[t] for t in tids],
             decoding=base.get("decoding", {"mode": "loglikelihood"}),

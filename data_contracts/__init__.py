@@ -17,14 +17,14 @@ from data_contracts.runner import ContractResult, validate
 from data_contracts.suites import SUITES, suite_version
 
 __all__ = [
-           "PREDICTION_QUARANTINE_COLUMNS",
-           "SUITES",
-           "ContractResult",
-           "canonical_import_columns",
-           "find_orphans",
-           "split_predictions",
-           "suite_version",
-           "validate",
-           "validate_corpus_docs",
-           "validate_imported_predictions",
+    "PREDICTION_QUARANTINE_COLUMNS",
+    "SUITES",
+    "ContractResult",
+    "canonical_import_columns",
+    "find_orphans",
+    "split_predictions",
+    "suite_version",
+    "validate",
+    "validate_corpus_docs",
+    "validate_imported_predictions",
 ]

@@ -40,7 +40,9 @@ def list_lengths(col: pd.Series) -> pd.Series:
 
     arr = _list_array(col)
     if arr is not None:
-        return pd.Series(pc.list_value_length(arr).to_pandas(types_mapper=pd.ArrowDtype), index=col.index).astype("Int64")
+        return pd.Series(pc.list_value_length(arr).to_pandas(types_mapper=pd.ArrowDtype), index=col.index).astype(
+            "Int64"
+        )
     return col.map(lambda v: len(v) if isinstance(v, (list, tuple, np.ndarray)) else None).astype("Int64")
 
 
@@ -105,8 +107,13 @@ def benchmark_items(df: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
         longest.append(max((len(c) for c in ch), default=0))
         text.append("\n".join(ch))
         dup.append(len(set(ch)) < len(ch))
-    out.update(mc_choice_count=pd.array(mc_n, dtype="Int64"), gold_in_choices=gold_ok, longest_choice_chars=longest,
-               choices_text=text, has_duplicate_choices=dup)
+    out.update(
+        mc_choice_count=pd.array(mc_n, dtype="Int64"),
+        gold_in_choices=gold_ok,
+        longest_choice_chars=longest,
+        choices_text=text,
+        has_duplicate_choices=dup,
+    )
     return out
 
 
@@ -163,10 +170,12 @@ def imported_predictions(df: pd.DataFrame, params: dict[str, Any]) -> dict[str, 
     out["item_ref"] = item.where(pd.notna(item), None).to_numpy(dtype=object)
     if "item_id" in df.columns and "item_ids" in params:
         known = df["item_id"].astype("string").str.strip().isin(set(map(str, params["item_ids"])))
-        out["item_id_known"] = (~_given(df["item_id"]) | known.fillna(False).to_numpy(dtype=bool))
+        out["item_id_known"] = ~_given(df["item_id"]) | known.fillna(False).to_numpy(dtype=bool)
     if {"model"} <= set(df.columns):
-        parts = [df[c].astype("string").fillna("").str.strip() if c in df.columns else pd.Series([""] * n, index=df.index)
-                 for c in ("model", "model_version", "template", "seed", "permutation_seed", "run")]
+        parts = [
+            df[c].astype("string").fillna("").str.strip() if c in df.columns else pd.Series([""] * n, index=df.index)
+            for c in ("model", "model_version", "template", "seed", "permutation_seed", "run")
+        ]
         parts.insert(2, pd.Series(item, index=df.index).astype("string").fillna(""))
         out["import_cell"] = pd.concat(parts, axis=1).agg(" | ".join, axis=1).to_numpy(dtype=object)
     if "correct" in df.columns:
@@ -183,7 +192,9 @@ def imported_predictions(df: pd.DataFrame, params: dict[str, Any]) -> dict[str, 
             out[f"{c}_is_natural_number"] = ~_given(df[c]) | (np.isfinite(v) & (v >= 0) & (np.mod(v, 1) == 0))
     if "decoding" in df.columns:
         d = df["decoding"].astype("string").str.strip().str.lower()
-        out["decoding_is_known"] = ~_given(df["decoding"]) | d.isin(["greedy", "sample", "loglikelihood"]).fillna(False).to_numpy(dtype=bool)
+        out["decoding_is_known"] = ~_given(df["decoding"]) | d.isin(["greedy", "sample", "loglikelihood"]).fillna(
+            False
+        ).to_numpy(dtype=bool)
     if "prediction" in df.columns:
         out["prediction_given"] = _given(df["prediction"])
     return out
@@ -194,8 +205,10 @@ def corpus_docs(df: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
 
 
 DERIVE: dict[str, Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]] = {
-    "benchmark_items": benchmark_items, "predictions": predictions,
-    "imported_predictions": imported_predictions, "corpus_docs": corpus_docs,
+    "benchmark_items": benchmark_items,
+    "predictions": predictions,
+    "imported_predictions": imported_predictions,
+    "corpus_docs": corpus_docs,
 }
 
 # derived columns that exist only when a parameter is given (else their expectation is listed as skipped)

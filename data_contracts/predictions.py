@@ -37,12 +37,32 @@ from data_contracts.derive import MC, list_float_stats
 from data_contracts.suites import LOGPROB_TOLERANCE, PROBABILITY_TOLERANCE
 
 PREDICTION_QUARANTINE_COLUMNS = [
-    "benchmark", "dataset_version", "model", "model_version", "source_file", "source_row", "cell_key", "item_id",
-    "template_id", "rule", "detail", "value", "raw",
+    "benchmark",
+    "dataset_version",
+    "model",
+    "model_version",
+    "source_file",
+    "source_row",
+    "cell_key",
+    "item_id",
+    "template_id",
+    "rule",
+    "detail",
+    "value",
+    "raw",
 ]
 KEY_COLUMNS = ["cell_key", "model", "model_version", "dataset_version", "item_id", "template_id"]
-RULES = ["missing_value", "duplicate_cell", "unknown_dataset_version", "unknown_item", "stale_item_hash",
-         "nonfinite_logprob", "positive_logprob", "nonfinite_probability", "probability_out_of_range"]
+RULES = [
+    "missing_value",
+    "duplicate_cell",
+    "unknown_dataset_version",
+    "unknown_item",
+    "stale_item_hash",
+    "nonfinite_logprob",
+    "positive_logprob",
+    "nonfinite_probability",
+    "probability_out_of_range",
+]
 
 
 def find_orphans(predictions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
@@ -110,8 +130,12 @@ def _mark_keys(df: pd.DataFrame, m: _Marks) -> None:
         dup = df["cell_key"].duplicated(keep="first").to_numpy() & (m.rule == "")
         if dup.any():
             first = {k: i for i, k in reversed(list(enumerate(df["cell_key"])))}
-            m.mark(dup, "duplicate_cell", lambda i: f"cell_key already on row {first[df['cell_key'].iloc[i]] + 1}",
-                 lambda i: str(df["cell_key"].iloc[i]))
+            m.mark(
+                dup,
+                "duplicate_cell",
+                lambda i: f"cell_key already on row {first[df['cell_key'].iloc[i]] + 1}",
+                lambda i: str(df["cell_key"].iloc[i]),
+            )
 
 
 def _mark_items(df: pd.DataFrame, items: pd.DataFrame | None, m: _Marks) -> None:
@@ -129,8 +153,12 @@ def _mark_items(df: pd.DataFrame, items: pd.DataFrame | None, m: _Marks) -> None
             hashes = dict(zip(items["item_id"].astype(str), items["item_hash"].astype(str)))
             expect = df["item_id"].astype(str).map(hashes)
             stale = (expect.notna() & df["item_hash"].notna() & (df["item_hash"].astype(str) != expect)).to_numpy()
-            m.mark(stale, "stale_item_hash", lambda i: f"item_hash differs from the item's {expect.iloc[i]}",
-                 lambda i: str(df["item_hash"].iloc[i]))
+            m.mark(
+                stale,
+                "stale_item_hash",
+                lambda i: f"item_hash differs from the item's {expect.iloc[i]}",
+                lambda i: str(df["item_hash"].iloc[i]),
+            )
 
 
 def _mark_scores(df: pd.DataFrame, m: _Marks) -> None:
@@ -143,25 +171,46 @@ def _mark_scores(df: pd.DataFrame, m: _Marks) -> None:
         is_mc = is_mc & df["decoding"].eq("loglikelihood").to_numpy(dtype=bool)
     lp = _numeric(df, "logprob_gold")
     lp_bad = np.where(is_mc, ~np.isfinite(lp), ~np.isnan(lp) & ~np.isfinite(lp))
-    m.mark(lp_bad, "nonfinite_logprob", lambda i: "logprob_gold is " + ("NaN or missing" if np.isnan(lp[i]) else "infinite"),
-         lambda i: _fmt(lp[i]))
+    m.mark(
+        lp_bad,
+        "nonfinite_logprob",
+        lambda i: "logprob_gold is " + ("NaN or missing" if np.isnan(lp[i]) else "infinite"),
+        lambda i: _fmt(lp[i]),
+    )
     if "option_logprobs" in df.columns:
         has, finite, maxes = list_float_stats(df["option_logprobs"])
-        m.mark(has & ~finite, "nonfinite_logprob", "an option log-probability is NaN or infinite",
-             lambda i: _fmt(df["option_logprobs"].iloc[i]))
+        m.mark(
+            has & ~finite,
+            "nonfinite_logprob",
+            "an option log-probability is NaN or infinite",
+            lambda i: _fmt(df["option_logprobs"].iloc[i]),
+        )
         m.mark(is_mc & ~has, "nonfinite_logprob", "multiple-choice row without option log-probabilities", None)
     else:
         maxes = np.full(n, np.nan)
-    m.mark(np.nan_to_num(lp, nan=-1.0) > LOGPROB_TOLERANCE, "positive_logprob", "logprob_gold > 0",
-         lambda i: _fmt(lp[i]))
-    m.mark(np.nan_to_num(maxes, nan=-1.0) > LOGPROB_TOLERANCE, "positive_logprob", "an option log-probability > 0",
-         lambda i: _fmt(df["option_logprobs"].iloc[i]))
+    m.mark(
+        np.nan_to_num(lp, nan=-1.0) > LOGPROB_TOLERANCE, "positive_logprob", "logprob_gold > 0", lambda i: _fmt(lp[i])
+    )
+    m.mark(
+        np.nan_to_num(maxes, nan=-1.0) > LOGPROB_TOLERANCE,
+        "positive_logprob",
+        "an option log-probability > 0",
+        lambda i: _fmt(df["option_logprobs"].iloc[i]),
+    )
     p = _numeric(df, "p_correct")
-    m.mark(np.where(is_mc, ~np.isfinite(p), ~np.isnan(p) & ~np.isfinite(p)), "nonfinite_probability",
-         "p_correct is missing or not finite", lambda i: _fmt(p[i]))
+    m.mark(
+        np.where(is_mc, ~np.isfinite(p), ~np.isnan(p) & ~np.isfinite(p)),
+        "nonfinite_probability",
+        "p_correct is missing or not finite",
+        lambda i: _fmt(p[i]),
+    )
     out_of_range = (p < -PROBABILITY_TOLERANCE) | (p > 1 + PROBABILITY_TOLERANCE)
-    m.mark(np.nan_to_num(out_of_range, nan=False).astype(bool), "probability_out_of_range", "p_correct outside [0, 1]",
-         lambda i: _fmt(p[i]))
+    m.mark(
+        np.nan_to_num(out_of_range, nan=False).astype(bool),
+        "probability_out_of_range",
+        "p_correct outside [0, 1]",
+        lambda i: _fmt(p[i]),
+    )
 
 
 def _quarantine_frame(df: pd.DataFrame, m: _Marks, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -171,8 +220,11 @@ def _quarantine_frame(df: pd.DataFrame, m: _Marks, source: str) -> tuple[pd.Data
     good = df.loc[~bad].reset_index(drop=True)
     idx = np.flatnonzero(bad)
     rows = df.iloc[idx]
-    src_rows = (pd.to_numeric(rows["source_row"], errors="coerce").fillna(-1).astype("int64").to_numpy()
-                if "source_row" in df.columns else idx + 1)
+    src_rows = (
+        pd.to_numeric(rows["source_row"], errors="coerce").fillna(-1).astype("int64").to_numpy()
+        if "source_row" in df.columns
+        else idx + 1
+    )
 
     def col(c: str) -> list[Any]:
         return [None if pd.isna(v) else str(v) for v in rows[c]] if c in df.columns else [None] * len(idx)
@@ -182,20 +234,33 @@ def _quarantine_frame(df: pd.DataFrame, m: _Marks, source: str) -> tuple[pd.Data
             return [str(v) if not pd.isna(v) else source for v in rows["source_file"]]
         return [source] * len(idx)
 
-    q = pd.DataFrame({
-        "benchmark": col("benchmark"), "dataset_version": col("dataset_version"), "model": col("model"),
-        "model_version": col("model_version"), "source_file": files(), "source_row": src_rows.astype("int64"),
-        "cell_key": col("cell_key"), "item_id": col("item_id"), "template_id": col("template_id"),
-        "rule": rule[idx].astype(str), "detail": detail[idx].astype(str),
-        "value": [None if v is None else str(v) for v in value[idx]],
-        "raw": [_raw(r) for r in rows.to_dict("records")],
-    }, columns=PREDICTION_QUARANTINE_COLUMNS)
+    q = pd.DataFrame(
+        {
+            "benchmark": col("benchmark"),
+            "dataset_version": col("dataset_version"),
+            "model": col("model"),
+            "model_version": col("model_version"),
+            "source_file": files(),
+            "source_row": src_rows.astype("int64"),
+            "cell_key": col("cell_key"),
+            "item_id": col("item_id"),
+            "template_id": col("template_id"),
+            "rule": rule[idx].astype(str),
+            "detail": detail[idx].astype(str),
+            "value": [None if v is None else str(v) for v in value[idx]],
+            "raw": [_raw(r) for r in rows.to_dict("records")],
+        },
+        columns=PREDICTION_QUARANTINE_COLUMNS,
+    )
     q = q.astype({c: object for c in PREDICTION_QUARANTINE_COLUMNS if c != "source_row"})
     return good, q
 
 
-def split_predictions(df: pd.DataFrame, items: pd.DataFrame | None, source: str | None = None,
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_predictions(
+    df: pd.DataFrame,
+    items: pd.DataFrame | None,
+    source: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(good, quarantine)``: ``good`` keeps the rows that pass every row rule (same columns, index reset);
     ``quarantine`` has :data:`PREDICTION_QUARANTINE_COLUMNS`. ``items`` is the items table the predictions
     were made on (``None`` skips the item rules). ``source`` names where the rows came from."""

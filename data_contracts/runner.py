@@ -45,15 +45,23 @@ class ContractResult:
     def summary(self, which: str = "all") -> str:
         entries = {"all": self.failures + self.warnings, "errors": self.failures, "warnings": self.warnings}[which]
         if not entries:
-            met = {"all": "all expectations met", "errors": "all blocking expectations met",
-                   "warnings": "no warnings"}[which]
+            met = {"all": "all expectations met", "errors": "all blocking expectations met", "warnings": "no warnings"}[
+                which
+            ]
             return f"{self.suite} v{self.version}: {met} on {self.n_rows} rows"
         return f"{self.suite} v{self.version} ({self.n_rows} rows): " + "; ".join(_explain(f) for f in entries)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"suite": self.suite, "version": self.version, "n_rows": self.n_rows, "success": self.success,
-                "n_expectations": self.n_expectations, "failures": self.failures, "warnings": self.warnings,
-                "skipped": self.skipped}
+        return {
+            "suite": self.suite,
+            "version": self.version,
+            "n_rows": self.n_rows,
+            "success": self.success,
+            "n_expectations": self.n_expectations,
+            "failures": self.failures,
+            "warnings": self.warnings,
+            "skipped": self.skipped,
+        }
 
 
 def describe(f: dict[str, Any]) -> str:
@@ -128,8 +136,9 @@ def _resolve(kwargs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] |
     return out
 
 
-def validate(df: pd.DataFrame, suite: str, *, params: dict[str, Any] | None = None,
-             items: pd.DataFrame | None = None) -> ContractResult:
+def validate(
+    df: pd.DataFrame, suite: str, *, params: dict[str, Any] | None = None, items: pd.DataFrame | None = None
+) -> ContractResult:
     """Validate ``df`` against ``SUITES[suite]``.
 
     ``params`` fills the suite's ``{"$param": ...}`` placeholders (``models``, ``model_versions``,
@@ -195,13 +204,21 @@ def _jsonable(v: Any) -> Any:
 def _detail(r, cls_name: str, kwargs: dict[str, Any], severity: str, frame: pd.DataFrame) -> dict[str, Any]:
     result = r.result or {}
     detail: dict[str, Any] = {
-        "expectation": cls_name, "column": kwargs.get("column"), "severity": severity,
+        "expectation": cls_name,
+        "column": kwargs.get("column"),
+        "severity": severity,
         "unexpected_count": int(result.get("unexpected_count") or 0),
         "unexpected_percent": float(result.get("unexpected_percent") or 0.0),
-        "examples": [_jsonable(x) if not isinstance(x, str) else x[:80]
-                     for x in (result.get("partial_unexpected_list") or [])[:5]],
-        "expected": {k: v for k, v in kwargs.items() if k not in ("column", "column_list", "column_set")
-                     and not (isinstance(v, dict) and "$param" in v)} or None,
+        "examples": [
+            _jsonable(x) if not isinstance(x, str) else x[:80]
+            for x in (result.get("partial_unexpected_list") or [])[:5]
+        ],
+        "expected": {
+            k: v
+            for k, v in kwargs.items()
+            if k not in ("column", "column_list", "column_set") and not (isinstance(v, dict) and "$param" in v)
+        }
+        or None,
     }
     if "column_list" in kwargs:
         detail["columns"] = list(kwargs["column_list"])

@@ -34,15 +34,51 @@ MAX_QUARANTINE_SHARE = 0.5
 MAX_DOC_CHARS = 5_000_000
 BAD_TEXT_CHARS = r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # U+FFFD replacement, C0 controls but \t \n \r, DEL
 
-ITEM_REQUIRED = ["benchmark", "dataset_version", "item_id", "item_hash", "task_type", "input", "choices", "gold",
-                 "gold_index", "source_file", "source_row"]
-PREDICTION_REQUIRED = ["cell_key", "model", "model_version", "benchmark", "dataset_version", "item_id",
-                       "task_type", "template_id", "decoding", "sample_idx"]
+ITEM_REQUIRED = [
+    "benchmark",
+    "dataset_version",
+    "item_id",
+    "item_hash",
+    "task_type",
+    "input",
+    "choices",
+    "gold",
+    "gold_index",
+    "source_file",
+    "source_row",
+]
+PREDICTION_REQUIRED = [
+    "cell_key",
+    "model",
+    "model_version",
+    "benchmark",
+    "dataset_version",
+    "item_id",
+    "task_type",
+    "template_id",
+    "decoding",
+    "sample_idx",
+]
 # the grid coordinates a row shows; cell_key hashes these and more (few-shot example hashes, the numeric
 # configuration as configured), so cell_key is the key and these only warn when two cells look alike
-PREDICTION_CELL = ["model", "model_version", "benchmark", "dataset_version", "item_id", "template_id", "n_fewshot",
-                   "fewshot_seed", "permutation_seed", "decoding", "temperature", "top_p", "sample_idx", "dtype",
-                   "attn_implementation", "batch_tokens"]
+PREDICTION_CELL = [
+    "model",
+    "model_version",
+    "benchmark",
+    "dataset_version",
+    "item_id",
+    "template_id",
+    "n_fewshot",
+    "fewshot_seed",
+    "permutation_seed",
+    "decoding",
+    "temperature",
+    "top_p",
+    "sample_idx",
+    "dtype",
+    "attn_implementation",
+    "batch_tokens",
+]
 IMPORTED_REQUIRED = ["model", "prediction"]  # and item_id or input (checked through the derived item_ref)
 CORPUS_REQUIRED = ["corpus", "corpus_version", "doc_id", "text"]
 
@@ -64,12 +100,24 @@ SUITES: dict[str, list[Spec]] = {
         ("ExpectTableRowCountToBeBetween", {"min_value": 1}, "error"),
         *_not_null(ITEM_REQUIRED),
         ("ExpectCompoundColumnsToBeUnique", {"column_list": ["dataset_version", "item_id"]}, "error"),
-        ("ExpectColumnValuesToBeInSet", {"column": "task_type", "value_set": ["multiple_choice", "generation"]}, "error"),
-        ("ExpectColumnValueLengthsToBeBetween", {"column": "input", "min_value": 1, "max_value": MAX_INPUT_CHARS}, "error"),
+        (
+            "ExpectColumnValuesToBeInSet",
+            {"column": "task_type", "value_set": ["multiple_choice", "generation"]},
+            "error",
+        ),
+        (
+            "ExpectColumnValueLengthsToBeBetween",
+            {"column": "input", "min_value": 1, "max_value": MAX_INPUT_CHARS},
+            "error",
+        ),
         ("ExpectColumnValuesToNotMatchRegex", {"column": "input", "regex": r"^\s*$"}, "error"),
         ("ExpectColumnValuesToNotMatchRegex", {"column": "input", "regex": BAD_TEXT_CHARS}, "error"),
         # derived (data_contracts.derive): multiple-choice rows only / every row
-        ("ExpectColumnValuesToBeBetween", {"column": "mc_choice_count", "min_value": 2, "max_value": len(LETTERS)}, "error"),
+        (
+            "ExpectColumnValuesToBeBetween",
+            {"column": "mc_choice_count", "min_value": 2, "max_value": len(LETTERS)},
+            "error",
+        ),
         ("ExpectColumnValuesToBeInSet", {"column": "gold_in_choices", "value_set": [True]}, "error"),
         ("ExpectColumnValuesToBeBetween", {"column": "longest_choice_chars", "max_value": MAX_CHOICE_CHARS}, "error"),
         ("ExpectColumnValuesToNotMatchRegex", {"column": "choices_text", "regex": BAD_TEXT_CHARS}, "error"),
@@ -83,10 +131,21 @@ SUITES: dict[str, list[Spec]] = {
         ("ExpectTableRowCountToBeBetween", {"min_value": 1}, "error"),
         *_not_null(PREDICTION_REQUIRED),
         ("ExpectColumnValuesToBeUnique", {"column": "cell_key"}, "error"),  # one row per grid cell
-        ("ExpectColumnValuesToBeInSet", {"column": "task_type", "value_set": ["multiple_choice", "generation"]}, "error"),
-        ("ExpectColumnValuesToBeInSet", {"column": "decoding", "value_set": ["loglikelihood", "greedy", "sample"]}, "error"),
-        ("ExpectColumnValuesToBeBetween", {"column": "p_correct", "min_value": -PROBABILITY_TOLERANCE,
-                                           "max_value": 1.0 + PROBABILITY_TOLERANCE}, "error"),
+        (
+            "ExpectColumnValuesToBeInSet",
+            {"column": "task_type", "value_set": ["multiple_choice", "generation"]},
+            "error",
+        ),
+        (
+            "ExpectColumnValuesToBeInSet",
+            {"column": "decoding", "value_set": ["loglikelihood", "greedy", "sample"]},
+            "error",
+        ),
+        (
+            "ExpectColumnValuesToBeBetween",
+            {"column": "p_correct", "min_value": -PROBABILITY_TOLERANCE, "max_value": 1.0 + PROBABILITY_TOLERANCE},
+            "error",
+        ),
         ("ExpectColumnValuesToBeBetween", {"column": "logprob_gold", "max_value": LOGPROB_TOLERANCE}, "error"),
         # derived: the largest option log-probability; multiple-choice scores present and finite
         ("ExpectColumnValuesToBeBetween", {"column": "max_option_logprob", "max_value": LOGPROB_TOLERANCE}, "error"),
@@ -130,7 +189,11 @@ SUITES: dict[str, list[Spec]] = {
         ("ExpectTableRowCountToBeBetween", {"min_value": 1}, "error"),
         *_not_null(CORPUS_REQUIRED),
         ("ExpectCompoundColumnsToBeUnique", {"column_list": ["corpus", "corpus_version", "doc_id"]}, "error"),
-        ("ExpectColumnValueLengthsToBeBetween", {"column": "text", "min_value": 1, "max_value": MAX_DOC_CHARS}, "error"),
+        (
+            "ExpectColumnValueLengthsToBeBetween",
+            {"column": "text", "min_value": 1, "max_value": MAX_DOC_CHARS},
+            "error",
+        ),
         ("ExpectColumnValuesToNotMatchRegex", {"column": "text", "regex": r"^\s*$"}, "error"),
         # scraped text with mojibake still carries n-grams; it makes contamination evidence noisier
         ("ExpectColumnValuesToNotMatchRegex", {"column": "text", "regex": BAD_TEXT_CHARS, "mostly": 0.99}, "warn"),
@@ -139,8 +202,10 @@ SUITES: dict[str, list[Spec]] = {
 
 # the column the check results name rows by (examples of failing rows)
 ID_COLUMNS: dict[str, list[str]] = {
-    "benchmark_items": ["item_id"], "predictions": ["item_id", "template_id"],
-    "imported_predictions": ["model", "item_ref"], "corpus_docs": ["doc_id"],
+    "benchmark_items": ["item_id"],
+    "predictions": ["item_id", "template_id"],
+    "imported_predictions": ["model", "item_ref"],
+    "corpus_docs": ["doc_id"],
 }
 
 

@@ -89,8 +89,9 @@ def evidence_summary(warehouse: Path, corpora: list[str], benchmark: str | None 
         con.close()
 
 
-def _checked_request(reg: Any, lake: Path, names: list[str] | None,
-                     benchmark: str | None) -> tuple[list[str], set[str]]:
+def _checked_request(
+    reg: Any, lake: Path, names: list[str] | None, benchmark: str | None
+) -> tuple[list[str], set[str]]:
     """The corpora to scan (every registered one when ``names`` is empty) and the benchmarks in the lake; a clear
     ScanError when nothing is registered, a name is unknown, or there is no benchmark to compare them with."""
     from benchtrust.contamination.overlap import benchmarks_with_items

@@ -52,9 +52,12 @@ class FollowingBackfillDaemon(BackfillDaemon):
             yield SpanMarker.START_SPAN
             try:
                 yield from execute_backfill_iteration(
-                    workspace_process_context, self._logger,
-                    threadpool_executor=self._threadpool_executor, backfill_futures=futures,
-                    submit_threadpool_executor=self._submit_threadpool_executor)
+                    workspace_process_context,
+                    self._logger,
+                    threadpool_executor=self._threadpool_executor,
+                    backfill_futures=futures,
+                    submit_threadpool_executor=self._submit_threadpool_executor,
+                )
             except Exception:  # the daemon framework records it; the next iteration tries again
                 self._logger.exception("backfill iteration failed")
             yield SpanMarker.END_SPAN
@@ -89,8 +92,13 @@ def _dead_hosts_daemon_ids(instance: dg.DagsterInstance) -> set[str]:
         hosts = json.loads(path.read_text()) if path else []
     except (OSError, ValueError):
         hosts = []
-    return {h["daemon_id"] for h in hosts if isinstance(h, dict) and "daemon_id" in h
-            and not _process_alive(int(h.get("pid", -1)), float(h.get("started", 0)))}
+    return {
+        h["daemon_id"]
+        for h in hosts
+        if isinstance(h, dict)
+        and "daemon_id" in h
+        and not _process_alive(int(h.get("pid", -1)), float(h.get("started", 0)))
+    }
 
 
 def _record_host(instance: dg.DagsterInstance, daemon_id: str | None) -> None:
@@ -139,8 +147,11 @@ def _hosted(instance: dg.DagsterInstance) -> list[DagsterDaemon]:
     for t in instance.get_required_daemon_types():
         if t not in HOSTED_DAEMONS:
             continue
-        out.append(FollowingBackfillDaemon(settings=instance.get_backfill_settings()) if t == "BACKFILL"
-                   else create_daemon_of_type(t, instance))
+        out.append(
+            FollowingBackfillDaemon(settings=instance.get_backfill_settings())
+            if t == "BACKFILL"
+            else create_daemon_of_type(t, instance)
+        )
     return out
 
 
@@ -184,8 +195,11 @@ def hosted_daemons(instance: dg.DagsterInstance, log_path: Path | None = None) -
     try:
         with ExitStack() as stack:
             with _output_to(log_path):  # the code server starts here, with the log file as its console
-                controller = stack.enter_context(daemon_controller_from_instance(
-                    instance, target, gen_daemons=_hosted, log_level="error", code_server_log_level="error"))
+                controller = stack.enter_context(
+                    daemon_controller_from_instance(
+                        instance, target, gen_daemons=_hosted, log_level="error", code_server_log_level="error"
+                    )
+                )
             # Dagster's controller id for our daemons' heartbeats (a private attribute: no public accessor)
             _record_host(instance, getattr(controller, "_daemon_uuid", None))
             if log_path is not None:
@@ -225,8 +239,12 @@ def command_lock(home: Path, command: str, wait: bool = True, on_wait=None) -> I
                 on_wait(holder)
             fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "command": command,
-                                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+        os.write(
+            fd,
+            json.dumps(
+                {"pid": os.getpid(), "command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+            ).encode(),
+        )
         yield
     finally:
         os.close(fd)

@@ -33,8 +33,10 @@ def executor_name() -> str:
 def _celery_config() -> dict[str, Any]:
     path = os.environ.get("BENCHTRUST_CELERY_CONFIG")
     if not path:
-        raise ValueError("BENCHTRUST_EXECUTOR=celery needs BENCHTRUST_CELERY_CONFIG (a YAML file with broker, backend, "
-                         "config_source; see deploy/celery/executor.yaml)")
+        raise ValueError(
+            "BENCHTRUST_EXECUTOR=celery needs BENCHTRUST_CELERY_CONFIG (a YAML file with broker, backend, "
+            "config_source; see deploy/celery/executor.yaml)"
+        )
     raw = yaml.safe_load(Path(path).read_text()) or {}
     # the same file starts the workers (`dagster-celery worker start -y`), which read it under execution.config
     cfg = (raw.get("execution") or {}).get("config") or raw

@@ -50,20 +50,15 @@ def deps_updated() -> dg.AutomationCondition:
 def predictions_condition() -> dg.AutomationCondition:
     """Eager on upstream updates, per benchmark × model partition (see the module docstring)."""
     return (
-        deps_updated().since_last_handled()
-        & ~AC.any_deps_missing()
-        & ~AC.any_deps_in_progress()
-        & ~AC.in_progress()
+        deps_updated().since_last_handled() & ~AC.any_deps_missing() & ~AC.any_deps_in_progress() & ~AC.in_progress()
     ).with_label("eager on upstream updates")
 
 
 def warehouse_condition() -> dg.AutomationCondition:
     """dbt models and reports: rebuild after an upstream update, once nothing upstream is running."""
-    return (
-        deps_updated().since_last_handled()
-        & ~AC.any_deps_in_progress()
-        & ~AC.in_progress()
-    ).with_label("rebuild after upstream updates")
+    return (deps_updated().since_last_handled() & ~AC.any_deps_in_progress() & ~AC.in_progress()).with_label(
+        "rebuild after upstream updates"
+    )
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
@@ -74,5 +69,5 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     emit_backfills=False,
     run_tags={TRIGGER_TAG: "automation"},
     description="Evaluates the assets' automation conditions: predictions follow changed items, the dbt "
-                "warehouse follows new predictions, reports follow the warehouse.",
+    "warehouse follows new predictions, reports follow the warehouse.",
 )

@@ -23,7 +23,6 @@ Hashing a model's weights is expensive, so the model sensor stores each local fi
 (``stat``) and re-hashes only when they change.
 """
 
-
 import json
 import os
 from pathlib import Path
@@ -76,14 +75,15 @@ def _lake_model_versions(lake_root: Path, benchmark: str, model: str) -> set[str
 
 # ------------------------------------------------------------------------------------------------- datasets
 
+
 @dg.sensor(
     name="dataset_change_sensor",
     job=items_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Fingerprints every registered benchmark's source (file hash, folder, package file, HF revision); "
-                "a changed or new benchmark gets its partition and an items run (run key <benchmark>:<fingerprint>). "
-                "Predictions, the warehouse and the reports follow by declarative automation.",
+    "a changed or new benchmark gets its partition and an items run (run key <benchmark>:<fingerprint>). "
+    "Predictions, the warehouse and the reports follow by declarative automation.",
 )
 def dataset_change_sensor(context: dg.SensorEvaluationContext, benchtrust: BenchtrustResource):
     known, first_tick = _load_cursor(context.cursor, "benchmarks")
@@ -112,20 +112,33 @@ def dataset_change_sensor(context: dg.SensorEvaluationContext, benchtrust: Bench
         if (changed or lake_fp is not None) and b not in existing:
             new_partitions.append(b)
         if changed:
-            context.log.info(f"benchmark {b}: source fingerprint {known.get(b, {}).get('fingerprint') or lake_fp} → {fp}")
-            requests.append(dg.RunRequest(
-                run_key=f"{b}:{fp}", partition_key=b, run_config=_run_config(benchtrust.profile),
-                tags={TRIGGER_TAG: "dataset_changed", "benchtrust/fingerprint": fp}))
+            context.log.info(
+                f"benchmark {b}: source fingerprint {known.get(b, {}).get('fingerprint') or lake_fp} → {fp}"
+            )
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{b}:{fp}",
+                    partition_key=b,
+                    run_config=_run_config(benchtrust.profile),
+                    tags={TRIGGER_TAG: "dataset_changed", "benchtrust/fingerprint": fp},
+                )
+            )
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest("benchmarks", new_partitions)] if new_partitions else [],
+        dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest("benchmarks", new_partitions)]
+        if new_partitions
+        else [],
         cursor=_dump_cursor("benchmarks", entries),
-        skip_reason=None if requests or new_partitions else dg.SkipReason(
-            f"{len(entries)} benchmark sources unchanged" + (" (first tick: baseline recorded)" if first_tick else "")),
+        skip_reason=None
+        if requests or new_partitions
+        else dg.SkipReason(
+            f"{len(entries)} benchmark sources unchanged" + (" (first tick: baseline recorded)" if first_tick else "")
+        ),
     )
 
 
 # --------------------------------------------------------------------------------------------------- models
+
 
 def _stat_paths(cfg: dict[str, Any]) -> list[Path] | None:
     """The local files whose size and mtime stand for the model's fingerprint; None = always re-fingerprint
@@ -156,8 +169,8 @@ def stat_signature(cfg: dict[str, Any]) -> str | None:
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Fingerprints every registered model (weights hash, local folder contents, pinned revision); a changed "
-                "or new model gets its partition and a predictions run on each benchmark of the run profile that has "
-                "items (run key <benchmark>|<model>:<fingerprint>). The warehouse and reports follow by automation.",
+    "or new model gets its partition and a predictions run on each benchmark of the run profile that has "
+    "items (run key <benchmark>|<model>:<fingerprint>). The warehouse and reports follow by automation.",
 )
 def model_change_sensor(context: dg.SensorEvaluationContext, benchtrust: BenchtrustResource):
     from benchtrust.inference.models import model_fingerprint
@@ -207,17 +220,26 @@ def model_change_sensor(context: dg.SensorEvaluationContext, benchtrust: Benchtr
             new_models.append(m)
         new_benchmarks.update(b for b in todo if b not in existing_benchmarks)
         for b in todo:
-            requests.append(dg.RunRequest(
-                run_key=f"{b}|{m}:{fp}", partition_key=dg.MultiPartitionKey({"benchmark": b, "model": m}),
-                run_config=_run_config(benchtrust.profile),
-                tags={TRIGGER_TAG: "model_changed", "benchtrust/fingerprint": fp}))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{b}|{m}:{fp}",
+                    partition_key=dg.MultiPartitionKey({"benchmark": b, "model": m}),
+                    run_config=_run_config(benchtrust.profile),
+                    tags={TRIGGER_TAG: "model_changed", "benchtrust/fingerprint": fp},
+                )
+            )
     dyn = []
     if new_models:
         dyn.append(dg.AddDynamicPartitionsRequest("models", new_models))
     if new_benchmarks:
         dyn.append(dg.AddDynamicPartitionsRequest("benchmarks", sorted(new_benchmarks)))
     return dg.SensorResult(
-        run_requests=requests, dynamic_partitions_requests=dyn, cursor=_dump_cursor("models", entries),
-        skip_reason=None if requests or dyn else dg.SkipReason(
-            f"{len(entries)} models unchanged" + (" (first tick: baseline recorded)" if first_tick else "")),
+        run_requests=requests,
+        dynamic_partitions_requests=dyn,
+        cursor=_dump_cursor("models", entries),
+        skip_reason=None
+        if requests or dyn
+        else dg.SkipReason(
+            f"{len(entries)} models unchanged" + (" (first tick: baseline recorded)" if first_tick else "")
+        ),
     )

@@ -27,7 +27,8 @@ from sensors.automation import RUN_PROFILE_TAG, TRIGGER_TAG
 REFRESH_TAG = "benchtrust/refresh_id"
 # what a refresh may materialize: the profile's partitions and the warehouse (the backfills it requests are subsets)
 REFRESHED = dg.AssetSelection.assets("benchmark_items", "item_quarantine", "predictions") | dg.AssetSelection.groups(
-    "staging", "intermediate", "marts", "reports")
+    "staging", "intermediate", "marts", "reports"
+)
 
 
 def _ended(context: dg.SensorEvaluationContext, refresh_id: str) -> bool | None:
@@ -42,10 +43,14 @@ def _ended(context: dg.SensorEvaluationContext, refresh_id: str) -> bool | None:
 
 
 def profile_refresh(name: str, cron: str, profile: str, description: str) -> dg.SensorDefinition:
-    @dg.sensor(name=name, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
-               asset_selection=REFRESHED,
-               description=f"{description} Cron `{cron}` (UTC); the same backfills as `benchtrust run --profile {profile}`.",
-               tags={"benchtrust/cron": cron})
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        asset_selection=REFRESHED,
+        description=f"{description} Cron `{cron}` (UTC); the same backfills as `benchtrust run --profile {profile}`.",
+        tags={"benchtrust/cron": cron},
+    )
     def _refresh(context: dg.SensorEvaluationContext, benchtrust: BenchtrustResource):
         from pipelines.subsets import profile_subset, warehouse_subset
 
@@ -58,11 +63,14 @@ def profile_refresh(name: str, cron: str, profile: str, description: str) -> dg.
         if pending:
             ended = _ended(context, pending)
             if not ended:
-                return dg.SkipReason(f"refresh {pending}: profile backfill {'not created yet' if ended is None else 'running'}")
+                return dg.SkipReason(
+                    f"refresh {pending}: profile backfill {'not created yet' if ended is None else 'running'}"
+                )
             state["pending"] = None
             context.update_cursor(json.dumps(state))
             return dg.RunRequest.for_asset_graph_subset(
-                warehouse_subset(graph=graph), tags={**tags, REFRESH_TAG: pending, "benchtrust/phase": "warehouse"})
+                warehouse_subset(graph=graph), tags={**tags, REFRESH_TAG: pending, "benchtrust/phase": "warehouse"}
+            )
         if "last_tick" not in state:  # switched on: start counting from the latest tick, like a schedule
             context.update_cursor(json.dumps({"last_tick": latest, "pending": None}))
             return dg.SkipReason("first evaluation: waiting for the next cron tick")
@@ -73,18 +81,30 @@ def profile_refresh(name: str, cron: str, profile: str, description: str) -> dg.
         refresh_id = uuid.uuid4().hex[:12]
         context.update_cursor(json.dumps({"last_tick": latest, "pending": refresh_id}))
         return dg.SensorResult(
-            run_requests=[dg.RunRequest.for_asset_graph_subset(
-                profile_subset(benchmarks, models, graph=graph),
-                tags={**tags, REFRESH_TAG: refresh_id, "benchtrust/phase": "profile"})],
-            dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest("benchmarks", benchmarks),
-                                         dg.AddDynamicPartitionsRequest("models", models)])
+            run_requests=[
+                dg.RunRequest.for_asset_graph_subset(
+                    profile_subset(benchmarks, models, graph=graph),
+                    tags={**tags, REFRESH_TAG: refresh_id, "benchtrust/phase": "profile"},
+                )
+            ],
+            dynamic_partitions_requests=[
+                dg.AddDynamicPartitionsRequest("benchmarks", benchmarks),
+                dg.AddDynamicPartitionsRequest("models", models),
+            ],
+        )
 
     return _refresh
 
 
 nightly_default_refresh = profile_refresh(
-    "nightly_default_refresh", "0 2 * * *", "default",
-    "Every night at 02:00 UTC: refresh the default profile (stratified MMLU subset, a few HumanEval problems).")
+    "nightly_default_refresh",
+    "0 2 * * *",
+    "default",
+    "Every night at 02:00 UTC: refresh the default profile (stratified MMLU subset, a few HumanEval problems).",
+)
 weekly_full_refresh = profile_refresh(
-    "weekly_full_refresh", "0 3 * * 0", "full",
-    "Sundays at 03:00 UTC: refresh the full profile (every item of every registered benchmark; use a GPU).")
+    "weekly_full_refresh",
+    "0 3 * * 0",
+    "full",
+    "Sundays at 03:00 UTC: refresh the full profile (every item of every registered benchmark; use a GPU).",
+)

@@ -42,8 +42,13 @@ class Postgres:
     db: str
 
     def env(self) -> dict[str, str]:
-        return {"BENCHTRUST_PG_HOST": self.host, "BENCHTRUST_PG_PORT": str(self.port), "BENCHTRUST_PG_USER": self.user,
-                "BENCHTRUST_PG_PASSWORD": "", "BENCHTRUST_PG_DB": self.db}
+        return {
+            "BENCHTRUST_PG_HOST": self.host,
+            "BENCHTRUST_PG_PORT": str(self.port),
+            "BENCHTRUST_PG_USER": self.user,
+            "BENCHTRUST_PG_PASSWORD": "",
+            "BENCHTRUST_PG_DB": self.db,
+        }
 
 
 @contextmanager
@@ -59,18 +64,44 @@ def postgres(tmp: Path) -> Iterator[Postgres]:
         for p in (root, data, sock):
             shutil.chown(p, "postgres")
     port = free_port()
-    subprocess.run(_as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]), check=True,
-                   capture_output=True, timeout=120)
-    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-l", str(root / "pg.log"), "-w", "-t", "60", "-o",
-                                 f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        _as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(root / "pg.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
-        subprocess.run(_as_postgres([createdb, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "dagster"]),
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            _as_postgres([createdb, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "dagster"]),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         yield Postgres("127.0.0.1", port, "postgres", "dagster")
     finally:
-        subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True,
-                       timeout=60)
+        subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True, timeout=60
+        )
         if (root / "pg.log").exists():
             shutil.copy(root / "pg.log", tmp / "pg.log")
         shutil.rmtree(root, ignore_errors=True)
@@ -83,9 +114,26 @@ def redis(tmp: Path) -> Iterator[str]:
         pytest.skip("redis-server is not installed (scripts/setup.sh installs Debian's redis-server package)")
     port = free_port()
     (tmp / "redis").mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp / "redis"), "--save", "",
-                             "--appendonly", "no", "--protected-mode", "yes"],
-                            stdout=open(tmp / "redis.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(tmp / "redis"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=open(tmp / "redis.log", "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         import socket
 
@@ -96,7 +144,9 @@ def redis(tmp: Path) -> Iterator[str]:
                 break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start: {(tmp / 'redis.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"redis-server did not start: {(tmp / 'redis.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.2)
         yield f"redis://127.0.0.1:{port}"
     finally:

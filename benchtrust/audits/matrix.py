@@ -66,6 +66,8 @@ def correctness_matrix(
     if complete:
         piv = piv.loc[:, piv.notna().all(axis=0)]
     return CorrectnessMatrix(
-        models=[str(m) for m in piv.index], items=[str(i) for i in piv.columns],
-        values=piv.to_numpy(dtype=np.float64), n_dropped_items=n_before - piv.shape[1],
+        models=[str(m) for m in piv.index],
+        items=[str(i) for i in piv.columns],
+        values=piv.to_numpy(dtype=np.float64),
+        n_dropped_items=n_before - piv.shape[1],
     )

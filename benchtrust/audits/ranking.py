@@ -72,8 +72,10 @@ def model_ranking(
 def _binary_matrix(predictions: pd.DataFrame, **kw: Any) -> CorrectnessMatrix:
     cm = correctness_matrix(predictions, **kw)
     if not cm.is_binary:
-        raise ValueError("paired audits need one 0/1 prediction per model × item; filter the predictions to "
-                         "one configuration (template, seeds, sample) first")
+        raise ValueError(
+            "paired audits need one 0/1 prediction per model × item; filter the predictions to "
+            "one configuration (template, seeds, sample) first"
+        )
     if len(cm.models) < 2:
         raise ValueError("need at least two models")
     return cm
@@ -91,10 +93,17 @@ def pairwise_mcnemar(predictions: pd.DataFrame, **kw: Any) -> pd.DataFrame:
     ia, ib = np.triu_indices(len(cm.models), k=1)
     cells = paired_counts(x[ia], x[ib])
     n = x.shape[1]
-    out = pd.DataFrame({
-        "model_a": [cm.models[i] for i in ia], "model_b": [cm.models[j] for j in ib], "n_items": n,
-        "both": cells.both, "only_a": cells.only_a, "only_b": cells.only_b, "neither": cells.neither,
-    })
+    out = pd.DataFrame(
+        {
+            "model_a": [cm.models[i] for i in ia],
+            "model_b": [cm.models[j] for j in ib],
+            "n_items": n,
+            "both": cells.both,
+            "only_a": cells.only_a,
+            "only_b": cells.only_b,
+            "neither": cells.neither,
+        }
+    )
     out["accuracy_a"] = (out["both"] + out["only_a"]) / n
     out["accuracy_b"] = (out["both"] + out["only_b"]) / n
     out["delta"] = out["accuracy_a"] - out["accuracy_b"]
@@ -140,9 +149,15 @@ class StabilityReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "models": self.models, "n_items": self.n_items, "reps": self.reps, "seed": self.seed,
-            "tau_mean": self.tau_mean, "tau_quantiles": list(self.tau_quantiles), "leader": self.leader,
-            "p_top1_change": self.p_top1_change, "lomo_leader_flips": self.lomo_leader_flips,
+            "models": self.models,
+            "n_items": self.n_items,
+            "reps": self.reps,
+            "seed": self.seed,
+            "tau_mean": self.tau_mean,
+            "tau_quantiles": list(self.tau_quantiles),
+            "leader": self.leader,
+            "p_top1_change": self.p_top1_change,
+            "lomo_leader_flips": self.lomo_leader_flips,
             "rank_probabilities": self.rank_probabilities.to_dict(orient="records"),
             "n_dropped_items": self.n_dropped_items,
         }
@@ -166,15 +181,31 @@ def leaderboard_stability(
     rows = np.arange(boot.shape[0])[:, None]
     ranks[rows, order] = np.arange(1, boot.shape[1] + 1)[None, :]
     acc = cm.values.mean(axis=1)
-    rp = pd.DataFrame({
-        "model": cm.models, "accuracy": acc,
-        "rank": pd.Series(acc).rank(ascending=False, method="min").astype(int).to_numpy(),
-        "p_top1": (ranks == 1).mean(axis=0), "mean_rank": ranks.mean(axis=0),
-        "rank_q025": np.quantile(ranks, 0.025, axis=0), "rank_q975": np.quantile(ranks, 0.975, axis=0),
-    }).sort_values(["rank", "model"], kind="mergesort").reset_index(drop=True)
+    rp = (
+        pd.DataFrame(
+            {
+                "model": cm.models,
+                "accuracy": acc,
+                "rank": pd.Series(acc).rank(ascending=False, method="min").astype(int).to_numpy(),
+                "p_top1": (ranks == 1).mean(axis=0),
+                "mean_rank": ranks.mean(axis=0),
+                "rank_q025": np.quantile(ranks, 0.025, axis=0),
+                "rank_q975": np.quantile(ranks, 0.975, axis=0),
+            }
+        )
+        .sort_values(["rank", "model"], kind="mergesort")
+        .reset_index(drop=True)
+    )
     return StabilityReport(
-        models=cm.models, n_items=len(cm.items), reps=reps, seed=seed, tau_mean=rs.tau_mean,
-        tau_quantiles=rs.tau_quantiles, leader=cm.models[rs.leader], p_top1_change=rs.p_top1_change,
+        models=cm.models,
+        n_items=len(cm.items),
+        reps=reps,
+        seed=seed,
+        tau_mean=rs.tau_mean,
+        tau_quantiles=rs.tau_quantiles,
+        leader=cm.models[rs.leader],
+        p_top1_change=rs.p_top1_change,
         lomo_leader_flips={m: float(v) for m, v in zip(cm.models, rs.lomo_leader_flips)},
-        rank_probabilities=rp, n_dropped_items=cm.n_dropped_items,
+        rank_probabilities=rp,
+        n_dropped_items=cm.n_dropped_items,
     )

@@ -33,15 +33,33 @@ from benchtrust.stats import run_variance
 __all__ = ["DEFAULT_GROUP_COLUMNS", "run_agreement"]
 
 DEFAULT_GROUP_COLUMNS = (
-    "model", "model_version", "benchmark", "dataset_version", "grid_version", "template_id", "n_fewshot",
-    "fewshot_seed", "permutation_seed", "decoding", "temperature", "top_p",
+    "model",
+    "model_version",
+    "benchmark",
+    "dataset_version",
+    "grid_version",
+    "template_id",
+    "n_fewshot",
+    "fewshot_seed",
+    "permutation_seed",
+    "decoding",
+    "temperature",
+    "top_p",
 )
 _NONE = "\x00no_answer"
 _NULL = "\x00null"
 
 
-def _work_frame(d: pd.DataFrame, keys: list[str], run_col: str, item_col: str, raw_col: str, answer_col: str,
-                status_col: str | None, correct_col: str) -> tuple[pd.DataFrame, list[str]]:
+def _work_frame(
+    d: pd.DataFrame,
+    keys: list[str],
+    run_col: str,
+    item_col: str,
+    raw_col: str,
+    answer_col: str,
+    status_col: str | None,
+    correct_col: str,
+) -> tuple[pd.DataFrame, list[str]]:
     """Raw output, answer (no answer and each ambiguous answer made distinct values), correctness, run and item
     per row, and the configuration columns as strings (nulls a value of their own)."""
     if raw_col in d.columns:
@@ -54,8 +72,15 @@ def _work_frame(d: pd.DataFrame, keys: list[str], run_col: str, item_col: str, r
         ans = ans.where(st != "no_answer", _NONE)
         ans = ans.where(st != "ambiguous", "\x00ambiguous:" + pd.Series(np.arange(len(d)), index=d.index).astype(str))
     correct = d[correct_col].astype("boolean").fillna(False).astype(bool)
-    work = pd.DataFrame({"_raw": raw.astype(str), "_ans": ans, "_ok": correct, "_run": d[run_col].astype(int),
-                         "_item": d[item_col].astype(str)})
+    work = pd.DataFrame(
+        {
+            "_raw": raw.astype(str),
+            "_ans": ans,
+            "_ok": correct,
+            "_run": d[run_col].astype(int),
+            "_item": d[item_col].astype(str),
+        }
+    )
     gkeys = []
     for i, c in enumerate(keys):
         work[f"_g{i}"] = d[c].astype(object).where(d[c].notna(), None).astype(str)
@@ -63,8 +88,9 @@ def _work_frame(d: pd.DataFrame, keys: list[str], run_col: str, item_col: str, r
     return work, gkeys
 
 
-def _configuration_row(g: pd.DataFrame, first: pd.Series, keys: list[str],
-                       complete: Literal["error", "drop"]) -> dict[str, Any] | None:
+def _configuration_row(
+    g: pd.DataFrame, first: pd.Series, keys: list[str], complete: Literal["error", "drop"]
+) -> dict[str, Any] | None:
     """The agreement figures of one configuration's rows (None when ``drop`` leaves no item)."""
     dup = g.duplicated(["_item", "_run"])
     if dup.any():
@@ -75,8 +101,10 @@ def _configuration_row(g: pd.DataFrame, first: pd.Series, keys: list[str],
     per_item = g.groupby("_item")["_run"].size()
     incomplete = per_item[per_item != n_runs]
     if len(incomplete) and complete == "error":
-        raise ValueError(f"configuration {dict(first)}: item {incomplete.index[0]!r} has "
-                         f"{int(incomplete.iloc[0])} of {n_runs} runs (use complete='drop')")
+        raise ValueError(
+            f"configuration {dict(first)}: item {incomplete.index[0]!r} has "
+            f"{int(incomplete.iloc[0])} of {n_runs} runs (use complete='drop')"
+        )
     g = g[~g["_item"].isin(incomplete.index)]
     if g.empty:
         return None
@@ -91,13 +119,25 @@ def _configuration_row(g: pd.DataFrame, first: pd.Series, keys: list[str],
     row = {c: first[c] for c in keys}
     best, worst = int((k > 0).sum()), int((k == n_runs).sum())
     row.update(
-        n_items=n, n_runs=n_runs, runs=runs,
-        tac_raw=int(agree_raw.sum()), tar_raw=float(agree_raw.mean()),
-        tac_answer=int(agree_ans.sum()), tar_answer=float(agree_ans.mean()),
-        correct_per_run=per_run, accuracy_per_run=[c / n for c in per_run],
-        best_count=best, best_accuracy=best / n, worst_count=worst, worst_accuracy=worst / n,
-        spread=best / n - worst / n, mean_accuracy=rv.mean_accuracy, flip_share=rv.flip_share,
-        pairwise_churn=rv.pairwise_churn, seed_sd=rv.seed_sd, independent_sd=rv.independent_sd,
+        n_items=n,
+        n_runs=n_runs,
+        runs=runs,
+        tac_raw=int(agree_raw.sum()),
+        tar_raw=float(agree_raw.mean()),
+        tac_answer=int(agree_ans.sum()),
+        tar_answer=float(agree_ans.mean()),
+        correct_per_run=per_run,
+        accuracy_per_run=[c / n for c in per_run],
+        best_count=best,
+        best_accuracy=best / n,
+        worst_count=worst,
+        worst_accuracy=worst / n,
+        spread=best / n - worst / n,
+        mean_accuracy=rv.mean_accuracy,
+        flip_share=rv.flip_share,
+        pairwise_churn=rv.pairwise_churn,
+        seed_sd=rv.seed_sd,
+        independent_sd=rv.independent_sd,
         n_incomplete_items=int(len(incomplete)),
     )
     return row

@@ -20,12 +20,12 @@ from benchtrust.contamination.ngrams import NgramIndex, tokenize
 from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
 
 __all__ = [
-           "CorpusRegistry",
-           "NgramIndex",
-           "item_text",
-           "latest_item_sets",
-           "make_corpus_source",
-           "scan_corpus",
-           "tokenize",
-           "write_corpus",
+    "CorpusRegistry",
+    "NgramIndex",
+    "item_text",
+    "latest_item_sets",
+    "make_corpus_source",
+    "scan_corpus",
+    "tokenize",
+    "write_corpus",
 ]

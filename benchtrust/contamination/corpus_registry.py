@@ -160,7 +160,9 @@ class CorpusRegistry:
         for name in corpora:
             other = folded.setdefault(name.lower(), name)
             if other != name:  # the same folder on a case-insensitive file system (issue 15, item 5)
-                raise CorpusError(f"{origins[name]}: corpora.{name}: corpus names {other!r} and {name!r} differ only in case")
+                raise CorpusError(
+                    f"{origins[name]}: corpora.{name}: corpus names {other!r} and {name!r} differ only in case"
+                )
         return cls(p, corpora, settings, origins)
 
     @classmethod
@@ -173,7 +175,8 @@ class CorpusRegistry:
         if name not in self.corpora:
             raise CorpusError(f"unknown corpus {name!r}; known: {sorted(self.corpora)} (see {self.path})")
         entry: FileCorpus | TextFolderCorpus | HFCorpus | BenchmarkCorpus = CORPUS_ENTRY.validate_python(
-            _flat(self.corpora[name]))
+            _flat(self.corpora[name])
+        )
         return entry
 
     def source(self, name: str, base_dir: str | Path | None = None, lake: Path | None = None) -> CorpusSource:
@@ -222,8 +225,10 @@ def add_user_corpus(config_dir: str | Path, home: str | Path, name: str, spec: d
     corpora[name] = spec
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("# Corpora registered with `benchtrust corpus add` (merged with config/corpora.yaml).\n"
-                   + yaml.safe_dump({"corpora": corpora}, sort_keys=False))
+    tmp.write_text(
+        "# Corpora registered with `benchtrust corpus add` (merged with config/corpora.yaml).\n"
+        + yaml.safe_dump({"corpora": corpora}, sort_keys=False)
+    )
     os.replace(tmp, path)
     try:
         CorpusRegistry.load(config_dir, path)  # the merged registry must still validate

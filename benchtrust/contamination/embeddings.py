@@ -88,8 +88,13 @@ class Embedder:
         m = _load(self.model_path)
         # shortest first: less padding per batch
         order = np.argsort([len(t) for t in texts], kind="stable")
-        emb = m.encode([texts[i] for i in order], batch_size=self.batch_size, normalize_embeddings=True,
-                       convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        emb = m.encode(
+            [texts[i] for i in order],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
         out = np.empty_like(emb)
         out[order] = emb
         return out
@@ -131,8 +136,7 @@ class EmbeddingCache:
 
         dim = vecs.shape[1]
         emb = pa.FixedSizeListArray.from_arrays(pa.array(vecs.astype(np.float32).ravel(), type=pa.float32()), dim)
-        table = pa.table({"embedding_model": [self.embedder.name] * len(hashes), "text_hash": hashes,
-                          "embedding": emb})
+        table = pa.table({"embedding_model": [self.embedder.name] * len(hashes), "text_hash": hashes, "embedding": emb})
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"chunk-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.dir / (name + ".tmp")
@@ -180,12 +184,13 @@ def doc_windows(doc_ids: Sequence[str], texts: Sequence[str], chunk_words: int =
             continue
         starts = list(range(0, len(words) - chunk_words + stride, stride))
         for c, s in enumerate(starts):
-            rows.append((d, c, " ".join(words[s: s + chunk_words])))
+            rows.append((d, c, " ".join(words[s : s + chunk_words])))
     return pd.DataFrame(rows, columns=["doc_id", "chunk_idx", "text"])
 
 
-def top_k(queries: np.ndarray, keys: np.ndarray, k: int, block: int = 2048,
-          exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def top_k(
+    queries: np.ndarray, keys: np.ndarray, k: int, block: int = 2048, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k by dot product (cosine for normalised rows): (indices, scores), each (n_queries, k'), best
     first, k' = min(k, n_keys). ``exclude[i]`` is a key index query i may not match (itself), or -1."""
     n, m = len(queries), len(keys)
@@ -195,25 +200,47 @@ def top_k(queries: np.ndarray, keys: np.ndarray, k: int, block: int = 2048,
     idx = np.empty((n, kk), dtype=np.int64)
     val = np.empty((n, kk), dtype=np.float32)
     for s in range(0, n, block):
-        sims = queries[s: s + block] @ keys.T
+        sims = queries[s : s + block] @ keys.T
         if exclude is not None:
-            ex = exclude[s: s + block]
+            ex = exclude[s : s + block]
             rows = np.flatnonzero(ex >= 0)
             sims[rows, ex[rows]] = -np.inf
         part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
         pv = np.take_along_axis(sims, part, axis=1)
         order = np.argsort(-pv, axis=1, kind="stable")
-        idx[s: s + block] = np.take_along_axis(part, order, axis=1)
-        val[s: s + block] = np.take_along_axis(pv, order, axis=1)
+        idx[s : s + block] = np.take_along_axis(part, order, axis=1)
+        val[s : s + block] = np.take_along_axis(pv, order, axis=1)
     return idx, val
 
 
 # --------------------------------------------------------------------------------------------------- neighbours
-NEIGHBOUR_COLUMNS = ["embedding_model", "benchmark", "dataset_version", "item_id", "item_text_hash", "corpus",
-                     "corpus_version", "doc_id", "chunk_idx", "doc_text_hash", "rank", "cosine"]
-ITEM_NEIGHBOUR_COLUMNS = ["embedding_model", "benchmark", "dataset_version", "item_id", "item_text_hash",
-                          "other_benchmark", "other_dataset_version", "other_item_id", "other_text_hash", "rank",
-                          "cosine"]
+NEIGHBOUR_COLUMNS = [
+    "embedding_model",
+    "benchmark",
+    "dataset_version",
+    "item_id",
+    "item_text_hash",
+    "corpus",
+    "corpus_version",
+    "doc_id",
+    "chunk_idx",
+    "doc_text_hash",
+    "rank",
+    "cosine",
+]
+ITEM_NEIGHBOUR_COLUMNS = [
+    "embedding_model",
+    "benchmark",
+    "dataset_version",
+    "item_id",
+    "item_text_hash",
+    "other_benchmark",
+    "other_dataset_version",
+    "other_item_id",
+    "other_text_hash",
+    "rank",
+    "cosine",
+]
 
 
 @dataclass
@@ -226,8 +253,16 @@ class NeighbourRun:
     seconds: float
 
 
-def corpus_neighbours(lake: Path, corpus: str, corpus_version: str, items: pd.DataFrame, embedder: Embedder | None = None,
-                      k: int = 5, chunk_words: int = 128, max_chunks: int = 200_000) -> NeighbourRun:
+def corpus_neighbours(
+    lake: Path,
+    corpus: str,
+    corpus_version: str,
+    items: pd.DataFrame,
+    embedder: Embedder | None = None,
+    k: int = 5,
+    chunk_words: int = 128,
+    max_chunks: int = 200_000,
+) -> NeighbourRun:
     """Top-k corpus windows of every item (``items``: benchmark, dataset_version, item_id, text); written to
     ``embedding_neighbours/corpus=<c>/<corpus_version>__<items fingerprint>.parquet`` (skipped when present)."""
     from benchtrust.contamination.corpora import corpus_docs_path
@@ -235,16 +270,20 @@ def corpus_neighbours(lake: Path, corpus: str, corpus_version: str, items: pd.Da
 
     t0 = time.perf_counter()
     embedder = embedder or Embedder()
-    fp = hash_obj([embedder.name, k, chunk_words, ITEM_MAX_WORDS,
-                   sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
+    fp = hash_obj(
+        [embedder.name, k, chunk_words, ITEM_MAX_WORDS, sorted(set(zip(items["benchmark"], items["dataset_version"])))],
+        12,
+    )
     out = corpus_signal_dir(lake, "embedding_neighbours", corpus) / f"{corpus_version}__{fp}.parquet"
     if out.exists():
         return NeighbourRun(pd.read_parquet(out), out, len(items), 0, 0, time.perf_counter() - t0)
     docs = pd.read_parquet(corpus_docs_path(lake, corpus, corpus_version), columns=["doc_id", "text"])
     win = doc_windows(docs["doc_id"].tolist(), docs["text"].tolist(), chunk_words)
     if len(win) > max_chunks:
-        raise ValueError(f"corpus {corpus!r} has {len(win)} windows > max_embed_chunks={max_chunks}: embedding it on "
-                         "this machine would take too long; set `embed: false` for it or raise the limit")
+        raise ValueError(
+            f"corpus {corpus!r} has {len(win)} windows > max_embed_chunks={max_chunks}: embedding it on "
+            "this machine would take too long; set `embed: false` for it or raise the limit"
+        )
     cache = EmbeddingCache(lake, embedder)
     kv, kh, n1 = cache.embed(win["text"].tolist())
     qv, qh, n2 = cache.embed([item_embedding_text(t) for t in items["text"]])
@@ -253,9 +292,22 @@ def corpus_neighbours(lake: Path, corpus: str, corpus_version: str, items: pd.Da
     for qi in range(len(items)):
         for r in range(idx.shape[1]):
             j = int(idx[qi, r])
-            rows.append((embedder.name, items["benchmark"].iat[qi], items["dataset_version"].iat[qi],
-                         items["item_id"].iat[qi], qh[qi], corpus, corpus_version, win["doc_id"].iat[j],
-                         int(win["chunk_idx"].iat[j]), kh[j], r + 1, float(val[qi, r])))
+            rows.append(
+                (
+                    embedder.name,
+                    items["benchmark"].iat[qi],
+                    items["dataset_version"].iat[qi],
+                    items["item_id"].iat[qi],
+                    qh[qi],
+                    corpus,
+                    corpus_version,
+                    win["doc_id"].iat[j],
+                    int(win["chunk_idx"].iat[j]),
+                    kh[j],
+                    r + 1,
+                    float(val[qi, r]),
+                )
+            )
     frame = pd.DataFrame(rows, columns=NEIGHBOUR_COLUMNS)
     frame["chunk_idx"] = frame["chunk_idx"].astype("int32")
     frame["rank"] = frame["rank"].astype("int32")
@@ -263,16 +315,19 @@ def corpus_neighbours(lake: Path, corpus: str, corpus_version: str, items: pd.Da
     return NeighbourRun(frame, out, len(items), len(win), n1 + n2, time.perf_counter() - t0)
 
 
-def item_neighbours(lake: Path, items: pd.DataFrame, embedder: Embedder | None = None, k: int = 5,
-                    min_cosine: float = 0.8) -> NeighbourRun:
+def item_neighbours(
+    lake: Path, items: pd.DataFrame, embedder: Embedder | None = None, k: int = 5, min_cosine: float = 0.8
+) -> NeighbourRun:
     """Nearest other items of every item across all benchmarks in ``items`` (pairs with cosine >= min_cosine),
     written to ``item_neighbours/<fingerprint>.parquet``; files of earlier item sets are removed (superseded)."""
     from benchtrust.hashing import hash_obj
 
     t0 = time.perf_counter()
     embedder = embedder or Embedder()
-    fp = hash_obj([embedder.name, k, min_cosine, ITEM_MAX_WORDS,
-                   sorted(set(zip(items["benchmark"], items["dataset_version"])))], 12)
+    fp = hash_obj(
+        [embedder.name, k, min_cosine, ITEM_MAX_WORDS, sorted(set(zip(items["benchmark"], items["dataset_version"])))],
+        12,
+    )
     out = item_neighbours_path(lake, fp)
     folder = out.parent
     if out.exists():
@@ -284,11 +339,22 @@ def item_neighbours(lake: Path, items: pd.DataFrame, embedder: Embedder | None =
     j = idx[qi, r]
     b, v, i = items["benchmark"].to_numpy(), items["dataset_version"].to_numpy(), items["item_id"].to_numpy()
     h = np.asarray(hashes, dtype=object)
-    frame = pd.DataFrame({
-        "embedding_model": embedder.name, "benchmark": b[qi], "dataset_version": v[qi], "item_id": i[qi],
-        "item_text_hash": h[qi], "other_benchmark": b[j], "other_dataset_version": v[j], "other_item_id": i[j],
-        "other_text_hash": h[j], "rank": (r + 1).astype("int32"), "cosine": val[qi, r].astype("float64"),
-    }, columns=ITEM_NEIGHBOUR_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "embedding_model": embedder.name,
+            "benchmark": b[qi],
+            "dataset_version": v[qi],
+            "item_id": i[qi],
+            "item_text_hash": h[qi],
+            "other_benchmark": b[j],
+            "other_dataset_version": v[j],
+            "other_item_id": i[j],
+            "other_text_hash": h[j],
+            "rank": (r + 1).astype("int32"),
+            "cosine": val[qi, r].astype("float64"),
+        },
+        columns=ITEM_NEIGHBOUR_COLUMNS,
+    )
     write_parquet(frame, out)
     for old in folder.glob("*.parquet"):
         if old != out:

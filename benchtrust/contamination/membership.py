@@ -34,8 +34,16 @@ from numpy.typing import ArrayLike
 DEFAULT_K = 0.2
 PREFIX_TOKENS = 32
 PROBE_TOKENS = 32
-SIGNAL_COLUMNS = ["n_tokens", "mean_logprob", "perplexity", "zlib_bytes", "zlib_ratio", "min_k", "min_k_prob",
-                  "min_k_plus_plus"]
+SIGNAL_COLUMNS = [
+    "n_tokens",
+    "mean_logprob",
+    "perplexity",
+    "zlib_bytes",
+    "zlib_ratio",
+    "min_k",
+    "min_k_prob",
+    "min_k_plus_plus",
+]
 PROBE_COLUMNS = ["prefix_tokens", "probe_tokens", "prefix_match_tokens", "prefix_match_share", "prefix_exact"]
 
 
@@ -47,8 +55,13 @@ def lowest_k_mean(x: np.ndarray, k: float) -> float:
     return float(np.mean(np.partition(x, m - 1)[:m]))
 
 
-def signals_from_logprobs(token_logprobs: ArrayLike, text: str, mu: ArrayLike | None = None,
-                          sigma: ArrayLike | None = None, k: float = DEFAULT_K) -> dict[str, Any]:
+def signals_from_logprobs(
+    token_logprobs: ArrayLike,
+    text: str,
+    mu: ArrayLike | None = None,
+    sigma: ArrayLike | None = None,
+    k: float = DEFAULT_K,
+) -> dict[str, Any]:
     """The membership scores of one text from its token log-probabilities (and μ, σ per token for Min-K%++;
     without them Min-K%++ is NaN — the case of predictions that kept only the gold continuation's tokens)."""
     lp = np.asarray(token_logprobs, dtype=np.float64)
@@ -56,9 +69,16 @@ def signals_from_logprobs(token_logprobs: ArrayLike, text: str, mu: ArrayLike | 
     mean = float(lp.mean()) if n else float("nan")
     ppl = float(math.exp(-mean)) if n else float("nan")
     zb = len(zlib.compress(text.encode("utf-8")))
-    out = {"n_tokens": n, "mean_logprob": mean, "perplexity": ppl, "zlib_bytes": zb,
-           "zlib_ratio": (math.log(ppl) / zb) if n and zb else float("nan"), "min_k": k,
-           "min_k_prob": lowest_k_mean(lp, k), "min_k_plus_plus": float("nan")}
+    out = {
+        "n_tokens": n,
+        "mean_logprob": mean,
+        "perplexity": ppl,
+        "zlib_bytes": zb,
+        "zlib_ratio": (math.log(ppl) / zb) if n and zb else float("nan"),
+        "min_k": k,
+        "min_k_prob": lowest_k_mean(lp, k),
+        "min_k_plus_plus": float("nan"),
+    }
     if mu is not None and sigma is not None and n:
         z = (lp - np.asarray(mu, dtype=np.float64)) / np.maximum(np.asarray(sigma, dtype=np.float64), 1e-6)
         out["min_k_plus_plus"] = lowest_k_mean(z, k)
@@ -98,8 +118,10 @@ class MembershipScorer:
     @classmethod
     def from_engine(cls, engine, max_tokens: int = 512) -> MembershipScorer:
         if not hasattr(engine, "model") or not hasattr(engine, "tokenizer"):
-            raise TypeError("membership signals need an in-process model (TransformersEngine); a served model "
-                        "(OpenAI-compatible engine) exposes no next-token distribution")
+            raise TypeError(
+                "membership signals need an in-process model (TransformersEngine); a served model "
+                "(OpenAI-compatible engine) exposes no next-token distribution"
+            )
         return cls(engine.model, engine.tokenizer, engine.device, max_tokens)
 
     def _ids(self, text: str) -> list[int]:
@@ -137,29 +159,54 @@ class MembershipScorer:
                 out.append(ScoredText(lp.cpu().numpy(), mu.cpu().numpy(), sigma.cpu().numpy(), ids))
         return out
 
-    def prefix_probe(self, scored: ScoredText, prefix: int = PREFIX_TOKENS, probe: int = PROBE_TOKENS) -> dict[str, Any]:
+    def prefix_probe(
+        self, scored: ScoredText, prefix: int = PREFIX_TOKENS, probe: int = PROBE_TOKENS
+    ) -> dict[str, Any]:
         """First ``prefix`` tokens → ``probe`` greedy tokens, compared with the text's own next tokens. Texts
         shorter than prefix + 1 tokens are not probed (NULL); shorter targets are compared as far as they go."""
         import torch
 
         ids = scored.token_ids
         if len(ids) <= prefix:
-            return {"prefix_tokens": prefix, "probe_tokens": 0, "prefix_match_tokens": None,
-                    "prefix_match_share": None, "prefix_exact": None}
-        target = ids[prefix: prefix + probe]
+            return {
+                "prefix_tokens": prefix,
+                "probe_tokens": 0,
+                "prefix_match_tokens": None,
+                "prefix_match_share": None,
+                "prefix_exact": None,
+            }
+        target = ids[prefix : prefix + probe]
         inp = torch.tensor([[self._start(), *ids[:prefix]]], device=self.device)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self._start()
         with torch.inference_mode():
-            gen = self.model.generate(inp, attention_mask=torch.ones_like(inp), max_new_tokens=len(target),
-                                      do_sample=False, temperature=None, top_p=None, top_k=None, pad_token_id=pad)
-        got = gen[0, inp.shape[1]:].tolist()
+            gen = self.model.generate(
+                inp,
+                attention_mask=torch.ones_like(inp),
+                max_new_tokens=len(target),
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=pad,
+            )
+        got = gen[0, inp.shape[1] :].tolist()
         match = sum(int(a == b) for a, b in zip(got, target))
-        return {"prefix_tokens": prefix, "probe_tokens": len(target), "prefix_match_tokens": match,
-                "prefix_match_share": match / len(target), "prefix_exact": bool(match == len(target))}
+        return {
+            "prefix_tokens": prefix,
+            "probe_tokens": len(target),
+            "prefix_match_tokens": match,
+            "prefix_match_share": match / len(target),
+            "prefix_exact": bool(match == len(target)),
+        }
 
 
-def membership_frame(scorer: MembershipScorer, texts: Sequence[str], k: float = DEFAULT_K, probe: bool = True,
-                     probe_limit: int | None = None) -> Any:
+def membership_frame(
+    scorer: MembershipScorer,
+    texts: Sequence[str],
+    k: float = DEFAULT_K,
+    probe: bool = True,
+    probe_limit: int | None = None,
+) -> Any:
     """Signals of each text as a DataFrame (rows in order); the probe (a generate call per text, the costly
     part) runs on the first ``probe_limit`` texts only when given."""
     import pandas as pd
@@ -170,7 +217,14 @@ def membership_frame(scorer: MembershipScorer, texts: Sequence[str], k: float = 
         if probe and (probe_limit is None or i < probe_limit):
             row.update(scorer.prefix_probe(sc))
         else:
-            row.update({"prefix_tokens": PREFIX_TOKENS, "probe_tokens": 0, "prefix_match_tokens": None,
-                        "prefix_match_share": None, "prefix_exact": None})
+            row.update(
+                {
+                    "prefix_tokens": PREFIX_TOKENS,
+                    "probe_tokens": 0,
+                    "prefix_match_tokens": None,
+                    "prefix_match_share": None,
+                    "prefix_exact": None,
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows, columns=SIGNAL_COLUMNS + PROBE_COLUMNS)

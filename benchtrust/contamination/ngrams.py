@@ -86,8 +86,9 @@ def _length_changing() -> np.ndarray:
     tokens holding one are re-hashed from their lower-cased text (:func:`token_hash_py`)."""
     _, lower = _tables()
     idx = np.flatnonzero(lower != np.arange(len(lower), dtype=np.uint32))
-    return np.array([i for i in idx if len(chr(i).encode("utf-8")) != len(chr(int(lower[i])).encode("utf-8"))],
-                    dtype=np.uint32)
+    return np.array(
+        [i for i in idx if len(chr(i).encode("utf-8")) != len(chr(int(lower[i])).encode("utf-8"))], dtype=np.uint32
+    )
 
 
 @lru_cache(maxsize=1)
@@ -154,9 +155,11 @@ def _decode_at(data: np.ndarray, leads: np.ndarray) -> tuple[np.ndarray, np.ndar
     c1, c2, c3 = cont(1), cont(2), cont(3)
     two = b0 < 0xE0
     three = (b0 >= 0xE0) & (b0 < 0xF0)
-    cp = np.where(two, ((b0 & 0x1F) << 6) | c1,
-                  np.where(three, ((b0 & 0x0F) << 12) | (c1 << 6) | c2,
-                           ((b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3))
+    cp = np.where(
+        two,
+        ((b0 & 0x1F) << 6) | c1,
+        np.where(three, ((b0 & 0x0F) << 12) | (c1 << 6) | c2, ((b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3),
+    )
     nbytes = np.where(two, 2, np.where(three, 3, 4))
     return np.minimum(cp, 0x10FFFF).astype(np.uint32), nbytes
 
@@ -250,7 +253,7 @@ def hash_tokens(data: np.ndarray, offsets: np.ndarray) -> TokenBatch:
         th *= _POW.ri[starts]
     if exotic_at is not None:  # rare: re-hash the tokens holding a length-changing character exactly
         for t in np.unique(np.searchsorted(starts, exotic_at, side="right") - 1):
-            raw = bytes(data[starts[t]: ends[t] + 1]).decode("utf-8")
+            raw = bytes(data[starts[t] : ends[t] + 1]).decode("utf-8")
             th[t] = U64(token_hash_py(raw.translate(_lower_translation())))
     doc_first = np.searchsorted(starts, offsets, side="left")  # first token at or after each document start
     return TokenBatch(th, doc_first)
@@ -265,7 +268,7 @@ def ngram_hashes(tb: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
         c = tb.token_hash * _POW.q[:T]
         np.cumsum(c, out=c)
-        g = c[n - 1:].copy()
+        g = c[n - 1 :].copy()
         g[1:] -= c[: T - n]
         g *= _POW.qi[: T - n + 1]
         g += U64(n)  # n-grams of different n never share a hash by construction
@@ -284,8 +287,11 @@ def arrow_buffers(arr) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
 
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.chunk(0) if arr.num_chunks == 1 else (
-            pa.concat_arrays(arr.chunks) if arr.num_chunks else pa.array([], type=arr.type))
+        arr = (
+            arr.chunk(0)
+            if arr.num_chunks == 1
+            else (pa.concat_arrays(arr.chunks) if arr.num_chunks else pa.array([], type=arr.type))
+        )
     if arr.null_count:
         arr = arr.fill_null("")
     off_type: type[np.signedinteger[Any]]
@@ -296,9 +302,9 @@ def arrow_buffers(arr) -> tuple[np.ndarray, np.ndarray]:
     else:
         raise TypeError(f"expected a string array, got {arr.type}")
     bufs = arr.buffers()
-    off = np.frombuffer(bufs[1], dtype=off_type)[arr.offset: arr.offset + len(arr) + 1].astype(np.int64)
+    off = np.frombuffer(bufs[1], dtype=off_type)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, dtype=np.uint8)
-    data = data[off[0]: off[-1]]
+    data = data[off[0] : off[-1]]
     return data, off - off[0]
 
 
@@ -384,7 +390,7 @@ class NgramIndex:
             toks = self._tokens.get(r)
             if toks is None:
                 toks = self._tokens[r] = tokenize(self.texts[r])
-            out.append(" ".join(toks[p: p + n]))
+            out.append(" ".join(toks[p : p + n]))
         return out
 
 
@@ -398,8 +404,9 @@ class BatchMatches:
     count: np.ndarray  # int32: occurrences of that n-gram in that document
 
 
-def match_batch(index: NgramIndex, data: np.ndarray, offsets: np.ndarray,
-                slice_bytes: int = 1 << 20) -> tuple[BatchMatches, int]:
+def match_batch(
+    index: NgramIndex, data: np.ndarray, offsets: np.ndarray, slice_bytes: int = 1 << 20
+) -> tuple[BatchMatches, int]:
     """The hot loop: tokenise, hash and look up every n-gram of a batch of documents. The batch is cut into
     slices of about ``slice_bytes`` (whole documents), so the 8-byte-per-character temporaries stay in cache.
     Returns the matches (document indices relative to the batch) and the number of tokens seen."""
@@ -411,7 +418,7 @@ def match_batch(index: NgramIndex, data: np.ndarray, offsets: np.ndarray,
     n_tokens = 0
     for a, b in itertools.pairwise(cuts):
         lo, hi = int(offsets[a]), int(offsets[b])
-        m, nt = _match_slice(index, data[lo:hi], offsets[a: b + 1] - lo)
+        m, nt = _match_slice(index, data[lo:hi], offsets[a : b + 1] - lo)
         n_tokens += nt
         if len(m.doc):
             m.doc += a
@@ -419,7 +426,9 @@ def match_batch(index: NgramIndex, data: np.ndarray, offsets: np.ndarray,
     if not parts:
         e = np.zeros(0, dtype=np.int64)
         return BatchMatches(e, e.astype(np.int32), e.astype(U64), e.astype(np.int32)), n_tokens
-    return BatchMatches(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("doc", "n", "ngram_hash", "count"))), n_tokens
+    return BatchMatches(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("doc", "n", "ngram_hash", "count"))
+    ), n_tokens
 
 
 def _match_slice(index: NgramIndex, data: np.ndarray, offsets: np.ndarray) -> tuple[BatchMatches, int]:

@@ -39,8 +39,23 @@ from benchtrust.hashing import hash_obj
 from benchtrust.lake import benchmarks_with_items, corpus_signal_dir, write_parquet
 
 MATCH_COLUMNS = ["corpus", "corpus_version", "scan_id", "n", "doc_id", "ngram_text", "occurrences"]
-SCAN_COLUMNS = ["corpus", "corpus_version", "scan_id", "benchmark", "dataset_version", "n", "n_docs", "n_tokens",
-                "n_bytes", "n_matches", "seconds", "mb_per_s", "engine", "tokenizer_version", "scanned_at"]
+SCAN_COLUMNS = [
+    "corpus",
+    "corpus_version",
+    "scan_id",
+    "benchmark",
+    "dataset_version",
+    "n",
+    "n_docs",
+    "n_tokens",
+    "n_bytes",
+    "n_matches",
+    "seconds",
+    "mb_per_s",
+    "engine",
+    "tokenizer_version",
+    "scanned_at",
+]
 
 
 def matches_dir(lake: Path, corpus: str) -> Path:
@@ -59,9 +74,16 @@ def latest_item_sets(lake: Path, benchmarks: Iterable[str] | None = None) -> pd.
     frames = []
     for b in names:
         items, info = latest_items(lake, b)
-        frames.append(pd.DataFrame({
-            "benchmark": b, "dataset_version": info["dataset_version"], "item_id": items["item_id"],
-            "text": [item_text(i, c) for i, c in zip(items["input"], items["choices"])]}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "benchmark": b,
+                    "dataset_version": info["dataset_version"],
+                    "item_id": items["item_id"],
+                    "text": [item_text(i, c) for i, c in zip(items["input"], items["choices"])],
+                }
+            )
+        )
     if not frames:
         return pd.DataFrame(columns=["benchmark", "dataset_version", "item_id", "text"])
     return pd.concat(frames, ignore_index=True)
@@ -118,8 +140,9 @@ def iter_parquet_text(path: Path, batch_rows: int = 8192, text_column: str = "te
         del t, ids, text
 
 
-def scan_batches(index: NgramIndex, batches, threads: int = 2, max_inflight: int | None = None,
-                 keep_text: bool = True) -> ScanResult:
+def scan_batches(
+    index: NgramIndex, batches, threads: int = 2, max_inflight: int | None = None, keep_text: bool = True
+) -> ScanResult:
     """Run :func:`match_batch` over (doc_ids, text array) batches on ``threads`` threads (numpy releases the GIL
     in its heavy loops). At most ``max_inflight`` batches are held at once, so memory stays bounded."""
     t0 = time.perf_counter()
@@ -142,8 +165,9 @@ def scan_batches(index: NgramIndex, batches, threads: int = 2, max_inflight: int
                 m, nt = match_batch(index, data, off)
                 frame = None
                 if len(m.doc):
-                    frame = pd.DataFrame({"doc_id": _ids_at(ids, m.doc), "n": m.n, "ngram_hash": m.ngram_hash,
-                                          "occurrences": m.count})
+                    frame = pd.DataFrame(
+                        {"doc_id": _ids_at(ids, m.doc), "n": m.n, "ngram_hash": m.ngram_hash, "occurrences": m.count}
+                    )
                 with lock:
                     stats["docs"] += len(off) - 1
                     stats["bytes"] += int(len(data))
@@ -172,8 +196,14 @@ def scan_batches(index: NgramIndex, batches, threads: int = 2, max_inflight: int
     if results:
         df = pd.concat(results, ignore_index=True)
     else:
-        df = pd.DataFrame({"doc_id": pd.Series(dtype=object), "n": pd.Series(dtype="int32"),
-                           "ngram_hash": pd.Series(dtype="uint64"), "occurrences": pd.Series(dtype="int32")})
+        df = pd.DataFrame(
+            {
+                "doc_id": pd.Series(dtype=object),
+                "n": pd.Series(dtype="int32"),
+                "ngram_hash": pd.Series(dtype="uint64"),
+                "occurrences": pd.Series(dtype="int32"),
+            }
+        )
     if keep_text:
         df = _with_text(index, df)
     seconds = time.perf_counter() - t0
@@ -196,8 +226,13 @@ def _init_worker(path: str) -> None:
     global _WORKER_INDEX
     z = np.load(path)
     ns = tuple(int(n) for n in z["ns"])
-    _WORKER_INDEX = NgramIndex(ns=ns, texts=[], members={n: z[f"members_{n}"] for n in ns},
-                               bits=int(z["bits"][0]), bitmap={n: z[f"bitmap_{n}"] for n in ns})
+    _WORKER_INDEX = NgramIndex(
+        ns=ns,
+        texts=[],
+        members={n: z[f"members_{n}"] for n in ns},
+        bits=int(z["bits"][0]),
+        bitmap={n: z[f"bitmap_{n}"] for n in ns},
+    )
 
 
 def _scan_row_group(job: tuple[str, int, int]) -> tuple[pd.DataFrame | None, int, int, int, int]:
@@ -218,8 +253,11 @@ def _scan_row_group(job: tuple[str, int, int]) -> tuple[pd.DataFrame | None, int
         n_bytes += int(len(data))
         n_tokens += nt
         if len(m.doc):
-            frames.append(pd.DataFrame({"doc_id": _ids_at(ids, m.doc), "n": m.n, "ngram_hash": m.ngram_hash,
-                                        "occurrences": m.count}))
+            frames.append(
+                pd.DataFrame(
+                    {"doc_id": _ids_at(ids, m.doc), "n": m.n, "ngram_hash": m.ngram_hash, "occurrences": m.count}
+                )
+            )
     rss = _rss_kib()
     del t
     return (pd.concat(frames, ignore_index=True) if frames else None), n_docs, n_bytes, n_tokens, rss
@@ -233,8 +271,9 @@ def _rss_kib() -> int:
         return 0
 
 
-def scan_parquet_processes(index: NgramIndex, path: Path, processes: int = 2, batch_rows: int = 8192,
-                           max_row_groups: int | None = None) -> ScanResult:
+def scan_parquet_processes(
+    index: NgramIndex, path: Path, processes: int = 2, batch_rows: int = 8192, max_row_groups: int | None = None
+) -> ScanResult:
     """:func:`scan_batches` over a corpus_docs file with worker *processes* (one row group per task): no GIL, so
     it scales with cores. The benchmark index is shipped to the workers as a .npz file (spawned, not forked:
     forking a process whose Arrow and Dagster threads are running is not safe)."""
@@ -254,14 +293,32 @@ def scan_parquet_processes(index: NgramIndex, path: Path, processes: int = 2, ba
         with ctx.Pool(processes, initializer=_init_worker, initargs=(str(ipath),)) as pool:
             results = pool.map(_scan_row_group, [(str(path), g, batch_rows) for g in range(n_groups)], chunksize=1)
     frames = [r[0] for r in results if r[0] is not None]
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({
-        "doc_id": pd.Series(dtype=object), "n": pd.Series(dtype="int32"), "ngram_hash": pd.Series(dtype="uint64"),
-        "occurrences": pd.Series(dtype="int32")})
+    df = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            {
+                "doc_id": pd.Series(dtype=object),
+                "n": pd.Series(dtype="int32"),
+                "ngram_hash": pd.Series(dtype="uint64"),
+                "occurrences": pd.Series(dtype="int32"),
+            }
+        )
+    )
     df = _with_text(index, df)
-    return ScanResult(df, sum(r[1] for r in results), sum(r[2] for r in results), sum(r[3] for r in results),
-                      time.perf_counter() - t0, processes, extra={
-                          "processes": processes, "row_groups": n_groups,
-                          "worker_peak_rss_mb": round(max((r[4] for r in results), default=0) / 1024, 1)})
+    return ScanResult(
+        df,
+        sum(r[1] for r in results),
+        sum(r[2] for r in results),
+        sum(r[3] for r in results),
+        time.perf_counter() - t0,
+        processes,
+        extra={
+            "processes": processes,
+            "row_groups": n_groups,
+            "worker_peak_rss_mb": round(max((r[4] for r in results), default=0) / 1024, 1),
+        },
+    )
 
 
 def _with_text(index: NgramIndex, df: pd.DataFrame) -> pd.DataFrame:
@@ -289,8 +346,16 @@ class CorpusScan:
         return self.result is None
 
 
-def scan_corpus(lake: Path, corpus: str, corpus_version: str, items: pd.DataFrame, ns: Iterable[int],
-                threads: int = 2, exclude_benchmarks: Iterable[str] = (), processes: int | None = None) -> CorpusScan:
+def scan_corpus(
+    lake: Path,
+    corpus: str,
+    corpus_version: str,
+    items: pd.DataFrame,
+    ns: Iterable[int],
+    threads: int = 2,
+    exclude_benchmarks: Iterable[str] = (),
+    processes: int | None = None,
+) -> CorpusScan:
     """Scan one corpus version against every (benchmark, dataset_version, n) of ``items`` not scanned yet.
     Files over 64 MB are scanned by ``processes`` worker processes (default: one per core, at most 8), smaller
     ones by ``threads`` threads in this process (starting processes costs about a second)."""
@@ -316,18 +381,46 @@ def scan_corpus(lake: Path, corpus: str, corpus_version: str, items: pd.DataFram
         res = scan_batches(index, iter_parquet_text(path), threads=threads)
     scan_id = hash_obj([todo, TOKENIZER_VERSION], 12)
     m = res.matches
-    out = pd.DataFrame({
-        "corpus": corpus, "corpus_version": corpus_version, "scan_id": scan_id, "n": m["n"].astype("int32"),
-        "doc_id": m["doc_id"].astype(str), "ngram_text": m["ngram_text"].astype(str),
-        "occurrences": m["occurrences"].astype("int32")}, columns=MATCH_COLUMNS)
+    out = pd.DataFrame(
+        {
+            "corpus": corpus,
+            "corpus_version": corpus_version,
+            "scan_id": scan_id,
+            "n": m["n"].astype("int32"),
+            "doc_id": m["doc_id"].astype(str),
+            "ngram_text": m["ngram_text"].astype(str),
+            "occurrences": m["occurrences"].astype("int32"),
+        },
+        columns=MATCH_COLUMNS,
+    )
     now = pd.Timestamp.now(tz="UTC")
-    scans = pd.DataFrame([{
-        "corpus": corpus, "corpus_version": corpus_version, "scan_id": scan_id, "benchmark": b, "dataset_version": v,
-        "n": int(n), "n_docs": res.n_docs, "n_tokens": res.n_tokens, "n_bytes": res.n_bytes,
-        "n_matches": int((m["n"] == n).sum()), "seconds": res.seconds, "mb_per_s": res.mb_per_s,
-        "engine": (f"numpy-prefilter/{res.extra['processes']}processes" if "processes" in res.extra
-                   else f"numpy-prefilter/{res.threads}threads"), "tokenizer_version": TOKENIZER_VERSION, "scanned_at": now,
-    } for b, v, n in todo], columns=SCAN_COLUMNS)
+    scans = pd.DataFrame(
+        [
+            {
+                "corpus": corpus,
+                "corpus_version": corpus_version,
+                "scan_id": scan_id,
+                "benchmark": b,
+                "dataset_version": v,
+                "n": int(n),
+                "n_docs": res.n_docs,
+                "n_tokens": res.n_tokens,
+                "n_bytes": res.n_bytes,
+                "n_matches": int((m["n"] == n).sum()),
+                "seconds": res.seconds,
+                "mb_per_s": res.mb_per_s,
+                "engine": (
+                    f"numpy-prefilter/{res.extra['processes']}processes"
+                    if "processes" in res.extra
+                    else f"numpy-prefilter/{res.threads}threads"
+                ),
+                "tokenizer_version": TOKENIZER_VERSION,
+                "scanned_at": now,
+            }
+            for b, v, n in todo
+        ],
+        columns=SCAN_COLUMNS,
+    )
     scans["n"] = scans["n"].astype("int32")
     # matches first, the scan record last: a scan without its record is simply redone
     mp = write_parquet(out, matches_dir(lake, corpus) / f"{corpus_version}__{scan_id}.parquet")

@@ -61,10 +61,19 @@ FORMATS: dict[str, Callable[..., ImportResult]] = {
     "llm-stability": import_llm_stability,
 }
 _ALIASES = {
-    "lm-eval": "lm-eval", "lmeval": "lm-eval", "lm-eval-harness": "lm-eval", "lm-evaluation-harness": "lm-eval",
-    "helm": "helm", "helm-matrix": "helm",
-    "table": "table", "csv": "table", "tsv": "table", "parquet": "table", "jsonl": "table",
-    "llm-stability": "llm-stability", "llmstability": "llm-stability",
+    "lm-eval": "lm-eval",
+    "lmeval": "lm-eval",
+    "lm-eval-harness": "lm-eval",
+    "lm-evaluation-harness": "lm-eval",
+    "helm": "helm",
+    "helm-matrix": "helm",
+    "table": "table",
+    "csv": "table",
+    "tsv": "table",
+    "parquet": "table",
+    "jsonl": "table",
+    "llm-stability": "llm-stability",
+    "llmstability": "llm-stability",
 }
 
 

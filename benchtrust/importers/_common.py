@@ -162,8 +162,17 @@ def letter_answer(value: Any, n_choices: int | None = None, lenient: bool = Fals
 
 def cell_keys(df: pd.DataFrame, fmt: str) -> list[str]:
     """Content key of each imported row (see the module docstring)."""
-    cols = ["model_version", "grid_version", "item_id", "template_id", "fewshot_seed", "permutation_seed",
-            "decoding", "temperature", "sample_idx"]
+    cols = [
+        "model_version",
+        "grid_version",
+        "item_id",
+        "template_id",
+        "fewshot_seed",
+        "permutation_seed",
+        "decoding",
+        "temperature",
+        "sample_idx",
+    ]
     parts = [df[c].astype(object).where(df[c].notna(), None).tolist() for c in cols]
     out = []
     prefix = f"import\x1f{fmt}"
@@ -188,11 +197,25 @@ def finish_predictions(
     """
     out = df.copy()
     base = {
-        "model_version": None, "benchmark": None, "dataset_version": None, "grid_version": None,
-        "task_type": "multiple_choice", "template_id": "default", "n_fewshot": None,
-        "fewshot_seed": 0, "permutation_seed": 0, "decoding": "greedy", "temperature": 0.0, "top_p": None,
-        "sample_idx": 0, "device": None, "dtype": None, "attn_implementation": None, "batch_tokens": None,
-        "library_versions": None, "computed_at": None,
+        "model_version": None,
+        "benchmark": None,
+        "dataset_version": None,
+        "grid_version": None,
+        "task_type": "multiple_choice",
+        "template_id": "default",
+        "n_fewshot": None,
+        "fewshot_seed": 0,
+        "permutation_seed": 0,
+        "decoding": "greedy",
+        "temperature": 0.0,
+        "top_p": None,
+        "sample_idx": 0,
+        "device": None,
+        "dtype": None,
+        "attn_implementation": None,
+        "batch_tokens": None,
+        "library_versions": None,
+        "computed_at": None,
     }
     base.update(defaults or {})
     for col, val in base.items():
@@ -207,12 +230,16 @@ def finish_predictions(
     # primary coordinates (as the grid runner marks them): original answer order, seed 0, first sample —
     # every template there is comparable; the headline is primary and, unless the importer says which
     # template leads, every primary row
-    primary = ((pd.to_numeric(out["permutation_seed"]) == 0) & (pd.to_numeric(out["fewshot_seed"]) == 0)
-               & (pd.to_numeric(out["sample_idx"]) == 0))
+    primary = (
+        (pd.to_numeric(out["permutation_seed"]) == 0)
+        & (pd.to_numeric(out["fewshot_seed"]) == 0)
+        & (pd.to_numeric(out["sample_idx"]) == 0)
+    )
     if "is_primary" not in out.columns:
         out["is_primary"] = primary
-    out["is_headline"] = (out["is_headline"].astype("boolean").fillna(True) if "is_headline" in out.columns
-                          else True) & out["is_primary"].astype(bool)
+    out["is_headline"] = (
+        out["is_headline"].astype("boolean").fillna(True) if "is_headline" in out.columns else True
+    ) & out["is_primary"].astype(bool)
     for col in PREDICTION_COLUMNS:
         if col not in out.columns:
             out[col] = None
@@ -228,9 +255,11 @@ def finish_predictions(
     if dup.any():
         first = out.loc[dup].iloc[0]
         raise ImportFormatError(
-            source, "duplicate_prediction",
+            source,
+            "duplicate_prediction",
             f"{int(dup.sum())} rows share a (model, item, template, seeds, decoding, sample) cell, e.g. model "
-            f"{first['model']!r} item {first['item_id']!r} sample {first['sample_idx']}")
+            f"{first['model']!r} item {first['item_id']!r} sample {first['sample_idx']}",
+        )
     extras = [c for c in extra_columns if c in out.columns and c not in PREDICTION_COLUMNS]
     return out[PREDICTION_COLUMNS + extras].reset_index(drop=True)
 
@@ -251,8 +280,16 @@ def build_items(
     so an imported item with the same content and id as a loaded one gets the same hash.
     """
     it = rows.copy()
-    for col, val in {"task_type": "multiple_choice", "choices": None, "gold": "", "gold_index": -1, "subject": "",
-                     "metadata": "{}", "source_file": "", "source_row": 0}.items():
+    for col, val in {
+        "task_type": "multiple_choice",
+        "choices": None,
+        "gold": "",
+        "gold_index": -1,
+        "subject": "",
+        "metadata": "{}",
+        "source_file": "",
+        "source_row": 0,
+    }.items():
         if col not in it.columns:
             it[col] = [val if not isinstance(val, list) else list(val) for _ in range(len(it))]
     it["choices"] = [list(c) if isinstance(c, (list, tuple, np.ndarray)) else [] for c in it["choices"]]

@@ -60,8 +60,17 @@ from benchtrust.readlimits import LimitError, check_file
 
 __all__ = ["META_COLUMNS", "helm_model_name", "import_helm_matrix"]
 
-META_COLUMNS = ("subject", "helm_row", "mmlu_test_index", "gold", "groundtruth_answer_idx", "question",
-                "error_type", "error_type_in_redux_csv", "error_type_raw")
+META_COLUMNS = (
+    "subject",
+    "helm_row",
+    "mmlu_test_index",
+    "gold",
+    "groundtruth_answer_idx",
+    "question",
+    "error_type",
+    "error_type_in_redux_csv",
+    "error_type_raw",
+)
 
 
 def helm_model_name(column: str) -> str:
@@ -74,8 +83,7 @@ def _int_or_none(v: str) -> int | None:
     return int(v) if v.isdigit() else None
 
 
-def _read_matrix(p: Path, models: Sequence[str] | None,
-                 gold_column: str | None) -> tuple[pd.DataFrame, str, list[str]]:
+def _read_matrix(p: Path, models: Sequence[str] | None, gold_column: str | None) -> tuple[pd.DataFrame, str, list[str]]:
     """The CSV as strings, its gold column and the model columns to read (errors name the file and rule)."""
     try:
         check_file(p)  # regular file within the size limit (benchtrust.readlimits)
@@ -87,8 +95,13 @@ def _read_matrix(p: Path, models: Sequence[str] | None,
         raise ImportFormatError(str(p), "unreadable", str(e)) from None
     if "subject" not in raw.columns:
         raise ImportFormatError(str(p), "missing_column", "no 'subject' column (HELM matrix layout)")
-    gcol = gold_column or ("gold" if "gold" in raw.columns else
-                           "groundtruth_answer_idx" if "groundtruth_answer_idx" in raw.columns else None)
+    gcol = gold_column or (
+        "gold"
+        if "gold" in raw.columns
+        else "groundtruth_answer_idx"
+        if "groundtruth_answer_idx" in raw.columns
+        else None
+    )
     if gcol is None or gcol not in raw.columns:
         raise ImportFormatError(str(p), "missing_column", "no gold column ('gold' or 'groundtruth_answer_idx')")
     model_cols = list(models) if models else [c for c in raw.columns if c not in META_COLUMNS and c != gcol]
@@ -99,8 +112,9 @@ def _read_matrix(p: Path, models: Sequence[str] | None,
     return raw, gcol, model_cols
 
 
-def _gold_answers(p: Path, raw: pd.DataFrame, gcol: str, n_choices: int,
-                  warnings: list[str]) -> tuple[list[str | None], list[int | None], int]:
+def _gold_answers(
+    p: Path, raw: pd.DataFrame, gcol: str, n_choices: int, warnings: list[str]
+) -> tuple[list[str | None], list[int | None], int]:
     """Gold letters and indices per row (letters or indices in the file); a bad gold fails with its row."""
     gold_raw = raw[gcol].str.strip()
     if gcol == "gold":
@@ -110,8 +124,9 @@ def _gold_answers(p: Path, raw: pd.DataFrame, gcol: str, n_choices: int,
     bad_gold = [i for i, (g, gi) in enumerate(zip(gold_raw, gold_idx)) if g != "" and gi is None]
     if bad_gold:
         i = bad_gold[0]
-        raise ImportFormatError(str(p), "bad_gold", f"gold {gold_raw.iloc[i]!r} is not one of the first "
-                                f"{n_choices} letters", row=i + 1)
+        raise ImportFormatError(
+            str(p), "bad_gold", f"gold {gold_raw.iloc[i]!r} is not one of the first {n_choices} letters", row=i + 1
+        )
     gold = [LETTERS[g] if g is not None else None for g in gold_idx]
     n_nogold = sum(g is None for g in gold)
     if n_nogold:
@@ -120,8 +135,9 @@ def _gold_answers(p: Path, raw: pd.DataFrame, gcol: str, n_choices: int,
     return gold, gold_idx, n_nogold
 
 
-def _item_ids(p: Path, raw: pd.DataFrame,
-              warnings: list[str]) -> tuple[pd.Series, list[int | None], list[int | None], list[str]]:
+def _item_ids(
+    p: Path, raw: pd.DataFrame, warnings: list[str]
+) -> tuple[pd.Series, list[int | None], list[int | None], list[str]]:
     """``<subject>-<mmlu_test_index>`` ids (else the HELM row, else the file row); duplicates fail with their row."""
     subj = raw["subject"].str.strip()
     mti = [_int_or_none(v) for v in raw.get("mmlu_test_index", pd.Series([""] * len(raw)))]
@@ -145,26 +161,55 @@ def _item_ids(p: Path, raw: pd.DataFrame,
     return subj, mti, hrow, ids
 
 
-def _items(p: Path, raw: pd.DataFrame, benchmark: str, ids: list[str], gold: list[str | None],
-           gold_idx: list[int | None], subj: pd.Series, mti: list[int | None],
-           hrow: list[int | None]) -> pd.DataFrame:
+def _items(
+    p: Path,
+    raw: pd.DataFrame,
+    benchmark: str,
+    ids: list[str],
+    gold: list[str | None],
+    gold_idx: list[int | None],
+    subj: pd.Series,
+    mti: list[int | None],
+    hrow: list[int | None],
+) -> pd.DataFrame:
     """The canonical items of the matrix (no answer options: HELM's matrix has none)."""
-    item_rows = pd.DataFrame({
-        "benchmark": benchmark, "item_id": ids, "task_type": "multiple_choice",
-        "input": raw["question"] if "question" in raw.columns else "",
-        "choices": [[] for _ in ids], "gold": [g or "" for g in gold],
-        "gold_index": [g if g is not None else -1 for g in gold_idx], "subject": subj,
-        "metadata": [as_json({"helm_row": h, "mmlu_test_index": m}) for h, m in zip(hrow, mti)],
-        "source_file": str(p), "source_row": np.arange(1, len(raw) + 1),
-        "mmlu_test_index": pd.array(mti, dtype="Int64"), "helm_row": pd.array(hrow, dtype="Int64"),
-    })
+    item_rows = pd.DataFrame(
+        {
+            "benchmark": benchmark,
+            "item_id": ids,
+            "task_type": "multiple_choice",
+            "input": raw["question"] if "question" in raw.columns else "",
+            "choices": [[] for _ in ids],
+            "gold": [g or "" for g in gold],
+            "gold_index": [g if g is not None else -1 for g in gold_idx],
+            "subject": subj,
+            "metadata": [as_json({"helm_row": h, "mmlu_test_index": m}) for h, m in zip(hrow, mti)],
+            "source_file": str(p),
+            "source_row": np.arange(1, len(raw) + 1),
+            "mmlu_test_index": pd.array(mti, dtype="Int64"),
+            "helm_row": pd.array(hrow, dtype="Int64"),
+        }
+    )
     return build_items(item_rows, extra_columns=["mmlu_test_index", "helm_row"])
 
 
-def _predictions(raw: pd.DataFrame, model_cols: list[str], gold: list[str | None], ids: list[str],
-                 items: pd.DataFrame, subj: pd.Series, mti: list[int | None], hrow: list[int | None], *,
-                 benchmark: str, dataset_version: str, n_choices: int, template_id: str, n_fewshot: int,
-                 model_version: dict[str, str] | None) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+def _predictions(
+    raw: pd.DataFrame,
+    model_cols: list[str],
+    gold: list[str | None],
+    ids: list[str],
+    items: pd.DataFrame,
+    subj: pd.Series,
+    mti: list[int | None],
+    hrow: list[int | None],
+    *,
+    benchmark: str,
+    dataset_version: str,
+    n_choices: int,
+    template_id: str,
+    n_fewshot: int,
+    model_version: dict[str, str] | None,
+) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     """The matrix in long form, model-major: one greedy prediction per model × item, scored against the gold
     letter (None without gold); returns the frame, the model names and which predictions are valid letters."""
     n_items, n_models = len(raw), len(model_cols)
@@ -177,21 +222,31 @@ def _predictions(raw: pd.DataFrame, model_cols: list[str], gold: list[str | None
     names = [helm_model_name(c) for c in model_cols]
     model_rep = np.repeat(np.array(names, dtype=object), n_items)
     mv = model_version or {}
-    df = pd.DataFrame({
-        "model": model_rep,
-        "model_version": [mv.get(m, m) for m in model_rep] if mv else model_rep,
-        "benchmark": benchmark, "dataset_version": dataset_version,
-        "item_id": np.tile(np.array(ids, dtype=object), n_models),
-        "item_hash": np.tile(items["item_hash"].to_numpy(dtype=object), n_models),
-        "task_type": "multiple_choice", "template_id": template_id, "n_fewshot": n_fewshot,
-        "decoding": "greedy", "temperature": 0.0, "sample_idx": 0,
-        "prediction": preds, "predicted_index": pidx, "gold": gold_rep, "is_correct": correct,
-        "score": np.where(has_gold, valid & (preds == gold_rep), np.nan).astype(float),
-        "generation": preds,
-        "subject": np.tile(subj.to_numpy(dtype=object), n_models),
-        "mmlu_test_index": pd.array(np.tile(np.array(mti, dtype=object), n_models), dtype="Int64"),
-        "helm_row": pd.array(np.tile(np.array(hrow, dtype=object), n_models), dtype="Int64"),
-    })
+    df = pd.DataFrame(
+        {
+            "model": model_rep,
+            "model_version": [mv.get(m, m) for m in model_rep] if mv else model_rep,
+            "benchmark": benchmark,
+            "dataset_version": dataset_version,
+            "item_id": np.tile(np.array(ids, dtype=object), n_models),
+            "item_hash": np.tile(items["item_hash"].to_numpy(dtype=object), n_models),
+            "task_type": "multiple_choice",
+            "template_id": template_id,
+            "n_fewshot": n_fewshot,
+            "decoding": "greedy",
+            "temperature": 0.0,
+            "sample_idx": 0,
+            "prediction": preds,
+            "predicted_index": pidx,
+            "gold": gold_rep,
+            "is_correct": correct,
+            "score": np.where(has_gold, valid & (preds == gold_rep), np.nan).astype(float),
+            "generation": preds,
+            "subject": np.tile(subj.to_numpy(dtype=object), n_models),
+            "mmlu_test_index": pd.array(np.tile(np.array(mti, dtype=object), n_models), dtype="Int64"),
+            "helm_row": pd.array(np.tile(np.array(hrow, dtype=object), n_models), dtype="Int64"),
+        }
+    )
     return df, names, valid
 
 
@@ -231,20 +286,46 @@ def import_helm_matrix(
     items = _items(p, raw, benchmark, ids, gold, gold_idx, subj, mti, hrow)
     dv = dataset_version or dataset_versions_from_items(items)[benchmark]
     items["dataset_version"] = dv
-    warnings.append("items carry no answer options (the HELM matrix has none): join them to the canonical "
-                    "MMLU items on (subject, mmlu_test_index) before loading them as items")
+    warnings.append(
+        "items carry no answer options (the HELM matrix has none): join them to the canonical "
+        "MMLU items on (subject, mmlu_test_index) before loading them as items"
+    )
     n_items = len(raw)
-    df, names, valid = _predictions(raw, model_cols, gold, ids, items, subj, mti, hrow, benchmark=benchmark,
-                                    dataset_version=dv, n_choices=n_choices, template_id=template_id,
-                                    n_fewshot=n_fewshot, model_version=model_version)
+    df, names, valid = _predictions(
+        raw,
+        model_cols,
+        gold,
+        ids,
+        items,
+        subj,
+        mti,
+        hrow,
+        benchmark=benchmark,
+        dataset_version=dv,
+        n_choices=n_choices,
+        template_id=template_id,
+        n_fewshot=n_fewshot,
+        model_version=model_version,
+    )
     invalid = int((~valid).sum())
     if invalid:
         warnings.append(f"{invalid} prediction(s) are not valid answer letters: scored as wrong, kept as written")
     df["grid_version"] = content_version([p], "helm")
     out = finish_predictions(df, "helm", str(p), extra_columns=["subject", "mmlu_test_index", "helm_row"])
     return ImportResult(
-        format="helm", source=str(p), predictions=out, items=items,
-        extra_columns=["subject", "mmlu_test_index", "helm_row"], files=[str(p)], warnings=warnings,
-        meta={"models": names, "model_columns": model_cols, "n_items": n_items, "n_invalid": invalid,
-              "n_without_gold": n_nogold, "gold_column": gcol},
+        format="helm",
+        source=str(p),
+        predictions=out,
+        items=items,
+        extra_columns=["subject", "mmlu_test_index", "helm_row"],
+        files=[str(p)],
+        warnings=warnings,
+        meta={
+            "models": names,
+            "model_columns": model_cols,
+            "n_items": n_items,
+            "n_invalid": invalid,
+            "n_without_gold": n_nogold,
+            "gold_column": gcol,
+        },
     )

@@ -84,10 +84,10 @@ class Ambiguous(LookupError):
 def _paren_patterns(answer: str) -> tuple[re.Pattern[str], ...]:
     esc = answer.replace("(", r"\(").replace(")", r"\)")
     return (
-        re.compile(rf"(T|t)he answer is {esc}"),                                        # 'answer is'
-        re.compile(esc),                                                                 # 'exact_word'
-        re.compile(answer.replace(")", r"\)").replace("(", r"\("), re.IGNORECASE),       # 'case_insensitive'
-        re.compile(answer.replace(")", r"\b").replace("(", r"\b"), re.IGNORECASE),      # 'sub_string'
+        re.compile(rf"(T|t)he answer is {esc}"),  # 'answer is'
+        re.compile(esc),  # 'exact_word'
+        re.compile(answer.replace(")", r"\)").replace("(", r"\("), re.IGNORECASE),  # 'case_insensitive'
+        re.compile(answer.replace(")", r"\b").replace("(", r"\b"), re.IGNORECASE),  # 'sub_string'
     )
 
 
@@ -148,8 +148,11 @@ def parse_answer(task: str, response: str, gts: Iterable[str] = ()) -> tuple[str
     """(parsed answer in the authors' form, status ``ok`` / ``no_answer`` / ``ambiguous``)."""
     kind, answers = _rule(task, gts)
     try:
-        a = (parse_string_answer(response, answers) if kind == "string"
-             else parse_parenthesized_answer(response, answers))
+        a = (
+            parse_string_answer(response, answers)
+            if kind == "string"
+            else parse_parenthesized_answer(response, answers)
+        )
     except Ambiguous:
         return None, "ambiguous"
     return (a, "ok") if a is not None else (None, "no_answer")
@@ -183,13 +186,15 @@ def _files(path: Path) -> tuple[Path, Path, Path | None]:
     questions = folder / "questions.csv"
     for f in (runs, configs):
         if not f.exists():
-            raise ImportFormatError(str(f), "not_found", "llm_stability import needs runs_item_level.csv and "
-                                    "configs.csv in one folder")
+            raise ImportFormatError(
+                str(f), "not_found", "llm_stability import needs runs_item_level.csv and configs.csv in one folder"
+            )
     return runs, configs, questions if questions.exists() else None
 
 
-def _read_runs(path: Path, experiment: str | Iterable[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path,
-                                                                          Path | None]:
+def _read_runs(
+    path: Path, experiment: str | Iterable[str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path, Path | None]:
     """The runs (checked columns and natural-number ids, filtered to ``experiment``) and the configurations;
     errors name the file, the row and the rule."""
     runs_f, cfg_f, q_f = _files(path)
@@ -211,8 +216,9 @@ def _read_runs(path: Path, experiment: str | Iterable[str] | None) -> tuple[pd.D
         bad = ~runs[c].str.fullmatch(r"\d+")
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ImportFormatError(str(runs_f), "bad_value", f"{c} {runs[c].iloc[i]!r} is not a natural number",
-                                    row=int(runs.index[i]) + 1)
+            raise ImportFormatError(
+                str(runs_f), "bad_value", f"{c} {runs[c].iloc[i]!r} is not a natural number", row=int(runs.index[i]) + 1
+            )
 
     return runs, cfg, runs_f, cfg_f, q_f
 
@@ -225,9 +231,12 @@ def _config_info(cfg: pd.DataFrame) -> dict[str, dict[str, Any]]:
         mc = json.loads(r["model_config"])
         mc.pop("rubric_counter", None)
         tc = json.loads(r["task_config"])
-        cinfo[cid] = {"mc_key": hash_obj(mc, 10), "template_id": "llm_stability:" + canonical_json(tc),
-                      "temperature": float(mc.get("temperature", 0.0) or 0.0),
-                      "top_p": mc.get("top_p_k")}
+        cinfo[cid] = {
+            "mc_key": hash_obj(mc, 10),
+            "template_id": "llm_stability:" + canonical_json(tc),
+            "temperature": float(mc.get("temperature", 0.0) or 0.0),
+            "top_p": mc.get("top_p_k"),
+        }
     return cinfo
 
 
@@ -246,25 +255,34 @@ def _predictions(runs: pd.DataFrame, cinfo: dict[str, dict[str, Any]]) -> pd.Dat
     task = runs["task"].to_numpy(dtype=object)
     item_id = [f"{t}-{int(r):05d}" for t, r in zip(task, runs["rubric_id"])]
     temperature = cid.map(lambda c: cinfo[c]["temperature"])
-    df = pd.DataFrame({
-        "model": runs["model"].to_numpy(dtype=object),
-        "model_version": [f"{m}@{cinfo[c]['mc_key']}" for m, c in zip(runs["model"], cid)],
-        "benchmark": task, "grid_version": ["run-" + hash_obj(d, 12) for d in runs["run_dir"]],
-        "item_id": item_id,
-        "task_type": "multiple_choice",
-        "template_id": cid.map(lambda c: cinfo[c]["template_id"]).to_numpy(dtype=object),
-        "decoding": np.where(temperature.to_numpy() > 0, "sample", "greedy"),
-        "temperature": temperature.to_numpy(), "top_p": cid.map(lambda c: cinfo[c]["top_p"]).to_numpy(),
-        "sample_idx": runs["run"].astype(int).to_numpy(),
-        "is_headline": runs["run"].astype(int).to_numpy() == 0,
-        "prediction": [_strip_parens(a) for a in parsed],
-        "predicted_index": [("ABCDEFGHIJK".index(p[1]) if p and len(p) == 3 and p[0] == "(" else None) for p in parsed],
-        "gold": [_strip_parens(g) for g in runs["gt"]],
-        "is_correct": correct, "score": np.asarray(correct, dtype=float),
-        "generation": runs["response"].to_numpy(dtype=object),
-        "experiment": runs["experiment"].to_numpy(dtype=object), "run_dir": runs["run_dir"].to_numpy(dtype=object),
-        "config_id": cid.to_numpy(dtype=object), "answer_status": status,
-    })
+    df = pd.DataFrame(
+        {
+            "model": runs["model"].to_numpy(dtype=object),
+            "model_version": [f"{m}@{cinfo[c]['mc_key']}" for m, c in zip(runs["model"], cid)],
+            "benchmark": task,
+            "grid_version": ["run-" + hash_obj(d, 12) for d in runs["run_dir"]],
+            "item_id": item_id,
+            "task_type": "multiple_choice",
+            "template_id": cid.map(lambda c: cinfo[c]["template_id"]).to_numpy(dtype=object),
+            "decoding": np.where(temperature.to_numpy() > 0, "sample", "greedy"),
+            "temperature": temperature.to_numpy(),
+            "top_p": cid.map(lambda c: cinfo[c]["top_p"]).to_numpy(),
+            "sample_idx": runs["run"].astype(int).to_numpy(),
+            "is_headline": runs["run"].astype(int).to_numpy() == 0,
+            "prediction": [_strip_parens(a) for a in parsed],
+            "predicted_index": [
+                ("ABCDEFGHIJK".index(p[1]) if p and len(p) == 3 and p[0] == "(" else None) for p in parsed
+            ],
+            "gold": [_strip_parens(g) for g in runs["gt"]],
+            "is_correct": correct,
+            "score": np.asarray(correct, dtype=float),
+            "generation": runs["response"].to_numpy(dtype=object),
+            "experiment": runs["experiment"].to_numpy(dtype=object),
+            "run_dir": runs["run_dir"].to_numpy(dtype=object),
+            "config_id": cid.to_numpy(dtype=object),
+            "answer_status": status,
+        }
+    )
     return df
 
 
@@ -278,16 +296,23 @@ def _items(runs: pd.DataFrame, runs_f: Path, q_f: Path | None) -> pd.DataFrame:
         if col is not None:
             for t, r, s in zip(q["task"], q["rubric_id"], q[col]):
                 text.setdefault((t, r), s)
-    return build_items(pd.DataFrame({
-        "benchmark": keys["task"].to_numpy(),
-        "item_id": [f"{t}-{int(r):05d}" for t, r in zip(keys["task"], keys["rubric_id"])],
-        "task_type": "multiple_choice",
-        "input": [text.get((t, r), "") for t, r in zip(keys["task"], keys["rubric_id"])],
-        "choices": [[] for _ in range(len(keys))], "gold": [_strip_parens(g) for g in keys["gt"]],
-        "gold_index": [("ABCDEFGHIJK".index(g[1]) if len(g) == 3 and g[0] == "(" else -1) for g in keys["gt"]],
-        "subject": keys["task"].to_numpy(), "metadata": [json.dumps({"rubric_id": int(r)}) for r in keys["rubric_id"]],
-        "source_file": str(q_f or runs_f), "source_row": 0,
-    }))
+    return build_items(
+        pd.DataFrame(
+            {
+                "benchmark": keys["task"].to_numpy(),
+                "item_id": [f"{t}-{int(r):05d}" for t, r in zip(keys["task"], keys["rubric_id"])],
+                "task_type": "multiple_choice",
+                "input": [text.get((t, r), "") for t, r in zip(keys["task"], keys["rubric_id"])],
+                "choices": [[] for _ in range(len(keys))],
+                "gold": [_strip_parens(g) for g in keys["gt"]],
+                "gold_index": [("ABCDEFGHIJK".index(g[1]) if len(g) == 3 and g[0] == "(" else -1) for g in keys["gt"]],
+                "subject": keys["task"].to_numpy(),
+                "metadata": [json.dumps({"rubric_id": int(r)}) for r in keys["rubric_id"]],
+                "source_file": str(q_f or runs_f),
+                "source_row": 0,
+            }
+        )
+    )
 
 
 def import_llm_stability(
@@ -317,7 +342,12 @@ def import_llm_stability(
     if n_amb or n_none:
         warnings.append(f"{n_none} response(s) without a parsable answer, {n_amb} ambiguous: scored as wrong")
     return ImportResult(
-        format="llm-stability", source=str(path), predictions=out, items=items, extra_columns=extras,
-        files=[str(runs_f), str(cfg_f)] + ([str(q_f)] if q_f else []), warnings=warnings,
+        format="llm-stability",
+        source=str(path),
+        predictions=out,
+        items=items,
+        extra_columns=extras,
+        files=[str(runs_f), str(cfg_f)] + ([str(q_f)] if q_f else []),
+        warnings=warnings,
         meta={"experiments": sorted(runs["experiment"].unique()), "n_no_answer": n_none, "n_ambiguous": n_amb},
     )

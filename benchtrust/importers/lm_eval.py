@@ -76,8 +76,8 @@ def _task_of(path: Path) -> tuple[str, str | None]:
     m = SAMPLES_NAME.match(path.name)
     if m:
         return m.group("task"), m.group("date")
-    stem = path.name[:-len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
-    return (stem[len("samples_"):] if stem.startswith("samples_") else stem), None
+    stem = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
+    return (stem[len("samples_") :] if stem.startswith("samples_") else stem), None
 
 
 def _results_for(folder: Path) -> dict[str, Any]:
@@ -107,8 +107,11 @@ def _arguments(args: Any) -> list[list[Any]]:
         out = []
         for k in sorted(args, key=lambda s: int(re.sub(r"\D", "", s) or 0)):
             a = args[k]
-            out.append([a[j] for j in sorted(a, key=lambda s: int(re.sub(r"\D", "", s) or 0))]
-                       if isinstance(a, dict) else list(a))
+            out.append(
+                [a[j] for j in sorted(a, key=lambda s: int(re.sub(r"\D", "", s) or 0))]
+                if isinstance(a, dict)
+                else list(a)
+            )
         return out
     if isinstance(args, list):
         return [list(a) if isinstance(a, (list, tuple)) else [a] for a in args]
@@ -137,8 +140,9 @@ def _parse_line(text: str, file: str, line: int) -> dict[str, Any]:
     try:
         rec = loads_record(text)
     except json.JSONDecodeError as e:
-        raise ImportFormatError(file, "bad_json", f"not a JSON object ({e.msg} at column {e.colno})",
-                                line=line) from None
+        raise ImportFormatError(
+            file, "bad_json", f"not a JSON object ({e.msg} at column {e.colno})", line=line
+        ) from None
     except RecordError as e:  # duplicate keys, nesting, too many fields (benchtrust.readlimits)
         raise ImportFormatError(file, e.rule, e.detail, line=line) from None
     if not isinstance(rec, dict):
@@ -149,8 +153,16 @@ def _parse_line(text: str, file: str, line: int) -> dict[str, Any]:
     return rec
 
 
-def _multiple_choice_fields(rec: dict[str, Any], args: list[Any], fr: list[Any], doc: dict[str, Any], target: Any,
-                            file: str, line: int, metric: str | None) -> dict[str, Any]:
+def _multiple_choice_fields(
+    rec: dict[str, Any],
+    args: list[Any],
+    fr: list[Any],
+    doc: dict[str, Any],
+    target: Any,
+    file: str,
+    line: int,
+    metric: str | None,
+) -> dict[str, Any]:
     """A log-likelihood record over options: the argmax option, the gold index (from an index, a continuation,
     an option text or a letter), the options' probabilities and lm-eval's own verdict when it has one."""
     try:
@@ -161,8 +173,11 @@ def _multiple_choice_fields(rec: dict[str, Any], args: list[Any], fr: list[Any],
     doc_choices = doc.get("choices")
     # item options: the doc's option texts when it has one per request (MMLU: the continuations are
     # just " A".." D"), else the continuations themselves
-    choices = ([str(c) for c in doc_choices] if isinstance(doc_choices, list) and len(doc_choices) == len(args)
-               else continuations)
+    choices = (
+        [str(c) for c in doc_choices]
+        if isinstance(doc_choices, list) and len(doc_choices) == len(args)
+        else continuations
+    )
     gi = None
     t = str(target).strip() if target is not None else ""
     if re.fullmatch(r"\d+", t) and int(t) < len(choices):
@@ -178,18 +193,27 @@ def _multiple_choice_fields(rec: dict[str, Any], args: list[Any], fr: list[Any],
     probs /= probs.sum()
     verdict = _binary(rec.get(metric or "acc"))
     return dict(
-        task_type="multiple_choice", decoding="loglikelihood", temperature=0.0,
-        prediction=LETTERS[pred], predicted_index=pred, choices=choices,
-        gold=LETTERS[gi] if gi is not None else None, gold_index=gi if gi is not None else -1,
+        task_type="multiple_choice",
+        decoding="loglikelihood",
+        temperature=0.0,
+        prediction=LETTERS[pred],
+        predicted_index=pred,
+        choices=choices,
+        gold=LETTERS[gi] if gi is not None else None,
+        gold_index=gi if gi is not None else -1,
         is_correct=verdict if verdict is not None else (pred == gi if gi is not None else None),
-        score=float(lp[pred]), p_correct=float(probs[gi]) if gi is not None else None,
-        logprob_gold=float(lp[gi]) if gi is not None else None, option_logprobs=[float(x) for x in lp],
-        generation=None, context=args[0][0],
+        score=float(lp[pred]),
+        p_correct=float(probs[gi]) if gi is not None else None,
+        logprob_gold=float(lp[gi]) if gi is not None else None,
+        option_logprobs=[float(x) for x in lp],
+        generation=None,
+        context=args[0][0],
     )
 
 
-def _generation_fields(rec: dict[str, Any], args: list[Any], fr: Any, target: Any, metrics: list[Any],
-                       metric: str | None) -> dict[str, Any]:
+def _generation_fields(
+    rec: dict[str, Any], args: list[Any], fr: Any, target: Any, metrics: list[Any], metric: str | None
+) -> dict[str, Any]:
     """A generation (or single log-likelihood) record: the filtered response, greedy or sampled decoding from the
     generation arguments, and the score of ``metric`` (else the first binary metric)."""
     first = fr[0] if isinstance(fr, list) and fr else fr
@@ -211,11 +235,20 @@ def _generation_fields(rec: dict[str, Any], args: list[Any], fr: Any, target: An
     except (TypeError, ValueError):
         score = None
     return dict(
-        task_type="generation", decoding="sample" if sample else "greedy",
+        task_type="generation",
+        decoding="sample" if sample else "greedy",
         temperature=float(temp or 0.0) if sample else 0.0,
-        prediction=None if first is None else str(first), predicted_index=None, choices=[],
-        gold=None if target is None else str(target), gold_index=-1, is_correct=_binary(val),
-        score=score, p_correct=None, logprob_gold=None, option_logprobs=None, generation=gen,
+        prediction=None if first is None else str(first),
+        predicted_index=None,
+        choices=[],
+        gold=None if target is None else str(target),
+        gold_index=-1,
+        is_correct=_binary(val),
+        score=score,
+        p_correct=None,
+        logprob_gold=None,
+        option_logprobs=None,
+        generation=gen,
         context=args[0][0] if args and args[0] else "",
     )
 
@@ -230,8 +263,13 @@ def _row_from(rec: dict[str, Any], task: str, file: str, line: int, metric: str 
     target = rec.get("target")
     metrics = list(rec.get("metrics") or [])
     row: dict[str, Any] = {"_filter": str(rec.get("filter", "none")), "_metrics": metrics}
-    mc = (len(args) >= 2 and all(len(a) == 2 and isinstance(a[1], str) for a in args)
-          and isinstance(fr, list) and len(fr) == len(args) and all(_is_ll_pair(x) for x in fr))
+    mc = (
+        len(args) >= 2
+        and all(len(a) == 2 and isinstance(a[1], str) for a in args)
+        and isinstance(fr, list)
+        and len(fr) == len(args)
+        and all(_is_ll_pair(x) for x in fr)
+    )
     if mc:
         row.update(_multiple_choice_fields(rec, args, fr, doc, target, file, line, metric))
     else:
@@ -245,10 +283,16 @@ def _row_from(rec: dict[str, Any], task: str, file: str, line: int, metric: str 
     question = next((doc[k] for k in _QUESTION_KEYS if isinstance(doc.get(k), str) and doc[k].strip()), None)
     is_mmlu = task.startswith("mmlu") and subject is not None
     row.update(
-        doc_id=doc_id, subject=subject or "", input=question or row["context"] or "",
+        doc_id=doc_id,
+        subject=subject or "",
+        input=question or row["context"] or "",
         item_id=f"{subject}-{doc_id:05d}" if is_mmlu else f"{task}-{doc_id:05d}",
-        mmlu_test_index=doc_id if is_mmlu else None, task=task, is_mmlu=is_mmlu,
-        doc_hash=rec.get("doc_hash"), prompt_hash=rec.get("prompt_hash"), source_line=line,
+        mmlu_test_index=doc_id if is_mmlu else None,
+        task=task,
+        is_mmlu=is_mmlu,
+        doc_hash=rec.get("doc_hash"),
+        prompt_hash=rec.get("prompt_hash"),
+        source_line=line,
     )
     return row
 
@@ -260,12 +304,17 @@ def _sample_files(p: Path) -> list[Path]:
         files = sorted(p.rglob("samples_*.jsonl"))
         if files:
             return files
-        raise ImportFormatError(str(p), "no_samples", "no samples_<task>_<date>.jsonl file below this folder "
-                                "(run lm_eval with --log_samples --output_path)")
+        raise ImportFormatError(
+            str(p),
+            "no_samples",
+            "no samples_<task>_<date>.jsonl file below this folder (run lm_eval with --log_samples --output_path)",
+        )
     raise ImportFormatError(str(p), "not_found", "no such file or folder")
 
 
-def _file_rows(f: Path, task: str, date: Any, name: str, filter: str | None, metric: str | None) -> list[dict[str, Any]]:
+def _file_rows(
+    f: Path, task: str, date: Any, name: str, filter: str | None, metric: str | None
+) -> list[dict[str, Any]]:
     """The rows of one samples file (bounded lines, UTF-8, ``filter`` applied); errors name the file and line."""
     file_rows = []
     try:
@@ -275,13 +324,15 @@ def _file_rows(f: Path, task: str, date: Any, name: str, filter: str | None, met
     with f.open("rb") as fh:
         for ln, raw in iter_lines_bounded(fh):
             if raw is None:
-                raise ImportFormatError(str(f), "record_too_large",
-                                        f"line longer than {LIMITS.max_record_bytes:,} bytes", line=ln)
+                raise ImportFormatError(
+                    str(f), "record_too_large", f"line longer than {LIMITS.max_record_bytes:,} bytes", line=ln
+                )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise ImportFormatError(str(f), "encoding", f"line is not UTF-8: {e.reason} at byte {e.start}",
-                                        line=ln) from None
+                raise ImportFormatError(
+                    str(f), "encoding", f"line is not UTF-8: {e.reason} at byte {e.start}", line=ln
+                ) from None
             if not text.strip():
                 continue
             rec = _parse_line(text, str(f), ln)
@@ -296,15 +347,25 @@ def _file_rows(f: Path, task: str, date: Any, name: str, filter: str | None, met
 def _items(df: pd.DataFrame) -> pd.DataFrame:
     """One item per (benchmark, item_id); the first filter's line carries it."""
     first = df.drop_duplicates(["benchmark", "item_id"])
-    item_rows = pd.DataFrame({
-        "benchmark": first["benchmark"], "item_id": first["item_id"], "task_type": first["task_type"],
-        "input": first["input"], "choices": first["choices"], "gold": first["gold"].fillna(""),
-        "gold_index": first["gold_index"], "subject": first["subject"],
-        "metadata": [as_json({"task": t, "doc_id": d, "doc_hash": h, "prompt_hash": ph})
-                     for t, d, h, ph in zip(first["task"], first["doc_id"], first["doc_hash"], first["prompt_hash"])],
-        "source_file": first["source_file"], "source_row": first["source_line"],
-        "mmlu_test_index": pd.array(first["mmlu_test_index"].tolist(), dtype="Int64"),
-    })
+    item_rows = pd.DataFrame(
+        {
+            "benchmark": first["benchmark"],
+            "item_id": first["item_id"],
+            "task_type": first["task_type"],
+            "input": first["input"],
+            "choices": first["choices"],
+            "gold": first["gold"].fillna(""),
+            "gold_index": first["gold_index"],
+            "subject": first["subject"],
+            "metadata": [
+                as_json({"task": t, "doc_id": d, "doc_hash": h, "prompt_hash": ph})
+                for t, d, h, ph in zip(first["task"], first["doc_id"], first["doc_hash"], first["prompt_hash"])
+            ],
+            "source_file": first["source_file"],
+            "source_row": first["source_line"],
+            "mmlu_test_index": pd.array(first["mmlu_test_index"].tolist(), dtype="Int64"),
+        }
+    )
     return build_items(item_rows, extra_columns=["mmlu_test_index"])
 
 
@@ -374,8 +435,16 @@ def import_lm_eval(
     df["grid_version"] = content_version(files, "lm-eval")
     out = finish_predictions(df, "lm-eval", str(root), extra_columns=extras)
     return ImportResult(
-        format="lm-eval", source=str(root), predictions=out, items=items, extra_columns=extras,
-        files=[str(f) for f in files], warnings=warnings,
-        meta={"tasks": sorted(df["task"].unique()), "models": sorted(set(meta_models.values())),
-              "filters": sorted(df["_filter"].unique())},
+        format="lm-eval",
+        source=str(root),
+        predictions=out,
+        items=items,
+        extra_columns=extras,
+        files=[str(f) for f in files],
+        warnings=warnings,
+        meta={
+            "tasks": sorted(df["task"].unique()),
+            "models": sorted(set(meta_models.values())),
+            "filters": sorted(df["_filter"].unique()),
+        },
     )

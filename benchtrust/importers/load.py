@@ -30,8 +30,9 @@ def write_import(res: ImportResult, predictions: pd.DataFrame, lake_root: Path) 
             path = lake.items_path(lake_root, str(bench), folder_name(str(dv)))
             if not path.exists():
                 written.append(lake.write_parquet(grp.reset_index(drop=True), path))
-    for (bench, model, mv, dv), grp in predictions.groupby(["benchmark", "model", "model_version", "dataset_version"],
-                                                           sort=True, dropna=False):
+    for (bench, model, mv, dv), grp in predictions.groupby(
+        ["benchmark", "model", "model_version", "dataset_version"], sort=True, dropna=False
+    ):
         path = lake.predictions_path(lake_root, str(bench), str(model), folder_name(str(mv)), folder_name(str(dv)))
         written.append(lake.write_parquet(grp.assign(written_at=now).reset_index(drop=True), path))
     return written

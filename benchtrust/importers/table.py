@@ -105,8 +105,9 @@ def _read(p: Path) -> pd.DataFrame:
 
             n_cols = len(pq.read_schema(p).names)
             if n_cols > LIMITS.max_fields:
-                raise ImportFormatError(str(p), "too_many_columns",
-                                        f"{n_cols:,} columns > the limit of {LIMITS.max_fields:,}")
+                raise ImportFormatError(
+                    str(p), "too_many_columns", f"{n_cols:,} columns > the limit of {LIMITS.max_fields:,}"
+                )
             return pd.read_parquet(p)
         if suffix in (".jsonl", ".ndjson"):
             return _read_jsonl(p)
@@ -135,8 +136,9 @@ def _read_jsonl(p: Path) -> pd.DataFrame:
     with open(p, "rb") as fh:
         for ln, raw in iter_lines_bounded(fh):
             if raw is None:
-                raise ImportFormatError(str(p), "record_too_large", f"line longer than {LIMITS.max_record_bytes:,} "
-                                        "bytes", line=ln)
+                raise ImportFormatError(
+                    str(p), "record_too_large", f"line longer than {LIMITS.max_record_bytes:,} bytes", line=ln
+                )
             if not raw.strip():
                 continue
             try:
@@ -233,8 +235,9 @@ def _choices(v: Any, file: str, row: int) -> list[str]:
     return [str(x) for x in out]
 
 
-def _row(get: dict[str, list[Any]], cols: dict[str, str], i: int, file: str, default_bench: str,
-         model_version: str | None) -> dict[str, Any]:
+def _row(
+    get: dict[str, list[Any]], cols: dict[str, str], i: int, file: str, default_bench: str, model_version: str | None
+) -> dict[str, Any]:
     """Row ``i`` of the file as a canonical prediction (item id from the text when absent, answer indices from the
     gold letter or the choices, correctness when no column gives it); errors name the file, row and rule."""
     r = i + 1
@@ -268,25 +271,31 @@ def _row(get: dict[str, list[Any]], cols: dict[str, str], i: int, file: str, def
         pidx = choices.index(pred)
     decoding = _text(get["decoding"][i]) if "decoding" in get else None
     if decoding is not None and decoding not in ("greedy", "sample", "loglikelihood"):
-        raise ImportFormatError(file, "bad_value", f"decoding {decoding!r} is not greedy/sample/loglikelihood",
-                                row=r)
+        raise ImportFormatError(file, "bad_value", f"decoding {decoding!r} is not greedy/sample/loglikelihood", row=r)
     return {
         "model": model,
         "model_version": (_text(get["model_version"][i]) if "model_version" in get else None) or model_version,
         "benchmark": (_text(get["benchmark"][i]) if "benchmark" in get else None) or default_bench,
-        "item_id": item_id, "input": text, "choices": choices, "gold": gold, "gold_index": gidx,
+        "item_id": item_id,
+        "input": text,
+        "choices": choices,
+        "gold": gold,
+        "gold_index": gidx,
         "subject": (_text(get["subject"][i]) if "subject" in get else None) or "",
-        "task_type": "multiple_choice" if choices or (gold is not None and len(gold) == 1 and gidx >= 0)
+        "task_type": "multiple_choice"
+        if choices or (gold is not None and len(gold) == 1 and gidx >= 0)
         else "generation",
         "template_id": (_text(get["template"][i]) if "template" in get else None) or "default",
         "fewshot_seed": _natural(get["seed"][i], file, r, cols.get("seed", "seed")) if "seed" in get else 0,
-        "permutation_seed": (_natural(get["permutation_seed"][i], file, r, "permutation_seed")
-                             if "permutation_seed" in get else 0),
+        "permutation_seed": (
+            _natural(get["permutation_seed"][i], file, r, "permutation_seed") if "permutation_seed" in get else 0
+        ),
         "sample_idx": _natural(get["run"][i], file, r, cols.get("run", "run")) if "run" in get else 0,
         "decoding": decoding or "greedy",
-        "temperature": (_float(get["temperature"][i], file, r, "temperature") if "temperature" in get
-                        else None) or 0.0,
-        "prediction": pred, "predicted_index": pidx, "is_correct": correct,
+        "temperature": (_float(get["temperature"][i], file, r, "temperature") if "temperature" in get else None) or 0.0,
+        "prediction": pred,
+        "predicted_index": pidx,
+        "is_correct": correct,
         "score": _float(get["score"][i], file, r, "score") if "score" in get else None,
         "p_correct": _float(get["p_correct"][i], file, r, "p_correct") if "p_correct" in get else None,
         "source_row": r,
@@ -297,8 +306,12 @@ def _frame(rows: list[dict[str, Any]], file: str) -> pd.DataFrame:
     """The rows as a frame with the headline cells marked; a p_correct outside [0, 1] fails with its row."""
     df = pd.DataFrame(rows)
     first_template = df["template_id"].iloc[0]
-    df["is_headline"] = ((df["template_id"] == first_template) & (df["fewshot_seed"] == 0)
-                         & (df["permutation_seed"] == 0) & (df["sample_idx"] == 0))
+    df["is_headline"] = (
+        (df["template_id"] == first_template)
+        & (df["fewshot_seed"] == 0)
+        & (df["permutation_seed"] == 0)
+        & (df["sample_idx"] == 0)
+    )
     bad_p = df["p_correct"].notna() & ~df["p_correct"].between(0.0, 1.0)
     if bad_p.any():
         r = int(df.loc[bad_p, "source_row"].iloc[0])
@@ -306,8 +319,9 @@ def _frame(rows: list[dict[str, Any]], file: str) -> pd.DataFrame:
     return df
 
 
-def _items_and_versions(df: pd.DataFrame, has_text: bool, file: str, dataset_version: str | None,
-                        warnings: list[str]) -> pd.DataFrame | None:
+def _items_and_versions(
+    df: pd.DataFrame, has_text: bool, file: str, dataset_version: str | None, warnings: list[str]
+) -> pd.DataFrame | None:
     """Items where the file has text (the first text of an item wins; a conflict is a warning), and the dataset
     version and item hash of every row, in place (the version from the item ids when there is no text)."""
     if has_text:
@@ -316,13 +330,23 @@ def _items_and_versions(df: pd.DataFrame, has_text: bool, file: str, dataset_ver
         if (conflicting > 1).any():
             b, iid = conflicting[conflicting > 1].index[0]
             warnings.append(f"item {iid!r} of {b!r} has different input texts in different rows; the first is kept")
-        items = build_items(pd.DataFrame({
-            "benchmark": first["benchmark"], "item_id": first["item_id"], "task_type": first["task_type"],
-            "input": first["input"].fillna(""), "choices": first["choices"], "gold": first["gold"].fillna(""),
-            "gold_index": first["gold_index"], "subject": first["subject"],
-            "metadata": [as_json({}) for _ in range(len(first))], "source_file": file,
-            "source_row": first["source_row"],
-        }))
+        items = build_items(
+            pd.DataFrame(
+                {
+                    "benchmark": first["benchmark"],
+                    "item_id": first["item_id"],
+                    "task_type": first["task_type"],
+                    "input": first["input"].fillna(""),
+                    "choices": first["choices"],
+                    "gold": first["gold"].fillna(""),
+                    "gold_index": first["gold_index"],
+                    "subject": first["subject"],
+                    "metadata": [as_json({}) for _ in range(len(first))],
+                    "source_file": file,
+                    "source_row": first["source_row"],
+                }
+            )
+        )
         dv = dataset_versions_from_items(items)
         if dataset_version:
             items["dataset_version"] = dataset_version
@@ -372,7 +396,12 @@ def import_table(
     except ImportFormatError as e:
         raise ImportFormatError(file, e.rule, e.detail) from None
     return ImportResult(
-        format="table", source=file, predictions=out, items=items, extra_columns=["subject", "source_row"],
-        files=[file], warnings=warnings,
+        format="table",
+        source=file,
+        predictions=out,
+        items=items,
+        extra_columns=["subject", "source_row"],
+        files=[file],
+        warnings=warnings,
         meta={"columns": cols, "rows": n},
     )

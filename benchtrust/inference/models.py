@@ -35,5 +35,9 @@ def build_engine(model: ResolvedModel, numeric: dict[str, Any] | None = None):
         return OpenAICompatibleEngine(urls, model.revision or model.name, api_key=key, **opts)
     from benchtrust.inference.transformers_engine import TransformersEngine
 
-    return TransformersEngine(model, dtype=numeric.get("dtype"), attn_implementation=numeric.get("attn_implementation"),
-                              token_budget=numeric.get("token_budget"))
+    return TransformersEngine(
+        model,
+        dtype=numeric.get("dtype"),
+        attn_implementation=numeric.get("attn_implementation"),
+        token_budget=numeric.get("token_budget"),
+    )

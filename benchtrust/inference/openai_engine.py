@@ -76,9 +76,20 @@ class Replica:
 
 
 class OpenAICompatibleEngine:
-    def __init__(self, base_url: str | Sequence[str], model: str, api_key: str | None = None, timeout: float = 60.0,
-                 max_retries: int = 3, backoff: float = 0.5, chat: bool = False, max_in_flight_per_replica: int = 4,
-                 max_backoff: float = 30.0, max_retry_after: float = 60.0, unhealthy_seconds: float = 30.0):
+    def __init__(
+        self,
+        base_url: str | Sequence[str],
+        model: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        chat: bool = False,
+        max_in_flight_per_replica: int = 4,
+        max_backoff: float = 30.0,
+        max_retry_after: float = 60.0,
+        unhealthy_seconds: float = 30.0,
+    ):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         urls = list(dict.fromkeys(u.rstrip("/") for u in urls))
         if not urls:
@@ -106,8 +117,13 @@ class OpenAICompatibleEngine:
 
     def provenance(self) -> dict[str, Any]:
         device = f"http:{self.base_url}" + (f" (+{len(self.replicas) - 1} replicas)" if len(self.replicas) > 1 else "")
-        return {"device": device, "dtype": "remote", "attn_implementation": "remote",
-                "token_budget": None, "library_versions": {"engine": "openai-compatible", "model": self.model_name}}
+        return {
+            "device": device,
+            "dtype": "remote",
+            "attn_implementation": "remote",
+            "token_budget": None,
+            "library_versions": {"engine": "openai-compatible", "model": self.model_name},
+        }
 
     # -- replica choice -------------------------------------------------------------------------------------
     def _acquire(self) -> Replica:
@@ -168,8 +184,7 @@ class OpenAICompatibleEngine:
         for attempt in range(self.max_retries + 1):
             if attempt and last is not None and last.retry_after is None:
                 # a connection error with another healthy replica left is retried there at once
-                other_healthy = last.connection and any(
-                    r.down_until <= time.monotonic() for r in self.replicas)
+                other_healthy = last.connection and any(r.down_until <= time.monotonic() for r in self.replicas)
                 if not other_healthy:
                     time.sleep(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
             r = self._acquire()
@@ -187,8 +202,9 @@ class OpenAICompatibleEngine:
         assert last is not None
         raise EngineHTTPError(f"gave up after {self.max_retries + 1} attempts: {last.error}")
 
-    def _map(self, fn: Callable[[Any], Any], jobs: Sequence[Any],
-             on_done: Callable[[int], None] | None = None) -> list[Any]:
+    def _map(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], on_done: Callable[[int], None] | None = None
+    ) -> list[Any]:
         """``fn`` over ``jobs`` with at most ``concurrency`` in flight; results in input order. The first
         error cancels what has not started and is raised."""
         if len(jobs) <= 1 or self.concurrency == 1:
@@ -199,8 +215,9 @@ class OpenAICompatibleEngine:
                     on_done(i)
             return res
         out: list[Any] = [None] * len(jobs)
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs)),
-                                thread_name_prefix="openai-engine") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(self.concurrency, len(jobs)), thread_name_prefix="openai-engine"
+        ) as pool:
             futs: dict[Future, int] = {pool.submit(fn, j): i for i, j in enumerate(jobs)}
             pending = set(futs)
             while pending:
@@ -218,19 +235,31 @@ class OpenAICompatibleEngine:
     # -- engine interface -----------------------------------------------------------------------------------
     def _score_option(self, job: tuple[str, str]) -> OptionScore:
         ctx, cont = job
-        res = self._post("/v1/completions", {"model": self.model_name, "prompt": ctx + cont, "max_tokens": 0,
-                                             "echo": True, "logprobs": 1, "temperature": 0.0})
+        res = self._post(
+            "/v1/completions",
+            {
+                "model": self.model_name,
+                "prompt": ctx + cont,
+                "max_tokens": 0,
+                "echo": True,
+                "logprobs": 1,
+                "temperature": 0.0,
+            },
+        )
         lp = res["choices"][0]["logprobs"]
         idx = [i for i, off in enumerate(lp["text_offset"]) if off >= len(ctx)]
         if not idx:
             raise EngineHTTPError("server returned no tokens for the continuation")
         toks = [float(lp["token_logprobs"][i]) for i in idx]
         top = lp.get("top_logprobs") or [None] * len(lp["tokens"])
-        greedy = all(top[i] is not None and max(top[i].items(), key=lambda kv: kv[1])[0] == lp["tokens"][i]
-                     for i in idx)
+        greedy = all(
+            top[i] is not None and max(top[i].items(), key=lambda kv: kv[1])[0] == lp["tokens"][i] for i in idx
+        )
         return OptionScore(sum(toks), toks, greedy)
 
-    def score(self, requests: Sequence[tuple], progress: Callable[[int], None] | None = None) -> list[list[OptionScore]]:
+    def score(
+        self, requests: Sequence[tuple], progress: Callable[[int], None] | None = None
+    ) -> list[list[OptionScore]]:
         jobs = [(req[0], cont) for req in requests for cont in req[1]]
         owner = [qi for qi, req in enumerate(requests) for _ in req[1]]
         left = [len(req[1]) for req in requests]
@@ -244,14 +273,27 @@ class OpenAICompatibleEngine:
         out: list[list[OptionScore]] = []
         pos = 0
         for req in requests:
-            out.append(flat[pos: pos + len(req[1])])
+            out.append(flat[pos : pos + len(req[1])])
             pos += len(req[1])
         return out
 
-    def generate(self, prompt: str, max_new_tokens: int = 128, stop: Sequence[str] = (), do_sample: bool = False,
-                 temperature: float = 1.0, top_p: float = 1.0, seed: int = 0) -> str:
-        params = {"model": self.model_name, "max_tokens": max_new_tokens, "temperature": temperature if do_sample else 0.0,
-                  "top_p": top_p if do_sample else 1.0, "seed": seed}
+    def generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 128,
+        stop: Sequence[str] = (),
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+    ) -> str:
+        params = {
+            "model": self.model_name,
+            "max_tokens": max_new_tokens,
+            "temperature": temperature if do_sample else 0.0,
+            "top_p": top_p if do_sample else 1.0,
+            "seed": seed,
+        }
         if stop:
             params["stop"] = list(stop)[:4]  # the OpenAI API takes at most 4 stop sequences
         if self.chat:

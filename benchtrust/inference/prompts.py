@@ -85,8 +85,13 @@ def _check_widths(fmt: Any, args: Any = ()) -> None:
         for m in _WIDTH.finditer(fmt):
             _too_long(int(m.group(1)))
         if "*" in fmt or re.search(r"\{[^{}]*\{", fmt):
-            vals = list(args.values()) if isinstance(args, dict) else list(args) if isinstance(args, (tuple, list)) \
+            vals = (
+                list(args.values())
+                if isinstance(args, dict)
+                else list(args)
+                if isinstance(args, (tuple, list))
                 else [args]
+            )
             for v in vals:
                 if isinstance(v, int):
                     _too_long(abs(v))
@@ -147,7 +152,6 @@ class _LimitedEnvironment(SandboxedEnvironment):
             _too_long(len(owner) + (len(added) if name == "extend" and hasattr(added, "__len__") else 1))
         return super().call(__context, __obj, *args, **kwargs)
 
-
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """``str.format`` / ``format_map`` (wrapped when the attribute is read): check the widths first."""
         wrapped = super().wrap_str_format(value)
@@ -187,7 +191,7 @@ def _wrap_filter(name: str, f: Callable[..., Any], width_arg: int) -> Callable[.
         if name == "format":
             _check_widths(args[0] if args else "", [*args[1:], *kwargs.values()])
         elif name == "replace":
-            v, old, new = (list(args[width_arg - 1:width_arg + 2]) + ["", "", ""])[:3]
+            v, old, new = (list(args[width_arg - 1 : width_arg + 2]) + ["", "", ""])[:3]
             if isinstance(old, str) and isinstance(new, str):
                 _too_long(len(str(v)) + str(v).count(old) * len(new))
         elif len(args) > width_arg and isinstance(args[width_arg], int):
@@ -252,8 +256,9 @@ def _choices(item: dict[str, Any], choices: Sequence[str] | None) -> list[str]:
 
 def render_prompt(t: Template, item: dict[str, Any], choices: Sequence[str] | None = None) -> str:
     ch = _choices(item, choices)
-    return _render(t, t.prompt, input=item["input"], choices=ch, labels=LETTERS[: len(ch)],
-                   subject=item.get("subject", ""))
+    return _render(
+        t, t.prompt, input=item["input"], choices=ch, labels=LETTERS[: len(ch)], subject=item.get("subject", "")
+    )
 
 
 def render_header(t: Template, item: dict[str, Any]) -> str:
@@ -274,8 +279,9 @@ def render_example(t: Template, ex: dict[str, Any]) -> str:
     return render_prompt(t, ex) + str(ex["gold"])
 
 
-def build_context(t: Template, item: dict[str, Any], examples: Sequence[dict[str, Any]] = (),
-                  choices: Sequence[str] | None = None) -> tuple[str, str]:
+def build_context(
+    t: Template, item: dict[str, Any], examples: Sequence[dict[str, Any]] = (), choices: Sequence[str] | None = None
+) -> tuple[str, str]:
     """(shared prefix, full context) for one item."""
     prefix = render_header(t, item) + "".join(render_example(t, ex) + t.fewshot_delimiter for ex in examples)
     return prefix, prefix + render_prompt(t, item, choices)

@@ -100,7 +100,9 @@ class FewshotSelector:
         outside = self._ordered(item.get("subject", ""), seed, True)
         if len(outside) >= self.n:
             return outside[: self.n]
-        return [r for r in self._ordered(item.get("subject", ""), seed, False) if r["item_id"] != item["item_id"]][: self.n]
+        return [r for r in self._ordered(item.get("subject", ""), seed, False) if r["item_id"] != item["item_id"]][
+            : self.n
+        ]
 
 
 def _n_samples(dec: dict[str, Any]) -> int:
@@ -134,8 +136,10 @@ def plan_cells(items: pd.DataFrame, grid: Grid, model_version: str, pool: pd.Dat
             if it["task_type"] != t.task_type:
                 continue
             ex = selector.examples(it, int(fs))
-            key = hash_obj([model_version, it["item_hash"], tspec, n_shot, fs,
-                            [e["item_hash"] for e in ex], ps, dec, s, numeric], 24)
+            key = hash_obj(
+                [model_version, it["item_hash"], tspec, n_shot, fs, [e["item_hash"] for e in ex], ps, dec, s, numeric],
+                24,
+            )
             cells.append(Cell(it, t, int(fs), int(ps), s, key, ex, ni, dec, di))
     return cells
 
@@ -154,7 +158,9 @@ class PredictionCache:
         import duckdb
 
         con = duckdb.connect()
-        df = con.execute("select * from read_parquet(?, union_by_name=true, hive_partitioning=false)", [[str(f) for f in files]]).df()
+        df = con.execute(
+            "select * from read_parquet(?, union_by_name=true, hive_partitioning=false)", [[str(f) for f in files]]
+        ).df()
         df = df.drop_duplicates("cell_key", keep="first")
         if keys is not None:
             df = df[df["cell_key"].isin(keys)]
@@ -188,9 +194,17 @@ class RunStats:
 
 
 def run_grid(
-    items: pd.DataFrame, grid: Grid, model: ResolvedModel, benchmark: str, dataset_version: str,
-    engine_factory: Callable[[dict[str, Any]], Any], cache_root: Path, chunk_size: int = 64, progress: bool = True,
-    on_progress: Callable[[int, int], None] | None = None, pool: pd.DataFrame | None = None,
+    items: pd.DataFrame,
+    grid: Grid,
+    model: ResolvedModel,
+    benchmark: str,
+    dataset_version: str,
+    engine_factory: Callable[[dict[str, Any]], Any],
+    cache_root: Path,
+    chunk_size: int = 64,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    pool: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, RunStats]:
     """Predictions for every cell of the grid over ``items`` (already subset; ``pool`` = all items, the
     source of few-shot examples). An engine is built per numeric configuration, and only when some of its
@@ -205,8 +219,9 @@ def run_grid(
     if todo:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), desc=f"{model.name} × {benchmark}", unit="cell", disable=not progress,
-                   mininterval=1.0)
+        bar = tqdm(
+            total=len(todo), desc=f"{model.name} × {benchmark}", unit="cell", disable=not progress, mininterval=1.0
+        )
         done = 0
         for ni, numeric in enumerate(grid.numeric):
             mine = [c for c in todo if c.numeric_idx == ni]
@@ -215,10 +230,19 @@ def run_grid(
             engine = engine_factory(numeric)
             prov = engine.provenance()
             # chunks in prefix order, so a chunk's questions share few-shot prefixes and batch well
-            mine.sort(key=lambda c: (c.template.id, c.fewshot_seed, c.permutation_seed, c.decoding_idx, c.sample_idx,
-                                     c.item.get("subject", ""), c.item["item_id"]))
+            mine.sort(
+                key=lambda c: (
+                    c.template.id,
+                    c.fewshot_seed,
+                    c.permutation_seed,
+                    c.decoding_idx,
+                    c.sample_idx,
+                    c.item.get("subject", ""),
+                    c.item["item_id"],
+                )
+            )
             for start in range(0, len(mine), chunk_size):
-                chunk = mine[start: start + chunk_size]
+                chunk = mine[start : start + chunk_size]
                 cache.append(_compute(engine, chunk, grid, model, benchmark, prov))
                 bar.update(len(chunk))
                 done += len(chunk)
@@ -237,8 +261,12 @@ def run_grid(
     # primary coordinates: original answer order, first few-shot seed, first sample, first numeric config —
     # every template at these coordinates is comparable; the headline is the first template among them
     primary_keys = {c.key for c in cells if c.numeric_idx == 0 and c.decoding_idx == 0}
-    df["is_primary"] = (df["permutation_seed"] == 0) & (df["fewshot_seed"] == grid.fewshot.get("seeds", [0])[0]) & (
-        df["sample_idx"] == 0) & df["cell_key"].isin(primary_keys)
+    df["is_primary"] = (
+        (df["permutation_seed"] == 0)
+        & (df["fewshot_seed"] == grid.fewshot.get("seeds", [0])[0])
+        & (df["sample_idx"] == 0)
+        & df["cell_key"].isin(primary_keys)
+    )
     df["is_headline"] = df["is_primary"] & (df["template_id"] == grid.headline_template)
     order = {c.key: i for i, c in enumerate(cells)}
     df = df.assign(_o=df["cell_key"].map(order)).sort_values("_o").drop(columns="_o").reset_index(drop=True)
@@ -249,20 +277,34 @@ def run_grid(
 def _base_row(cell: Cell, grid: Grid, model: ResolvedModel, benchmark: str, prov: dict[str, Any]) -> dict[str, Any]:
     dec = cell.decoding
     return {
-        "cell_key": cell.key, "model": model.name, "model_version": model.model_version, "benchmark": benchmark,
-        "item_id": cell.item["item_id"], "item_hash": cell.item["item_hash"], "task_type": cell.item["task_type"],
-        "template_id": cell.template.id, "n_fewshot": len(cell.examples), "fewshot_seed": cell.fewshot_seed,
-        "permutation_seed": cell.permutation_seed, "decoding": dec.get("mode", "loglikelihood"),
+        "cell_key": cell.key,
+        "model": model.name,
+        "model_version": model.model_version,
+        "benchmark": benchmark,
+        "item_id": cell.item["item_id"],
+        "item_hash": cell.item["item_hash"],
+        "task_type": cell.item["task_type"],
+        "template_id": cell.template.id,
+        "n_fewshot": len(cell.examples),
+        "fewshot_seed": cell.fewshot_seed,
+        "permutation_seed": cell.permutation_seed,
+        "decoding": dec.get("mode", "loglikelihood"),
         "temperature": float(dec.get("temperature", 0.0)) if dec.get("mode") == "sample" else 0.0,
-        "top_p": float(dec.get("top_p", 1.0)), "sample_idx": cell.sample_idx, "gold": cell.item["gold"],
-        "device": prov["device"], "dtype": prov["dtype"], "attn_implementation": prov["attn_implementation"],
-        "batch_tokens": prov["token_budget"], "library_versions": json.dumps(prov["library_versions"], sort_keys=True),
+        "top_p": float(dec.get("top_p", 1.0)),
+        "sample_idx": cell.sample_idx,
+        "gold": cell.item["gold"],
+        "device": prov["device"],
+        "dtype": prov["dtype"],
+        "attn_implementation": prov["attn_implementation"],
+        "batch_tokens": prov["token_budget"],
+        "library_versions": json.dumps(prov["library_versions"], sort_keys=True),
         "computed_at": pd.Timestamp.now(tz="UTC"),
     }
 
 
-def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, benchmark: str,
-             prov: dict[str, Any]) -> list[dict[str, Any]]:
+def _compute(
+    engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, benchmark: str, prov: dict[str, Any]
+) -> list[dict[str, Any]]:
     from benchtrust.inference.prompts import build_context, render_continuations
 
     rows: list[dict[str, Any]] = []
@@ -271,8 +313,9 @@ def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, b
     if mc:
         requests, orders = [], []
         for c in mc:
-            choices, order = permute_choices(list(c.item["choices"]), int(c.item["gold_index"]), c.permutation_seed,
-                                             c.item["item_id"])
+            choices, order = permute_choices(
+                list(c.item["choices"]), int(c.item["gold_index"]), c.permutation_seed, c.item["item_id"]
+            )
             prefix, context = build_context(c.template, c.item, c.examples, choices)
             requests.append((context, render_continuations(c.template, choices), prefix))
             orders.append(order)
@@ -289,22 +332,45 @@ def _compute(engine: Any, cells: list[Cell], grid: Grid, model: ResolvedModel, b
             probs = np.exp(lp - lp.max())
             probs /= probs.sum()
             row = _base_row(c, grid, model, benchmark, prov)
-            row.update(prediction=LETTERS[pred], predicted_index=pred, is_correct=bool(pred == gi),
-                       score=float(lp[pred]), p_correct=float(probs[gi]), logprob_gold=float(lp[gi]),
-                       option_logprobs=[float(x) for x in lp], token_logprobs=toks[gi], generation=None)
+            row.update(
+                prediction=LETTERS[pred],
+                predicted_index=pred,
+                is_correct=bool(pred == gi),
+                score=float(lp[pred]),
+                p_correct=float(probs[gi]),
+                logprob_gold=float(lp[gi]),
+                option_logprobs=[float(x) for x in lp],
+                token_logprobs=toks[gi],
+                generation=None,
+            )
             rows.append(row)
-    calls = [dict(prompt=build_context(c.template, c.item, c.examples)[1],
-                  max_new_tokens=int(c.decoding.get("max_new_tokens", 128)), stop=c.template.stop,
-                  do_sample=c.decoding.get("mode") == "sample", temperature=float(c.decoding.get("temperature", 1.0)),
-                  top_p=float(c.decoding.get("top_p", 1.0)),
-                  seed=int(hash_obj([c.decoding.get("seed", 0), c.key]), 16) % (2**31)) for c in gen]
+    calls = [
+        dict(
+            prompt=build_context(c.template, c.item, c.examples)[1],
+            max_new_tokens=int(c.decoding.get("max_new_tokens", 128)),
+            stop=c.template.stop,
+            do_sample=c.decoding.get("mode") == "sample",
+            temperature=float(c.decoding.get("temperature", 1.0)),
+            top_p=float(c.decoding.get("top_p", 1.0)),
+            seed=int(hash_obj([c.decoding.get("seed", 0), c.key]), 16) % (2**31),
+        )
+        for c in gen
+    ]
     # an engine that fans out over server replicas takes the chunk at once (texts come back in input order)
     texts = engine.generate_many(calls) if hasattr(engine, "generate_many") else [engine.generate(**kw) for kw in calls]
     for c, text in zip(gen, texts):
         row = _base_row(c, grid, model, benchmark, prov)
-        row.update(prediction=text, predicted_index=None, score=None, p_correct=None,
-                   logprob_gold=None, option_logprobs=None, token_logprobs=None, generation=text,
-                   **execute_generation(c.item, text))
+        row.update(
+            prediction=text,
+            predicted_index=None,
+            score=None,
+            p_correct=None,
+            logprob_gold=None,
+            option_logprobs=None,
+            token_logprobs=None,
+            generation=text,
+            **execute_generation(c.item, text),
+        )
         rows.append(row)
     return rows
 

@@ -55,24 +55,44 @@ class CompletionService:
             if max_tokens == 0:
                 if not body.get("echo"):
                     raise ValueError("max_tokens=0 needs echo=true")
-                choice = {"index": 0, "text": prompt, "finish_reason": "length",
-                          "logprobs": self.prompt_logprobs(prompt, int(body.get("logprobs") or 1))}
+                choice = {
+                    "index": 0,
+                    "text": prompt,
+                    "finish_reason": "length",
+                    "logprobs": self.prompt_logprobs(prompt, int(body.get("logprobs") or 1)),
+                }
             else:
                 temp = float(body.get("temperature", 1.0))
-                text = self.engine.generate(prompt, max_new_tokens=max_tokens, stop=body.get("stop") or (),
-                                            do_sample=temp > 0, temperature=temp or 1.0,
-                                            top_p=float(body.get("top_p", 1.0)), seed=int(body.get("seed", 0)))
+                text = self.engine.generate(
+                    prompt,
+                    max_new_tokens=max_tokens,
+                    stop=body.get("stop") or (),
+                    do_sample=temp > 0,
+                    temperature=temp or 1.0,
+                    top_p=float(body.get("top_p", 1.0)),
+                    seed=int(body.get("seed", 0)),
+                )
                 choice = {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
-        return {"id": f"cmpl-{time.time_ns()}", "object": "text_completion", "created": int(time.time()),
-                "model": self.name, "choices": [choice]}
+        return {
+            "id": f"cmpl-{time.time_ns()}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.name,
+            "choices": [choice],
+        }
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         msgs = body.get("messages") or []
         prompt = self.engine.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         res = self.complete({**body, "prompt": prompt, "max_tokens": body.get("max_tokens", 128)})
         text = res["choices"][0]["text"]
-        return {"id": res["id"], "object": "chat.completion", "created": res["created"], "model": self.name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+        return {
+            "id": res["id"],
+            "object": "chat.completion",
+            "created": res["created"],
+            "model": self.name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        }
 
 
 def make_handler(service: CompletionService):

@@ -5,11 +5,11 @@ from benchtrust.report.bundle import BenchmarkIndex, ReportBundle, build_bundles
 from benchtrust.report.render import write_home, write_index, write_report
 
 __all__ = [
-           "BenchmarkIndex",
-           "ReportBundle",
-           "build_bundles",
-           "build_indexes",
-           "write_home",
-           "write_index",
-           "write_report",
+    "BenchmarkIndex",
+    "ReportBundle",
+    "build_bundles",
+    "build_indexes",
+    "write_home",
+    "write_index",
+    "write_report",
 ]

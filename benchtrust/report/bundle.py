@@ -77,24 +77,43 @@ class ReportBundle:
         return vd.overall(self.verdicts)
 
     def to_json(self) -> dict[str, Any]:
-        return clean({
-            "report_version": self.version, "overall_verdict": self.overall, "headline": self.headline,
-            "verdicts": self.verdicts, "verdict_rules": vd.rules_table(), "lineage": self.lineage,
-            "changes": self.changes, "comparisons": self.comparisons, "forest": self.forest,
-            "templates": self.templates, "audits": self.audits, "quarantine": self.quarantine,
-            "sample_items": self.sample_items, "provenance": self.provenance,
-        })
+        return clean(
+            {
+                "report_version": self.version,
+                "overall_verdict": self.overall,
+                "headline": self.headline,
+                "verdicts": self.verdicts,
+                "verdict_rules": vd.rules_table(),
+                "lineage": self.lineage,
+                "changes": self.changes,
+                "comparisons": self.comparisons,
+                "forest": self.forest,
+                "templates": self.templates,
+                "audits": self.audits,
+                "quarantine": self.quarantine,
+                "sample_items": self.sample_items,
+                "provenance": self.provenance,
+            }
+        )
 
 
 def _audits(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> dict[str, Any]:
-    return {"seeds": wh.seeds(con, h), "position_bias": position_bias_audit(con, h),
-            "calibration": calibration_audit(con, h),
-            "label_errors": label_errors_audit(con, h["benchmark"], h["dataset_version"]),
-            "contamination": contamination_audit(con, h), "decoding_gap": decoding_gap_audit(con, h)}
+    return {
+        "seeds": wh.seeds(con, h),
+        "position_bias": position_bias_audit(con, h),
+        "calibration": calibration_audit(con, h),
+        "label_errors": label_errors_audit(con, h["benchmark"], h["dataset_version"]),
+        "contamination": contamination_audit(con, h),
+        "decoding_gap": decoding_gap_audit(con, h),
+    }
 
 
-def build_bundle(con: duckdb.DuckDBPyConnection, h: dict[str, Any], lake: Path | None = None,
-                 extra_provenance: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ReportBundle:
+def build_bundle(
+    con: duckdb.DuckDBPyConnection,
+    h: dict[str, Any],
+    lake: Path | None = None,
+    extra_provenance: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> ReportBundle:
     """The bundle of one marts.reliability_report row."""
     lineage = wh.lineage(con, h)
     cells = wh.headline_cells(con, wh.key(h), with_text=True)
@@ -107,21 +126,36 @@ def build_bundle(con: duckdb.DuckDBPyConnection, h: dict[str, Any], lake: Path |
         prov["contracts"] = {**extra.pop("contracts", {}), **prov.get("contracts", {})}
         prov.update(extra)
     return ReportBundle(
-        headline=h, templates=wh.templates(con, h), provenance=prov, quarantine=wh.quarantine(con, h),
-        sample_items=items_table(cells, changes), audits=audits, lineage=lineage, changes=changes,
-        comparisons=wh.comparisons(con, h), forest=wh.forest(con, h["benchmark"]),
+        headline=h,
+        templates=wh.templates(con, h),
+        provenance=prov,
+        quarantine=wh.quarantine(con, h),
+        sample_items=items_table(cells, changes),
+        audits=audits,
+        lineage=lineage,
+        changes=changes,
+        comparisons=wh.comparisons(con, h),
+        forest=wh.forest(con, h["benchmark"]),
     )
 
 
-def build_bundles(warehouse: Path, latest_only: bool = True, lake: Path | None = None,
-                  skip: Callable[[dict[str, Any]], bool] | None = None,
-                  extra_provenance: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> list[ReportBundle]:
+def build_bundles(
+    warehouse: Path,
+    latest_only: bool = True,
+    lake: Path | None = None,
+    skip: Callable[[dict[str, Any]], bool] | None = None,
+    extra_provenance: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[ReportBundle]:
     """Bundles for the latest report of every model × benchmark (``latest_only``) or for every version;
     ``skip(row)`` leaves out rows (e.g. versions already written)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        heads = wh.records(con, "select * from marts.reliability_report"
-                           + (" where is_latest" if latest_only else "") + " order by benchmark, model, written_at")
+        heads = wh.records(
+            con,
+            "select * from marts.reliability_report"
+            + (" where is_latest" if latest_only else "")
+            + " order by benchmark, model, written_at",
+        )
         return [build_bundle(con, h, lake, extra_provenance) for h in heads if not (skip and skip(h))]
     finally:
         con.close()

@@ -66,18 +66,33 @@ def oriented(r: dict[str, Any], model: str | None) -> dict[str, Any]:
     """A comparison row seen from ``model`` (this = a, other = b), with the exact MDE and power."""
     flip = model is not None and r["model_b"] == model
     this, other = ("b", "a") if flip else ("a", "b")
-    out = {"other_model": r[f"model_{other}"], "other_report_version": r[f"report_version_{other}"],
-           "this_model": r[f"model_{this}"], "n_shared": r["n_shared"], "acc_this": r[f"acc_{this}"],
-           "acc_other": r[f"acc_{other}"], "delta": None if r["delta"] is None else (r["delta"] if not flip else -r["delta"]),
-           "n_both_correct": r["n_both_correct"], "n_only_this": r[f"n_only_{this}"], "n_only_other": r[f"n_only_{other}"],
-           "n_neither": r["n_neither"], "agreement": r["agreement"], "mcnemar_p": r["mcnemar_p"],
-           "mde_normal": r["mde_normal"], "power_normal": r["power_normal"]}
+    out = {
+        "other_model": r[f"model_{other}"],
+        "other_report_version": r[f"report_version_{other}"],
+        "this_model": r[f"model_{this}"],
+        "n_shared": r["n_shared"],
+        "acc_this": r[f"acc_{this}"],
+        "acc_other": r[f"acc_{other}"],
+        "delta": None if r["delta"] is None else (r["delta"] if not flip else -r["delta"]),
+        "n_both_correct": r["n_both_correct"],
+        "n_only_this": r[f"n_only_{this}"],
+        "n_only_other": r[f"n_only_{other}"],
+        "n_neither": r["n_neither"],
+        "agreement": r["agreement"],
+        "mcnemar_p": r["mcnemar_p"],
+        "mde_normal": r["mde_normal"],
+        "power_normal": r["power_normal"],
+    }
     # delta = acc_other − acc_this: "how much better is the other model"
     if out["acc_this"] is not None and out["acc_other"] is not None:
         out["delta"] = out["acc_other"] - out["acc_this"]
     power = ch.paired_power(out["n_shared"], out["acc_this"], out["acc_other"], out["agreement"])
-    out.update(mde=power["mde"], power_observed=power["power_observed"], power_note=power["note"],
-               significant=out["mcnemar_p"] is not None and out["mcnemar_p"] <= ch.ALPHA)
+    out.update(
+        mde=power["mde"],
+        power_observed=power["power_observed"],
+        power_note=power["note"],
+        significant=out["mcnemar_p"] is not None and out["mcnemar_p"] <= ch.ALPHA,
+    )
     return out
 
 
@@ -95,13 +110,23 @@ def items_table(cells: pd.DataFrame, changes: dict[str, Any] | None) -> list[dic
     df = df.assign(_o=df["change"].isna()).sort_values(["_o", "item_id"]).head(MAX_ITEMS)
     out = []
     for r in df.to_dict("records"):
-        out.append(clean({
-            "item_id": r["item_id"], "subject": r.get("item_subject") or r.get("subject"), "input": r.get("input"),
-            "choices": list(r["choices"]) if r.get("choices") is not None else None, "gold": r.get("gold"),
-            "prediction": r.get("prediction"), "is_correct": None if pd.isna(r.get("is_correct")) else bool(r["is_correct"]),
-            "p_correct": r.get("p_correct"), "confidence": softmax_confidence(r.get("option_logprobs")),
-            "change": r.get("change"),
-            # audit 10 from marts.item_audit: P(gold is wrong) and the answer it suggests instead
-            "label_error_posterior": r.get("label_error_posterior"), "suggested_answer": r.get("suggested_answer"),
-        }))
+        out.append(
+            clean(
+                {
+                    "item_id": r["item_id"],
+                    "subject": r.get("item_subject") or r.get("subject"),
+                    "input": r.get("input"),
+                    "choices": list(r["choices"]) if r.get("choices") is not None else None,
+                    "gold": r.get("gold"),
+                    "prediction": r.get("prediction"),
+                    "is_correct": None if pd.isna(r.get("is_correct")) else bool(r["is_correct"]),
+                    "p_correct": r.get("p_correct"),
+                    "confidence": softmax_confidence(r.get("option_logprobs")),
+                    "change": r.get("change"),
+                    # audit 10 from marts.item_audit: P(gold is wrong) and the answer it suggests instead
+                    "label_error_posterior": r.get("label_error_posterior"),
+                    "suggested_answer": r.get("suggested_answer"),
+                }
+            )
+        )
     return out

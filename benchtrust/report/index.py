@@ -32,22 +32,36 @@ class BenchmarkIndex:
         from benchtrust.hashing import hash_obj
         from benchtrust.report.versions import code_versions
 
-        return hash_obj([self.benchmark, sorted((r["model"], r["report_version"]) for r in self.rows),
-                         code_versions().get("report_format")])
+        return hash_obj(
+            [
+                self.benchmark,
+                sorted((r["model"], r["report_version"]) for r in self.rows),
+                code_versions().get("report_format"),
+            ]
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return clean({"benchmark": self.benchmark, "index_version": self.version, "models": self.rows,
-                      "comparisons": self.comparisons, "label_errors": self.label_errors,
-                      "ranking_stability": self.ranking_stability})
+        return clean(
+            {
+                "benchmark": self.benchmark,
+                "index_version": self.version,
+                "models": self.rows,
+                "comparisons": self.comparisons,
+                "label_errors": self.label_errors,
+                "ranking_stability": self.ranking_stability,
+            }
+        )
 
 
 def _ranked_rows(con: duckdb.DuckDBPyConnection, reports_root: Path, benchmark: str) -> list[dict[str, Any]]:
     """Every model's latest report, best accuracy first (ties share the better rank), with its verdicts and link."""
-    rows = sorted(wh.forest(con, benchmark), key=lambda r: (-(r["accuracy"] if r["accuracy"] is not None else -1),
-                                                            r["model"]))
+    rows = sorted(
+        wh.forest(con, benchmark), key=lambda r: (-(r["accuracy"] if r["accuracy"] is not None else -1), r["model"])
+    )
     for r in rows:
-        r["rank"] = 1 + sum(1 for o in rows if o["accuracy"] is not None and r["accuracy"] is not None
-                            and o["accuracy"] > r["accuracy"])
+        r["rank"] = 1 + sum(
+            1 for o in rows if o["accuracy"] is not None and r["accuracy"] is not None and o["accuracy"] > r["accuracy"]
+        )
         data = _read_report_json(reports_root, r["model"], benchmark, r["report_version"])
         r["overall_verdict"] = data.get("overall_verdict")
         r["verdicts"] = {v["audit"]: v["status"] for v in data.get("verdicts", [])}
@@ -59,11 +73,20 @@ def _pair_comparisons(con: duckdb.DuckDBPyConnection, benchmark: str) -> list[di
     """The marts.model_comparisons rows of ``benchmark``, each seen from its model a."""
     comps: list[dict[str, Any]] = []
     if wh.has_table(con, "marts", "model_comparisons"):
-        for c in wh.records(con, """select * from marts.model_comparisons where comparison = 'models'
-                                    and benchmark = ? order by model_a, model_b""", [benchmark]):
+        for c in wh.records(
+            con,
+            """select * from marts.model_comparisons where comparison = 'models'
+                                    and benchmark = ? order by model_a, model_b""",
+            [benchmark],
+        ):
             o = oriented(c, c["model_a"])
-            comps.append({"model_a": c["model_a"], "model_b": c["model_b"], **{k: v for k, v in o.items()
-                                                                               if k not in ("other_model", "this_model")}})
+            comps.append(
+                {
+                    "model_a": c["model_a"],
+                    "model_b": c["model_b"],
+                    **{k: v for k, v in o.items() if k not in ("other_model", "this_model")},
+                }
+            )
     return comps
 
 
@@ -72,7 +95,10 @@ def build_indexes(warehouse: Path, reports_root: Path) -> list[BenchmarkIndex]:
     reports under ``reports_root``)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        benches = [r["benchmark"] for r in wh.records(con, "select distinct benchmark from marts.reliability_report order by 1")]
+        benches = [
+            r["benchmark"]
+            for r in wh.records(con, "select distinct benchmark from marts.reliability_report order by 1")
+        ]
         out = []
         for b in benches:
             rows = _ranked_rows(con, reports_root, b)

@@ -28,8 +28,15 @@ def _figure(w: float, h: float):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "benchtrust", "font.size": 9,
-                                "axes.spines.top": False, "axes.spines.right": False})
+    matplotlib.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "benchtrust",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     return plt.subplots(figsize=(w, h))
 
 
@@ -42,7 +49,7 @@ def _svg(fig, title: str) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     _counter += 1
     prefix = f"bt{_counter}-"
     svg = re.sub(r'id="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
@@ -69,8 +76,15 @@ def forest_plot(rows: Sequence[dict[str, Any]], highlight: str | None = None, ti
         c = BLUE if r.get("model") == highlight or highlight is None else GREY
         ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=c, lw=2.2, solid_capstyle="butt")
         ax.plot([r["accuracy"]], [y], "o", color=c, ms=6)
-        ax.annotate(f"{100 * r['accuracy']:.1f}%  (n={r.get('n_scored')})", (r["ci_high"], y), xytext=(6, 0),
-                    textcoords="offset points", va="center", fontsize=8, color="#444")
+        ax.annotate(
+            f"{100 * r['accuracy']:.1f}%  (n={r.get('n_scored')})",
+            (r["ci_high"], y),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color="#444",
+        )
     ax.set_yticks(range(len(rows)), [_label(r.get("model")) for r in rows])
     ax.set_xlim(0, 1.18)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
@@ -94,8 +108,9 @@ def template_plot(templates: Sequence[dict[str, Any]]) -> str | None:
         if _ok(t.get("ci_low")) and _ok(t.get("ci_high")):
             ax.plot([t["ci_low"], t["ci_high"]], [y, y], color=c, lw=2)
         ax.plot([t["accuracy"]], [y], "o", color=c, ms=5)
-    ax.set_yticks(range(len(rows)), [_label(t["template_id"]) + (" (headline)" if t.get("is_headline") else "")
-                                     for t in rows])
+    ax.set_yticks(
+        range(len(rows)), [_label(t["template_id"]) + (" (headline)" if t.get("is_headline") else "") for t in rows]
+    )
     ax.set_xlim(0, 1)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
     ax.set_xlabel("accuracy on the same items, 95% Wilson interval")
@@ -116,8 +131,11 @@ def seed_plot(configs: Sequence[dict[str, Any]]) -> str | None:
     ax.axhline(mean, color=GREY, lw=1, ls="--")
     ax.set_xticks(xs, [_label(r["label"]) for r in rows], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("accuracy")
-    ax.set_title(f"{len(rows)} seed / sample configurations; spread {100 * (max(r['accuracy'] for r in rows) - min(r['accuracy'] for r in rows)):.1f} points",
-                 fontsize=9, loc="left")
+    ax.set_title(
+        f"{len(rows)} seed / sample configurations; spread {100 * (max(r['accuracy'] for r in rows) - min(r['accuracy'] for r in rows)):.1f} points",
+        fontsize=9,
+        loc="left",
+    )
     return _svg(fig, "seed and sample spread")
 
 
@@ -133,14 +151,19 @@ def calibration_plot(cal: dict[str, Any] | None) -> str | None:
     total = sum(b["count"] for b in bins)
     for b in bins:
         width = (b["hi"] - b["lo"]) * 0.9
-        ax.bar([(b["lo"] + b["hi"]) / 2], [b["accuracy"]], width=width, color=BLUE, alpha=0.25 + 0.6 * b["count"] / total)
+        ax.bar(
+            [(b["lo"] + b["hi"]) / 2], [b["accuracy"]], width=width, color=BLUE, alpha=0.25 + 0.6 * b["count"] / total
+        )
     ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color=BLUE, ms=4)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence of the chosen option")
     ax.set_ylabel("accuracy")
-    ax.set_title(f"ECE {cal['ece']:.3f} (10 bins, n={cal['n']})" if _ok(cal.get("ece")) else "calibration",
-                 fontsize=9, loc="left")
+    ax.set_title(
+        f"ECE {cal['ece']:.3f} (10 bins, n={cal['n']})" if _ok(cal.get("ece")) else "calibration",
+        fontsize=9,
+        loc="left",
+    )
     return _svg(fig, "calibration curve")
 
 
@@ -168,9 +191,13 @@ def flips_plot(changes: dict[str, Any] | None) -> str | None:
     """What changed between versions, as counts: items fixed / broken / edited / added / removed."""
     if not changes:
         return None
-    cats = [("fixed", changes.get("n_fixed", 0), BLUE), ("broken", changes.get("n_broken", 0), RED),
-            ("edited", changes.get("n_edited", 0), ORANGE), ("added", changes.get("n_added", 0), GREY),
-            ("removed", changes.get("n_removed", 0), GREY)]
+    cats = [
+        ("fixed", changes.get("n_fixed", 0), BLUE),
+        ("broken", changes.get("n_broken", 0), RED),
+        ("edited", changes.get("n_edited", 0), ORANGE),
+        ("added", changes.get("n_added", 0), GREY),
+        ("removed", changes.get("n_removed", 0), GREY),
+    ]
     if not any(c[1] for c in cats):
         return None
     fig, ax = _figure(5.2, 2.0)

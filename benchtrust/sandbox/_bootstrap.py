@@ -103,7 +103,7 @@ _MAX_REPLY = 64 << 20
 def _send(fd, data):
     view = memoryview(len(data).to_bytes(8, "little") + data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _recv(fd, limit):
@@ -243,17 +243,54 @@ def _proxy(pid, entry_point, call_w, reply_r):
     return candidate
 
 
-_NET_PREFIXES = ("socket.", "urllib.", "http.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.",
-                 "telnetlib.", "webbrowser.", "syslog.")
-_SPAWN = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "subprocess.Popen",
-          "os.kill", "os.killpg", "pty.spawn", "os.startfile", "resource.prlimit", "os.pidfd_open"}
+_NET_PREFIXES = (
+    "socket.",
+    "urllib.",
+    "http.",
+    "ftplib.",
+    "smtplib.",
+    "poplib.",
+    "imaplib.",
+    "nntplib.",
+    "telnetlib.",
+    "webbrowser.",
+    "syslog.",
+)
+_SPAWN = {
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "subprocess.Popen",
+    "os.kill",
+    "os.killpg",
+    "pty.spawn",
+    "os.startfile",
+    "resource.prlimit",
+    "os.pidfd_open",
+}
 _PATH_EVENTS = {  # event -> (positions of path arguments that must stay inside the work dir, dir_fd positions)
-    "os.remove": ((0,), (1,)), "os.rmdir": ((0,), (1,)), "os.rename": ((0, 1), (2, 3)),
-    "os.link": ((0, 1), (2, 3)), "os.symlink": ((1,), (2,)), "os.truncate": ((0,), ()),
-    "os.chmod": ((0,), (2,)), "os.chown": ((0,), (3,)), "os.mkdir": ((0,), (2,)), "os.utime": ((0,), (3,)),
-    "os.mkfifo": ((0,), (2,)), "os.mknod": ((0,), (3,)), "os.setxattr": ((0,), ()), "os.removexattr": ((0,), ()),
-    "shutil.rmtree": ((0,), (1,)), "shutil.copyfile": ((1,), ()), "shutil.copytree": ((1,), ()),
-    "shutil.move": ((0, 1), ()), "shutil.chown": ((0,), ()),
+    "os.remove": ((0,), (1,)),
+    "os.rmdir": ((0,), (1,)),
+    "os.rename": ((0, 1), (2, 3)),
+    "os.link": ((0, 1), (2, 3)),
+    "os.symlink": ((1,), (2,)),
+    "os.truncate": ((0,), ()),
+    "os.chmod": ((0,), (2,)),
+    "os.chown": ((0,), (3,)),
+    "os.mkdir": ((0,), (2,)),
+    "os.utime": ((0,), (3,)),
+    "os.mkfifo": ((0,), (2,)),
+    "os.mknod": ((0,), (3,)),
+    "os.setxattr": ((0,), ()),
+    "os.removexattr": ((0,), ()),
+    "shutil.rmtree": ((0,), (1,)),
+    "shutil.copyfile": ((1,), ()),
+    "shutil.copytree": ((1,), ()),
+    "shutil.move": ((0, 1), ()),
+    "shutil.chown": ((0,), ()),
 }
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
@@ -297,13 +334,15 @@ def _install_audit_hook(report, flush, workdir, _exit):
             elif event == "open":
                 path, mode, flags = (tuple(args) + (None, None, None))[:3]
                 writing = (isinstance(flags, int) and flags & _WRITE_FLAGS) or (
-                    isinstance(mode, str) and any(c in mode for c in "wax+"))
+                    isinstance(mode, str) and any(c in mode for c in "wax+")
+                )
                 if writing and not inside(path):
                     deny("filesystem blocked", event, args)
             elif event in _PATH_EVENTS:
                 paths, dir_fds = _PATH_EVENTS[event]
                 if any(i < len(args) and not inside(args[i]) for i in paths) or any(
-                        i < len(args) and args[i] is not None for i in dir_fds):
+                    i < len(args) and args[i] is not None for i in dir_fds
+                ):
                     deny("filesystem blocked", event, args)
         finally:
             state["busy"] = False

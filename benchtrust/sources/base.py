@@ -41,5 +41,6 @@ def make_source(cfg: dict[str, Any], base_dir: str | None = None) -> Source:
 
 
 def load_items(source: Source, benchmark: str, strict: bool = False) -> Normalised:
-    return normalise(source.read(), source.mapping, benchmark, strict=strict,
-                     id_style=getattr(source, "id_style", "subject_index"))
+    return normalise(
+        source.read(), source.mapping, benchmark, strict=strict, id_style=getattr(source, "id_style", "subject_index")
+    )

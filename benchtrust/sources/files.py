@@ -41,8 +41,12 @@ from benchtrust.readlimits import LIMITS, LimitError, ReadLimits, RecordError
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 UTF8_BOM = b"\xef\xbb\xbf"
-OTHER_BOMS = {b"\x00\x00\xfe\xff": "UTF-32-BE", b"\xff\xfe\x00\x00": "UTF-32-LE",
-              b"\xfe\xff": "UTF-16-BE", b"\xff\xfe": "UTF-16-LE"}
+OTHER_BOMS = {
+    b"\x00\x00\xfe\xff": "UTF-32-BE",
+    b"\xff\xfe\x00\x00": "UTF-32-LE",
+    b"\xfe\xff": "UTF-16-BE",
+    b"\xff\xfe": "UTF-16-LE",
+}
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 
 
@@ -100,8 +104,11 @@ def _not_jsonl(p: Path, data: bytes) -> None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return
     if isinstance(doc, list):
-        raise SourceError(str(p), "not_jsonl", f"the file is one JSON array of {len(doc)} values, not JSON Lines "
-                          "(one object per line)")
+        raise SourceError(
+            str(p),
+            "not_jsonl",
+            f"the file is one JSON array of {len(doc)} values, not JSON Lines (one object per line)",
+        )
     if isinstance(doc, dict):
         raise SourceError(str(p), "not_jsonl", "the file is one JSON object spread over several lines, not JSON Lines")
 
@@ -116,15 +123,25 @@ def iter_jsonl(p: Path) -> Iterator[RawRecord]:
         if not line.strip():
             continue
         if len(line) > lim.max_record_bytes:
-            yield RawRecord(str(p), lineno, {"_line": line[:200].decode("utf-8", "replace")},
-                            ("record_too_large",
-                             f"line of {len(line):,} bytes > the limit of {lim.max_record_bytes:,}"))
+            yield RawRecord(
+                str(p),
+                lineno,
+                {"_line": line[:200].decode("utf-8", "replace")},
+                ("record_too_large", f"line of {len(line):,} bytes > the limit of {lim.max_record_bytes:,}"),
+            )
             continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
-            yield RawRecord(str(p), lineno, None, ("encoding", f"line is not UTF-8: {e.reason} at byte {e.start} "
-                                                   f"({line[max(0, e.start - 10): e.start + 10]!r})"))
+            yield RawRecord(
+                str(p),
+                lineno,
+                None,
+                (
+                    "encoding",
+                    f"line is not UTF-8: {e.reason} at byte {e.start} ({line[max(0, e.start - 10) : e.start + 10]!r})",
+                ),
+            )
             continue
         try:
             obj = readlimits.loads_record(text, lim)
@@ -135,7 +152,9 @@ def iter_jsonl(p: Path) -> Iterator[RawRecord]:
             yield RawRecord(str(p), lineno, {"_line": text[:500]}, (e.rule, e.detail))
             continue
         if not isinstance(obj, dict):
-            yield RawRecord(str(p), lineno, {"_value": obj}, ("not_an_object", f"JSON {type(obj).__name__}, expected an object"))
+            yield RawRecord(
+                str(p), lineno, {"_value": obj}, ("not_an_object", f"JSON {type(obj).__name__}, expected an object")
+            )
             continue
         yield RawRecord(str(p), lineno, obj)
 
@@ -162,31 +181,50 @@ def iter_csv(p: Path, delimiter: str = ",") -> Iterator[RawRecord]:
         if not header:
             raise SourceError(str(p), "no_header", "CSV has no header row")
         if len(header) > LIMITS.max_fields:
-            raise SourceError(str(p), "too_many_columns",
-                              f"{len(header):,} columns > the limit of {LIMITS.max_fields:,}", row=0)
+            raise SourceError(
+                str(p), "too_many_columns", f"{len(header):,} columns > the limit of {LIMITS.max_fields:,}", row=0
+            )
         if _undecodable(list(header)):
             raise SourceError(str(p), "encoding", f"the header is not UTF-8: {_undecodable(list(header))}", row=0)
         for i, row in enumerate(reader, start=1):
             if None in row:  # more fields than the header
-                yield RawRecord(str(p), i, {k: v for k, v in row.items() if k is not None},
-                                ("ragged_row", f"{len(header) + len(row[None])} fields, the header has {len(header)}"))
+                yield RawRecord(
+                    str(p),
+                    i,
+                    {k: v for k, v in row.items() if k is not None},
+                    ("ragged_row", f"{len(header) + len(row[None])} fields, the header has {len(header)}"),
+                )
                 continue
             if any(v is None for v in row.values()):  # fewer fields than the header
                 n = sum(v is not None for v in row.values())
-                yield RawRecord(str(p), i, {k: v for k, v in row.items() if v is not None},
-                                ("ragged_row", f"{n} fields, the header has {len(header)}"))
+                yield RawRecord(
+                    str(p),
+                    i,
+                    {k: v for k, v in row.items() if v is not None},
+                    ("ragged_row", f"{n} fields, the header has {len(header)}"),
+                )
                 continue
             bad = _undecodable(list(row.values()))
             if bad:
-                yield RawRecord(str(p), i, {k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                                            for k, v in row.items()}, ("encoding", bad))
+                yield RawRecord(
+                    str(p),
+                    i,
+                    {k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for k, v in row.items()},
+                    ("encoding", bad),
+                )
                 continue
             yield RawRecord(str(p), i, dict(row))
     except csv.Error as e:  # a broken quote makes every later record ambiguous: the whole file fails
         if "field larger than field limit" in str(e):
-            raise SourceError(str(p), "record_too_large", f"a field of record {i + 1} is longer than the limit of "
-                              f"{LIMITS.max_record_bytes:,} characters", row=i + 1) from None
-        raise SourceError(str(p), "csv_parse", f"{e} (record {i + 1}, near line {reader.line_num + 1})", row=i + 1) from None
+            raise SourceError(
+                str(p),
+                "record_too_large",
+                f"a field of record {i + 1} is longer than the limit of {LIMITS.max_record_bytes:,} characters",
+                row=i + 1,
+            ) from None
+        raise SourceError(
+            str(p), "csv_parse", f"{e} (record {i + 1}, near line {reader.line_num + 1})", row=i + 1
+        ) from None
 
 
 def iter_parquet(p: Path) -> Iterator[RawRecord]:
@@ -233,10 +271,18 @@ class FileSource:
         if self.format:
             return self.format
         name = self.resolved.name.lower().removesuffix(".gz")
-        for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".csv", "csv"), (".tsv", "tsv"), (".parquet", "parquet")):
+        for ext, fmt in (
+            (".jsonl", "jsonl"),
+            (".ndjson", "jsonl"),
+            (".csv", "csv"),
+            (".tsv", "tsv"),
+            (".parquet", "parquet"),
+        ):
             if name.endswith(ext):
                 return fmt
-        raise SourceError(str(self.resolved), "unknown_format", "expected .jsonl, .csv, .tsv or .parquet (or set format:)")
+        raise SourceError(
+            str(self.resolved), "unknown_format", "expected .jsonl, .csv, .tsv or .parquet (or set format:)"
+        )
 
     def read(self) -> Iterator[RawRecord]:
         fmt = self._format()

@@ -52,7 +52,9 @@ class HFDatasetSource:
         ds = self._load()
         where = f"{self._local() or self.name}[{self.split}]"
         if self.mapping.input not in ds.column_names:
-            raise SourceError(where, "schema_mismatch", f"no column {self.mapping.input!r}; columns are {ds.column_names}")
+            raise SourceError(
+                where, "schema_mismatch", f"no column {self.mapping.input!r}; columns are {ds.column_names}"
+            )
         for i, row in enumerate(ds, start=1):
             yield RawRecord(where, i, dict(row))
 

@@ -127,7 +127,9 @@ def _p_leader_changes(acc_full: NDArray[np.float64], boot: NDArray[np.float64]) 
 
 
 def ranking_stability(
-    correct: ArrayLike, reps: int = 10_000, seed: int | None = 0,
+    correct: ArrayLike,
+    reps: int = 10_000,
+    seed: int | None = 0,
     boot: NDArray[np.float64] | None = None,
 ) -> RankingStability:
     """Does the leaderboard order survive resampling the items?
@@ -157,12 +159,7 @@ def ranking_stability(
         raise ValueError(f"boot must have shape (reps, n_models) = {(reps, x.shape[0])}, got {boot.shape}")
     tau = kendall_tau_b(acc, boot)
     q = np.nanquantile(tau, [0.025, 0.5, 0.975]) if np.isfinite(tau).any() else [np.nan] * 3
-    lomo = np.array(
-        [
-            _p_leader_changes(np.delete(acc, m), np.delete(boot, m, axis=1))
-            for m in range(x.shape[0])
-        ]
-    )
+    lomo = np.array([_p_leader_changes(np.delete(acc, m), np.delete(boot, m, axis=1)) for m in range(x.shape[0])])
     return RankingStability(
         tau_mean=float(np.nanmean(tau)) if np.isfinite(tau).any() else float("nan"),
         tau_quantiles=(float(q[0]), float(q[1]), float(q[2])),

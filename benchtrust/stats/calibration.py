@@ -25,9 +25,7 @@ __all__ = [
 ]
 
 
-def _conf_correct(
-    confidence: ArrayLike, correct: ArrayLike
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _conf_correct(confidence: ArrayLike, correct: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     conf = np.asarray(confidence, dtype=np.float64).ravel()
     corr = np.asarray(correct, dtype=np.float64).ravel()
     if conf.shape != corr.shape:
@@ -46,9 +44,7 @@ class ReliabilityTable(NamedTuple):
     confidence: NDArray[np.float64]
 
 
-def reliability_table(
-    confidence: ArrayLike, correct: ArrayLike, n_bins: int = 10
-) -> ReliabilityTable:
+def reliability_table(confidence: ArrayLike, correct: ArrayLike, n_bins: int = 10) -> ReliabilityTable:
     """Equal-width reliability diagram data: bins [0, 1/B), [1/B, 2/B), …, [(B−1)/B, 1].
 
     Bin b holds b/B ≤ conf < (b+1)/B; confidence 1.0 goes in the last bin.  Edges are
@@ -70,9 +66,7 @@ def reliability_table(
     return ReliabilityTable(edges, count, acc, mean_conf)
 
 
-def expected_calibration_error(
-    confidence: ArrayLike, correct: ArrayLike, n_bins: int = 10
-) -> float:
+def expected_calibration_error(confidence: ArrayLike, correct: ArrayLike, n_bins: int = 10) -> float:
     """ECE = Σ_b |B_b|/n · |acc_b − conf_b| over :func:`reliability_table`'s equal-width bins.
 
     Written out (as AUDITS.md asks) rather than taken from a library, whose binning conventions
@@ -141,9 +135,7 @@ class PositionBias:
     n_unparsed: int
 
 
-def answer_position_bias(
-    predicted: ArrayLike, gold: ArrayLike, n_options: int | None = None
-) -> PositionBias:
+def answer_position_bias(predicted: ArrayLike, gold: ArrayLike, n_options: int | None = None) -> PositionBias:
     """Does the model pick some answer positions more often than the key has them?
 
     Test: ``scipy.stats.chisquare(f_obs=pred_counts, f_exp=gold_counts)``, a goodness-of-fit test

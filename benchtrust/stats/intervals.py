@@ -112,9 +112,7 @@ def clopper_pearson(k: ArrayLike, n: ArrayLike, conf: float = 0.95) -> Interval:
     return Interval(np.where(empty, np.nan, lo), np.where(empty, np.nan, hi))
 
 
-def beta_posterior(
-    k: ArrayLike, n: ArrayLike, conf: float = 0.95, prior: tuple[float, float] = (1.0, 1.0)
-) -> Interval:
+def beta_posterior(k: ArrayLike, n: ArrayLike, conf: float = 0.95, prior: tuple[float, float] = (1.0, 1.0)) -> Interval:
     """Equal-tailed credible interval of the Beta(k + a, n − k + b) posterior.
 
     With the default uniform prior (a, b) = (1, 1) this is Beta(k+1, n−k+1).  Unlike Clopper–Pearson

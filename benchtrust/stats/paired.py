@@ -104,9 +104,7 @@ def mcnemar_exact(b: ArrayLike, c: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(np.minimum(p, 1.0), dtype=np.float64)
 
 
-def cell_probabilities(
-    acc_old: float, acc_new: float, agreement: float
-) -> tuple[float, float, float, float]:
+def cell_probabilities(acc_old: float, acc_new: float, agreement: float) -> tuple[float, float, float, float]:
     """Cell probabilities (both, only_old, only_new, neither) of Card et al.'s 2×2 model.
 
     d = 1 − agreement, Δ = acc_new − acc_old, only_old = (d − Δ)/2, only_new = (d + Δ)/2,
@@ -123,10 +121,7 @@ def cell_probabilities(
     neither = 1.0 - both - only_old - only_new
     cells = (both, only_old, only_new, neither)
     if min(cells) < -1e-12:
-        raise ValueError(
-            f"acc_old={acc_old}, acc_new={acc_new}, agreement={agreement} "
-            f"give a negative cell {cells}"
-        )
+        raise ValueError(f"acc_old={acc_old}, acc_new={acc_new}, agreement={agreement} give a negative cell {cells}")
     return tuple(max(x, 0.0) for x in cells)  # type: ignore[return-value]
 
 
@@ -135,9 +130,7 @@ def _uniforms(n_sims: int, seed: int | None) -> NDArray[np.float64]:
     return 1.0 - rng.random((2, n_sims))  # in (0, 1]: binom.ppf(0) would be -1
 
 
-def _simulate(
-    n: int, d: float, delta: float, alpha: float, u: NDArray[np.float64]
-) -> PowerResult:
+def _simulate(n: int, d: float, delta: float, alpha: float, u: NDArray[np.float64]) -> PowerResult:
     m = stats.binom.ppf(u[0], n, d)  # discordant pairs, independent of Δ
     q = (d + delta) / (2.0 * d)  # P(only_new | discordant)
     b_new = stats.binom.ppf(u[1], m, q)
@@ -209,9 +202,7 @@ def _rejection_bounds(n: int, alpha: float) -> NDArray[np.float64]:
     return out
 
 
-def power_exact(
-    n: int, acc_old: float, acc_new: float, agreement: float, alpha: float = 0.05
-) -> PowerResult:
+def power_exact(n: int, acc_old: float, acc_new: float, agreement: float, alpha: float = 0.05) -> PowerResult:
     """The quantities of :func:`power_simulation` computed exactly, by summing over the binomials.
 
     Written by hand because statsmodels only offers normal-approximation power for McNemar.  For

@@ -14,13 +14,17 @@ import pytest
 from benchtrust.contamination.aligned import AlignedParams, _best_window, aligned_evidence
 from tests.contamination.conftest import dbt_build, put_items
 
-FILLER = ("The parser reads one record at a time and keeps no state between calls. Buffers are flushed when the "
-          "stream closes, and every error names the offending line. Options are read from the environment first, "
-          "then from the configuration file, and the command line overrides both. ") * 4
+FILLER = (
+    "The parser reads one record at a time and keeps no state between calls. Buffers are flushed when the "
+    "stream closes, and every error names the offending line. Options are read from the environment first, "
+    "then from the configuration file, and the command line overrides both. "
+) * 4
 
 
 def _items(texts: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({"benchmark": "b", "dataset_version": "v", "item_id": list(texts), "text": list(texts.values())})
+    return pd.DataFrame(
+        {"benchmark": "b", "dataset_version": "v", "item_id": list(texts), "text": list(texts.values())}
+    )
 
 
 def test_best_window_matches_brute_force():
@@ -39,16 +43,24 @@ def test_best_window_matches_brute_force():
 
 
 def test_reworded_item_inside_filler_is_contained_and_scattered_words_are_not():
-    item = ("A photosynthesis experiment measured chlorophyll absorption in spinach leaves under blue and red "
-            "wavelengths. Which pigment absorbs green light least?\nchlorophyll a\ncarotene\nxanthophyll\nanthocyanin")
-    other = ("Which treaty ended the Thirty Years War in seventeenth century Europe and recognised Dutch "
-             "independence?\nWestphalia\nUtrecht\nVersailles\nTordesillas")
+    item = (
+        "A photosynthesis experiment measured chlorophyll absorption in spinach leaves under blue and red "
+        "wavelengths. Which pigment absorbs green light least?\nchlorophyll a\ncarotene\nxanthophyll\nanthocyanin"
+    )
+    other = (
+        "Which treaty ended the Thirty Years War in seventeenth century Europe and recognised Dutch "
+        "independence?\nWestphalia\nUtrecht\nVersailles\nTordesillas"
+    )
     words = item.replace("\n", " ").split()
     random.Random(1).shuffle(words)  # word order destroyed
     reworded = " ".join(words).replace("measured", "recorded").replace("least", "minimally")
     scattered = " ".join(f"{FILLER} {w}" for w in item.split())  # every word, far apart
-    res = aligned_evidence(_items({"x": item, "y": other}), ["plant", "scatter", "filler"],
-                           [f"{FILLER} {reworded} {FILLER}", scattered, FILLER * 3], AlignedParams(min_bound=0.0))
+    res = aligned_evidence(
+        _items({"x": item, "y": other}),
+        ["plant", "scatter", "filler"],
+        [f"{FILLER} {reworded} {FILLER}", scattered, FILLER * 3],
+        AlignedParams(min_bound=0.0),
+    )
     f = res.frame
     x = f[f["item_id"] == "x"].set_index("doc_id")
     assert x.loc["plant", "containment"] > 0.85 and x.loc["plant", "rank"] == 1
@@ -59,10 +71,15 @@ def test_reworded_item_inside_filler_is_contained_and_scattered_words_are_not():
 
 
 def test_shared_passage_is_measured_on_each_items_own_stems():
-    passage = ("The following excerpt comes from a speech delivered by the governor of Massachusetts in 1838 about "
-               "railway charters, canal tolls, banking monopolies and the proper limits of legislative favour. ")
+    passage = (
+        "The following excerpt comes from a speech delivered by the governor of Massachusetts in 1838 about "
+        "railway charters, canal tolls, banking monopolies and the proper limits of legislative favour. "
+    )
     a = passage + "The governor most strongly opposed which policy?\nexclusive bank charters\nfree trade"
-    b = passage + "Historians compare this argument with Jacksonian hostility toward federal infrastructure subsidies?\nyes\nno"
+    b = (
+        passage
+        + "Historians compare this argument with Jacksonian hostility toward federal infrastructure subsidies?\nyes\nno"
+    )
     res = aligned_evidence(_items({"a": a, "b": b}), ["d"], [f"{FILLER} {a} {FILLER}"], AlignedParams(min_bound=0.0))
     f = res.frame.set_index("item_id")
     assert f.loc["a", "containment"] == pytest.approx(1.0) and f.loc["a", "own_share"] < 1
@@ -94,11 +111,13 @@ def aligned_lake(tmp_path_factory, mmlu):
         for _ in range(len(words) // 3):  # swap word pairs: order changed, 13-grams broken
             i, j = rng.randrange(len(words)), rng.randrange(len(words))
             words[i], words[j] = words[j], words[i]
-        docs = [{"id": "plant", "text": f"{FILLER} {' '.join(words)} {FILLER}"},
-                {"id": "filler", "text": FILLER}]
+        docs = [{"id": "plant", "text": f"{FILLER} {' '.join(words)} {FILLER}"}, {"id": "filler", "text": FILLER}]
         (settings.home / "c.jsonl").write_text("\n".join(json.dumps(d) for d in docs))
-        w = write_corpus(make_corpus_source("c", {"type": "file", "path": str(settings.home / "c.jsonl"),
-                                                  "id_field": "id"}), settings.lake, validator=validate_corpus_docs)
+        w = write_corpus(
+            make_corpus_source("c", {"type": "file", "path": str(settings.home / "c.jsonl"), "id_field": "id"}),
+            settings.lake,
+            validator=validate_corpus_docs,
+        )
         scan_corpus(settings.lake, "c", w.corpus_version, texts, (13, 8))
         frame, path, run = corpus_aligned(settings.lake, "c", w.corpus_version, texts)
         dbt_build("+contamination_evidence +item_audit", ["--indirect-selection", "cautious"])
@@ -114,8 +133,10 @@ def test_aligned_evidence_reaches_the_marts(aligned_lake):
     settings, planted, frame, n_items = aligned_lake
     assert frame["item_id"].nunique() == n_items  # every item has a row, with or without a candidate
     con = duckdb.connect(str(settings.warehouse), read_only=True)
-    ev = con.execute("select * from marts.contamination_evidence where signal in ('aligned_overlap', "
-                     "'aligned_embedding', 'ngram_overlap')").df()
+    ev = con.execute(
+        "select * from marts.contamination_evidence where signal in ('aligned_overlap', "
+        "'aligned_embedding', 'ngram_overlap')"
+    ).df()
     audit = con.execute("select * from marts.item_audit").df().set_index("item_id")
     con.close()
     al = ev[ev["signal"] == "aligned_overlap"].set_index("item_id")

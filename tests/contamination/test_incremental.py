@@ -15,7 +15,34 @@ from benchtrust.contamination.overlap import latest_item_sets, scan_corpus
 from data_contracts import validate_corpus_docs
 from tests.contamination.conftest import put_items
 
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+]
 
 
 def _items(n=30, version="v1", edit=None):
@@ -27,17 +54,36 @@ def _items(n=30, version="v1", edit=None):
         q = " ".join(rng.choice(WORDS) for _ in range(18)) + f" question {i}?"
         if edit is not None and i == edit:
             q = "an edited question " + q
-        rows.append({"benchmark": "quiz", "dataset_version": version, "item_id": f"q{i:02d}", "item_hash": f"h{i}{version}",
-                     "task_type": "multiple_choice", "input": q, "choices": [f"yes {i}", f"no {i}"], "gold": "A",
-                     "gold_index": 0, "subject": "s", "metadata": "{}", "source_file": "x", "source_row": i + 1,
-                     "is_duplicate": False, "duplicate_of": None})
+        rows.append(
+            {
+                "benchmark": "quiz",
+                "dataset_version": version,
+                "item_id": f"q{i:02d}",
+                "item_hash": f"h{i}{version}",
+                "task_type": "multiple_choice",
+                "input": q,
+                "choices": [f"yes {i}", f"no {i}"],
+                "gold": "A",
+                "gold_index": 0,
+                "subject": "s",
+                "metadata": "{}",
+                "source_file": "x",
+                "source_row": i + 1,
+                "is_duplicate": False,
+                "duplicate_of": None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _corpus(settings, tmp_path, name, items):
     p = tmp_path / f"{name}.jsonl"
-    p.write_text("\n".join(json.dumps({"text": "preface " + item_text(r.input, r.choices)}) for r in items.itertuples()))
-    w = write_corpus(make_corpus_source(name, {"type": "file", "path": str(p)}), settings.lake, validator=validate_corpus_docs)
+    p.write_text(
+        "\n".join(json.dumps({"text": "preface " + item_text(r.input, r.choices)}) for r in items.itertuples())
+    )
+    w = write_corpus(
+        make_corpus_source(name, {"type": "file", "path": str(p)}), settings.lake, validator=validate_corpus_docs
+    )
     assert w.ok
     return w.corpus_version
 
@@ -48,16 +94,21 @@ def _run():
     from benchtrust.settings import DBT_PROJECT_DIR, get_settings
 
     ensure_layout(get_settings().ensure().lake)
-    proc = subprocess.run(["dbt", "run", "--profiles-dir", ".", *dbt_vars_args(), "--select",
-                           "+int_item_ngram_overlaps_measured"],
-                          cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["dbt", "run", "--profiles-dir", ".", *dbt_vars_args(), "--select", "+int_item_ngram_overlaps_measured"],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
 def _rows(settings):
     con = duckdb.connect(str(settings.warehouse), read_only=True)
-    df = con.execute("select corpus, dataset_version, n, item_id, overlap_share, measured_at "
-                     "from intermediate.int_item_ngram_overlaps_measured").df()
+    df = con.execute(
+        "select corpus, dataset_version, n, item_id, overlap_share, measured_at "
+        "from intermediate.int_item_ngram_overlaps_measured"
+    ).df()
     con.close()
     return df
 
@@ -71,7 +122,9 @@ def test_adding_a_corpus_or_a_version_measures_only_what_is_new(settings, tmp_pa
     _run()
     first = _rows(settings)
     assert len(first) == 60
-    assert set(first.loc[(first["overlap_share"] == 1.0) & (first["n"] == 13), "item_id"]) == {f"q{i:02d}" for i in range(10)}
+    assert set(first.loc[(first["overlap_share"] == 1.0) & (first["n"] == 13), "item_id"]) == {
+        f"q{i:02d}" for i in range(10)
+    }
 
     cv_b = _corpus(settings, tmp_path, "b", v1.iloc[10:20])
     assert scan_corpus(settings.lake, "a", cv_a, latest_item_sets(settings.lake), (13, 8)).skipped  # nothing new for a

@@ -72,13 +72,17 @@ def test_ascii_fast_path_and_utf8_path_agree():
 
 
 def test_index_finds_planted_ngrams_with_counts_and_text():
-    items = ["Which of the following best describes the role of the mitochondria in a eukaryotic cell?\nEnergy",
-             "Short item."]
+    items = [
+        "Which of the following best describes the role of the mitochondria in a eukaryotic cell?\nEnergy",
+        "Short item.",
+    ]
     idx = NgramIndex.build(items, ns=(8, 13))
-    docs = ["Unrelated words first. WHICH of the following — best describes the role of the mitochondria in a "
-            "eukaryotic cell? energy! and again: which of the following best describes the role of",
-            "nothing relevant here at all, not even close to the item",
-            "which of the following best describes the role"]  # 8 tokens, but < 13
+    docs = [
+        "Unrelated words first. WHICH of the following — best describes the role of the mitochondria in a "
+        "eukaryotic cell? energy! and again: which of the following best describes the role of",
+        "nothing relevant here at all, not even close to the item",
+        "which of the following best describes the role",
+    ]  # 8 tokens, but < 13
     m, n_tok = match_batch(idx, *texts_to_buffers(docs))
     got = {(int(d), int(n)): [] for d, n in zip(m.doc, m.n)}
     for d, n, h, c in zip(m.doc, m.n, m.ngram_hash, m.count):
@@ -99,11 +103,14 @@ def test_index_rejects_what_is_not_there():
     assert idx.contains(13, idx.members[13]).all()
 
 
-@pytest.mark.parametrize("text, harness, ours", [
-    ("Don't", ["dont"], ["don", "t"]),
-    ("U.S.A.", ["usa"], ["u", "s", "a"]),
-    ("well-known", ["wellknown"], ["well", "known"]),
-])
+@pytest.mark.parametrize(
+    "text, harness, ours",
+    [
+        ("Don't", ["dont"], ["don", "t"]),
+        ("U.S.A.", ["usa"], ["u", "s", "a"]),
+        ("well-known", ["wellknown"], ["well", "known"]),
+    ],
+)
 def test_documented_difference_from_the_harness_janitor(text, harness, ours):
     import string
 
@@ -116,8 +123,14 @@ def test_token_hash_is_case_insensitive_for_every_unicode_case_pair():
     from benchtrust.contamination.ngrams import _length_changing, token_hash_py
 
     # tokens whose upper case has another UTF-8 length (Kelvin sign, Ohm sign, capital sharp s) included
-    pairs = [("ÉCOLE", "école"), ("\u212aELVIN", "kelvin"), ("\u2126MEGA", "ωmega"), ("STRA\u1e9eE", "straße"),
-             ("ΣΟΦΙΑ", "σοφια"), ("Ǆ", "ǆ")]
+    pairs = [
+        ("ÉCOLE", "école"),
+        ("\u212aELVIN", "kelvin"),
+        ("\u2126MEGA", "ωmega"),
+        ("STRA\u1e9eE", "straße"),
+        ("ΣΟΦΙΑ", "σοφια"),
+        ("Ǆ", "ǆ"),
+    ]
     assert len(_length_changing()) > 0
     for upper, lower in pairs:
         a = hash_tokens(*texts_to_buffers([f"x {upper} y"])).token_hash[1]

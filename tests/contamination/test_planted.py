@@ -49,11 +49,23 @@ def _build(mmlu):
     items = mmlu.items
     put_items(settings.lake, "mmlu", items)
     prose = stdlib_prose(100)
-    pc = planted_corpus(items, n_verbatim=100, n_edited=100, n_paraphrase=100, n_unrelated=150,
-                        extra_unrelated=prose, seed=0, unrelated_words=(40, 120))
+    pc = planted_corpus(
+        items,
+        n_verbatim=100,
+        n_edited=100,
+        n_paraphrase=100,
+        n_unrelated=150,
+        extra_unrelated=prose,
+        seed=0,
+        unrelated_words=(40, 120),
+    )
     path = settings.home / "planted.jsonl"
     path.write_text("\n".join(json.dumps({"id": d["id"], "text": d["text"]}) for d in pc.docs))
-    w = write_corpus(make_corpus_source("planted", {"type": "file", "path": str(path), "id_field": "id"}), settings.lake, validator=validate_corpus_docs)
+    w = write_corpus(
+        make_corpus_source("planted", {"type": "file", "path": str(path), "id_field": "id"}),
+        settings.lake,
+        validator=validate_corpus_docs,
+    )
     assert w.ok and w.written and w.n_docs == 450
     all_items = latest_item_sets(settings.lake)
     scan = scan_corpus(settings.lake, "planted", w.corpus_version, all_items, (13, 8))
@@ -73,15 +85,38 @@ def _build(mmlu):
     rows = []
     for j, iid in enumerate(sorted(set(pc.plants) | clean)):
         ok = iid in pc.plants or j % 4 == 0
-        rows.append(dict.fromkeys(PREDICTION_COLUMNS) | {
-            "cell_key": f"c{j}", "model": "memoriser", "model_version": "mv", "benchmark": "mmlu",
-            "dataset_version": mmlu.dataset_version, "grid_version": "g", "item_id": iid, "item_hash": "h",
-            "task_type": "multiple_choice", "template_id": "t", "is_primary": True, "is_headline": True,
-            "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": 0, "decoding": "loglikelihood", "sample_idx": 0,
-            "prediction": "A", "gold": "A", "is_correct": ok, "p_correct": 0.5, "logprob_gold": -0.7,
-            "computed_at": pd.Timestamp.now(tz="UTC")})
-    lake.write_parquet(rows_to_frame(rows).assign(written_at=pd.Timestamp.now(tz="UTC")),
-                       lake.predictions_path(settings.lake, "mmlu", "memoriser", "mv", mmlu.dataset_version))
+        rows.append(
+            dict.fromkeys(PREDICTION_COLUMNS)
+            | {
+                "cell_key": f"c{j}",
+                "model": "memoriser",
+                "model_version": "mv",
+                "benchmark": "mmlu",
+                "dataset_version": mmlu.dataset_version,
+                "grid_version": "g",
+                "item_id": iid,
+                "item_hash": "h",
+                "task_type": "multiple_choice",
+                "template_id": "t",
+                "is_primary": True,
+                "is_headline": True,
+                "n_fewshot": 0,
+                "fewshot_seed": 0,
+                "permutation_seed": 0,
+                "decoding": "loglikelihood",
+                "sample_idx": 0,
+                "prediction": "A",
+                "gold": "A",
+                "is_correct": ok,
+                "p_correct": 0.5,
+                "logprob_gold": -0.7,
+                "computed_at": pd.Timestamp.now(tz="UTC"),
+            }
+        )
+    lake.write_parquet(
+        rows_to_frame(rows).assign(written_at=pd.Timestamp.now(tz="UTC")),
+        lake.predictions_path(settings.lake, "mmlu", "memoriser", "mv", mmlu.dataset_version),
+    )
     out = dbt_build()
     return settings, pc, clean, out
 
@@ -100,8 +135,12 @@ def test_planted_contamination_is_found(planted_lake, record_property):
         by = {k: tested[tested["kind"] == k] for k in ("verbatim", "edited", "paraphrase", "clean")}
         rec = {k: float(v["is_flagged"].mean()) for k, v in by.items() if k != "clean"}
         fp = float(by["clean"]["is_flagged"].mean())
-        report[method] = {"recall": rec, "false_positive_rate": fp, "clean_tested": len(by["clean"]),
-                          "untestable_items": int(d["value"].isna().sum())}
+        report[method] = {
+            "recall": rec,
+            "false_positive_rate": fp,
+            "clean_tested": len(by["clean"]),
+            "untestable_items": int(d["value"].isna().sum()),
+        }
         assert len(by["verbatim"]) == 100 and len(by["edited"]) == 100  # plants have >= 20 tokens
         assert rec["verbatim"] >= 0.99, report
         assert rec["edited"] >= 0.90, report
@@ -140,13 +179,25 @@ def test_planted_contamination_is_found(planted_lake, record_property):
 def test_summary_splits_accuracy_by_flag_with_intervals(planted_lake):
     settings, pc, clean, _ = planted_lake
     con = duckdb.connect(str(settings.warehouse), read_only=True)
-    s = con.execute("select * from marts.contamination_summary where model = 'memoriser' and signal = 'ngram_overlap' "
-                    "and method = 'n=13'").df().iloc[0]
+    s = (
+        con.execute(
+            "select * from marts.contamination_summary where model = 'memoriser' and signal = 'ngram_overlap' "
+            "and method = 'n=13'"
+        )
+        .df()
+        .iloc[0]
+    )
     # the model is right on every planted item and on 1 in 4 clean ones: flagged accuracy 1; the items not
     # flagged are the clean ones and the planted ones the n-grams missed (mostly paraphrases)
     assert s["n_items"] == 400 and s["acc_flagged"] == 1.0 and s["n_flagged"] >= 190
-    ev = con.execute("select item_id, is_flagged from marts.contamination_evidence where signal = 'ngram_overlap' "
-                     "and method = 'n=13'").df().set_index("item_id")["is_flagged"]
+    ev = (
+        con.execute(
+            "select item_id, is_flagged from marts.contamination_evidence where signal = 'ngram_overlap' "
+            "and method = 'n=13'"
+        )
+        .df()
+        .set_index("item_id")["is_flagged"]
+    )
     scored = sorted(set(pc.plants) | clean)
     correct = {iid: iid in pc.plants or j % 4 == 0 for j, iid in enumerate(scored)}
     unflagged = [i for i in scored if not ev[i]]

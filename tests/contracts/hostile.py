@@ -12,8 +12,14 @@ from typing import Any
 
 import pandas as pd
 
-LM_EVAL_FIXTURE = (Path(__file__).resolve().parents[1] / "external" / "fixtures" / "lm_eval" / "EleutherAI__pythia-160m"
-                   / "samples_mmlu_abstract_algebra_2024-06-01T10-00-00.000000.jsonl")
+LM_EVAL_FIXTURE = (
+    Path(__file__).resolve().parents[1]
+    / "external"
+    / "fixtures"
+    / "lm_eval"
+    / "EleutherAI__pythia-160m"
+    / "samples_mmlu_abstract_algebra_2024-06-01T10-00-00.000000.jsonl"
+)
 
 
 def _q(question: Any, choices: Any = ("a", "b"), answer: Any = "A", subject: str = "geo", **kw: Any) -> str:
@@ -50,8 +56,14 @@ def many_columns_csv(p: Path) -> None:
 
 
 def many_columns_parquet(p: Path) -> None:
-    base = {"question": ["Q1?"], "choices": [["a", "b"]], "answer": ["A"], "model": ["m"], "item_id": ["geo-00000"],
-            "prediction": ["A"]}
+    base = {
+        "question": ["Q1?"],
+        "choices": [["a", "b"]],
+        "answer": ["A"],
+        "model": ["m"],
+        "item_id": ["geo-00000"],
+        "prediction": ["A"],
+    }
     pd.DataFrame({**base, **{f"c{i}": [i] for i in range(1997)}}).to_parquet(p)
 
 
@@ -69,8 +81,14 @@ def sparse_2gb(p: Path) -> None:
 
 
 def nul_parquet(p: Path) -> None:
-    pd.DataFrame({"question": ["Q1?", "Q\x002?", "Q3?"], "choices": [["a", "b"]] * 3, "answer": ["A", "A", "B"],
-                  "subject": ["geo"] * 3}).to_parquet(p)
+    pd.DataFrame(
+        {
+            "question": ["Q1?", "Q\x002?", "Q3?"],
+            "choices": [["a", "b"]] * 3,
+            "answer": ["A", "A", "B"],
+            "subject": ["geo"] * 3,
+        }
+    ).to_parquet(p)
 
 
 def invalid_utf8_middle_gz(p: Path) -> None:
@@ -84,8 +102,14 @@ def deep_nesting_jsonl(p: Path) -> None:
 
 
 def gold_float_parquet(p: Path) -> None:
-    pd.DataFrame({"question": ["Q1?", "Q2?", "Q3?"], "choices": [["a", "b"]] * 3, "answer": [1.0, float("nan"), 0.0],
-                  "subject": ["geo"] * 3}).to_parquet(p)
+    pd.DataFrame(
+        {
+            "question": ["Q1?", "Q2?", "Q3?"],
+            "choices": [["a", "b"]] * 3,
+            "answer": [1.0, float("nan"), 0.0],
+            "subject": ["geo"] * 3,
+        }
+    ).to_parquet(p)
 
 
 def truncated_gzip(p: Path) -> None:
@@ -146,11 +170,36 @@ def corpus_deep(p: Path) -> None:
     _lines(p, ['{"id": "d1", "text": "t", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}"])
 
 
-GENERATORS: dict[str, Callable[[Path], None]] = {f.__name__: f for f in (
-    huge_field_5mb_jsonl, huge_line_9mb_jsonl, huge_field_5mb_csv, huge_field_9mb_csv, many_columns_csv,
-    many_columns_parquet, many_fields_jsonl, many_choices_jsonl, sparse_2gb, nul_parquet, invalid_utf8_middle_gz,
-    deep_nesting_jsonl, gold_float_parquet, truncated_gzip, gzip_bomb, directory, fifo, symlink_loop, device,
-    dangling_symlink, sql_file_name, lm_eval_duplicate_key, lm_eval_invalid_utf8, corpus_huge_line, corpus_deep)}
+GENERATORS: dict[str, Callable[[Path], None]] = {
+    f.__name__: f
+    for f in (
+        huge_field_5mb_jsonl,
+        huge_line_9mb_jsonl,
+        huge_field_5mb_csv,
+        huge_field_9mb_csv,
+        many_columns_csv,
+        many_columns_parquet,
+        many_fields_jsonl,
+        many_choices_jsonl,
+        sparse_2gb,
+        nul_parquet,
+        invalid_utf8_middle_gz,
+        deep_nesting_jsonl,
+        gold_float_parquet,
+        truncated_gzip,
+        gzip_bomb,
+        directory,
+        fifo,
+        symlink_loop,
+        device,
+        dangling_symlink,
+        sql_file_name,
+        lm_eval_duplicate_key,
+        lm_eval_invalid_utf8,
+        corpus_huge_line,
+        corpus_deep,
+    )
+}
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -47,12 +47,15 @@ def _q(question: str, choices: list[str], answer: str, subject: str = "geo") -> 
 
 def one_megabyte_question(path: Path) -> None:
     big = "Why? " * (1_048_576 // 5)
-    path.write_text("\n".join([_q("Q1?", ["a", "b"], "A"), _q(big, ["a", "b"], "A"), _q("Q3?", ["a", "b"], "B")]) + "\n")
+    path.write_text(
+        "\n".join([_q("Q1?", ["a", "b"], "A"), _q(big, ["a", "b"], "A"), _q("Q3?", ["a", "b"], "B")]) + "\n"
+    )
 
 
 def long_choice(path: Path) -> None:
-    path.write_text("\n".join([_q("Q1?", ["x" * 20_001, "b"], "A"), _q("Q2?", ["a", "b"], "A"),
-                               _q("Q3?", ["a", "b"], "B")]) + "\n")
+    path.write_text(
+        "\n".join([_q("Q1?", ["x" * 20_001, "b"], "A"), _q("Q2?", ["a", "b"], "A"), _q("Q3?", ["a", "b"], "B")]) + "\n"
+    )
 
 
 def truncated_parquet(path: Path) -> None:
@@ -62,12 +65,14 @@ def truncated_parquet(path: Path) -> None:
 
 
 def parquet_with_nulls(path: Path) -> None:
-    pd.DataFrame({
-        "question": ["Q1?", None, "Q3?", "Q4?"],
-        "choices": [["a", "b"], ["a", "b"], ["a", "b", "c"], ["x", "y"]],
-        "answer": ["A", "B", None, "B"],
-        "subject": ["s", "s", "s", "t"],
-    }).to_parquet(path)
+    pd.DataFrame(
+        {
+            "question": ["Q1?", None, "Q3?", "Q4?"],
+            "choices": [["a", "b"], ["a", "b"], ["a", "b", "c"], ["x", "y"]],
+            "answer": ["A", "B", None, "B"],
+            "subject": ["s", "s", "s", "t"],
+        }
+    ).to_parquet(path)
 
 
 GENERATORS = {f.__name__: f for f in (one_megabyte_question, long_choice, truncated_parquet, parquet_with_nulls)}
@@ -110,10 +115,29 @@ def assert_contract(result, expected: dict[str, Any]) -> None:
 
 
 HOSTILE_RULES = {  # issue 15 item 7: every kind of hostile input has a case with its exact rule
-    "record_too_large", "input_too_long", "too_many_columns", "too_many_fields", "too_many_choices",
-    "control_characters", "invalid_json", "encoding", "lone_surrogate", "duplicate_key", "bad_type", "bad_choices",
-    "gold_not_in_choices", "missing_gold", "nesting_too_deep", "bad_gzip", "decompressed_too_large", "not_a_file",
-    "not_a_regular_file", "symlink_loop", "file_not_found", "file_too_large"}
+    "record_too_large",
+    "input_too_long",
+    "too_many_columns",
+    "too_many_fields",
+    "too_many_choices",
+    "control_characters",
+    "invalid_json",
+    "encoding",
+    "lone_surrogate",
+    "duplicate_key",
+    "bad_type",
+    "bad_choices",
+    "gold_not_in_choices",
+    "missing_gold",
+    "nesting_too_deep",
+    "bad_gzip",
+    "decompressed_too_large",
+    "not_a_file",
+    "not_a_regular_file",
+    "symlink_loop",
+    "file_not_found",
+    "file_too_large",
+}
 
 
 def _rules(case: dict[str, Any]) -> set[str]:
@@ -139,8 +163,12 @@ def test_hostile_reads_are_bounded_in_memory_and_time(tmp_path):
     import subprocess
     import sys
 
-    for name, gen in (("bomb.jsonl.gz", "gzip_bomb"), ("sparse.jsonl", "sparse_2gb"),
-                      ("deep.jsonl", "deep_nesting_jsonl"), ("huge.jsonl", "huge_line_9mb_jsonl")):
+    for name, gen in (
+        ("bomb.jsonl.gz", "gzip_bomb"),
+        ("sparse.jsonl", "sparse_2gb"),
+        ("deep.jsonl", "deep_nesting_jsonl"),
+        ("huge.jsonl", "huge_line_9mb_jsonl"),
+    ):
         GENERATORS[gen](tmp_path / name)
     code = (
         "import resource, sys, time\n"
@@ -154,13 +182,30 @@ def test_hostile_reads_are_bounded_in_memory_and_time(tmp_path):
         "    except SourceError:\n"
         "        pass\n"
         "    out.append(round(time.monotonic() - t, 2))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, *out)\n")
-    base = subprocess.run([sys.executable, "-c", "import resource; from benchtrust.sources import FileSource; "
-                           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
-                          capture_output=True, text=True, check=True)
-    proc = subprocess.run([sys.executable, "-c", code, *[str(tmp_path / n) for n in
-                                                         ("bomb.jsonl.gz", "sparse.jsonl", "deep.jsonl", "huge.jsonl")]],
-                          capture_output=True, text=True, timeout=120)
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, *out)\n"
+    )
+    base = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import resource; from benchtrust.sources import FileSource; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            *[str(tmp_path / n) for n in ("bomb.jsonl.gz", "sparse.jsonl", "deep.jsonl", "huge.jsonl")],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rss_kb, *secs = proc.stdout.split()
     grown_mb = (int(rss_kb) - int(base.stdout)) / 1024
@@ -172,8 +217,14 @@ def test_manifest_is_complete():
     assert len(CASES) >= 30
     ids = [case_id(c) for c in CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
-    malformed = [c for c in CASES if c["expected"].get("raise") or c["expected"].get("quarantine")
-                 or c["expected"].get("contract_fails") or c["expected"].get("contract_warns")]
+    malformed = [
+        c
+        for c in CASES
+        if c["expected"].get("raise")
+        or c["expected"].get("quarantine")
+        or c["expected"].get("contract_fails")
+        or c["expected"].get("contract_warns")
+    ]
     assert len({c["file"] for c in malformed}) >= 30
     for c in CASES:
         assert c["kind"] in ("items", "predictions", "imported_predictions", "corpus_docs", "import", "corpus_file"), c
@@ -190,8 +241,9 @@ def run_items(case: dict[str, Any], path: Path):
     else:
         source = FileSource(str(path), mapping)
     if case.get("limits"):
-        return source, normalise(source.read(), source.mapping, "case", limits=RowLimits(**case["limits"]),
-                                 id_style=source.id_style)
+        return source, normalise(
+            source.read(), source.mapping, "case", limits=RowLimits(**case["limits"]), id_style=source.id_style
+        )
     return source, load_items(source, "case")
 
 
@@ -254,22 +306,56 @@ def default_prediction(item: dict[str, Any], over: dict[str, Any]) -> dict[str, 
     gi = int(item["gold_index"])
     probs = np.exp(lp) / np.exp(lp).sum() if mc else None
     row: dict[str, Any] = {
-        "model": MODEL, "model_version": MODEL_VERSION, "benchmark": "case",
-        "dataset_version": item["dataset_version"], "grid_version": "grid-1", "item_id": item["item_id"],
-        "item_hash": item["item_hash"], "task_type": item["task_type"], "template_id": "t1", "is_primary": True, "is_headline": True,
-        "n_fewshot": 0, "fewshot_seed": 0, "permutation_seed": 0, "decoding": "loglikelihood" if mc else "greedy",
-        "temperature": 0.0, "top_p": 1.0, "sample_idx": 0, "gold": item["gold"],
-        "prediction": "A" if mc else "return 1", "predicted_index": 0 if mc else None,
-        "is_correct": (gi == 0) if mc else None, "score": lp[0] if mc else None,
-        "p_correct": float(probs[gi]) if mc else None, "logprob_gold": lp[gi] if mc else None,
-        "option_logprobs": lp if mc else None, "token_logprobs": [lp[gi]] if mc else None,
-        "generation": None if mc else "return 1", "device": "cpu", "dtype": "float32", "attn_implementation": "sdpa",
-        "batch_tokens": 1024, "library_versions": "{}", "computed_at": pd.Timestamp("2025-01-01", tz="UTC"),
+        "model": MODEL,
+        "model_version": MODEL_VERSION,
+        "benchmark": "case",
+        "dataset_version": item["dataset_version"],
+        "grid_version": "grid-1",
+        "item_id": item["item_id"],
+        "item_hash": item["item_hash"],
+        "task_type": item["task_type"],
+        "template_id": "t1",
+        "is_primary": True,
+        "is_headline": True,
+        "n_fewshot": 0,
+        "fewshot_seed": 0,
+        "permutation_seed": 0,
+        "decoding": "loglikelihood" if mc else "greedy",
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "sample_idx": 0,
+        "gold": item["gold"],
+        "prediction": "A" if mc else "return 1",
+        "predicted_index": 0 if mc else None,
+        "is_correct": (gi == 0) if mc else None,
+        "score": lp[0] if mc else None,
+        "p_correct": float(probs[gi]) if mc else None,
+        "logprob_gold": lp[gi] if mc else None,
+        "option_logprobs": lp if mc else None,
+        "token_logprobs": [lp[gi]] if mc else None,
+        "generation": None if mc else "return 1",
+        "device": "cpu",
+        "dtype": "float32",
+        "attn_implementation": "sdpa",
+        "batch_tokens": 1024,
+        "library_versions": "{}",
+        "computed_at": pd.Timestamp("2025-01-01", tz="UTC"),
     }
     row.update({k: v for k, v in over.items() if not k.startswith("$")})
     if "cell_key" not in over:
-        row["cell_key"] = hash_obj([row["model_version"], row["item_id"], row["template_id"], row["n_fewshot"],
-                                    row["fewshot_seed"], row["permutation_seed"], row["decoding"], row["sample_idx"]], 24)
+        row["cell_key"] = hash_obj(
+            [
+                row["model_version"],
+                row["item_id"],
+                row["template_id"],
+                row["n_fewshot"],
+                row["fewshot_seed"],
+                row["permutation_seed"],
+                row["decoding"],
+                row["sample_idx"],
+            ],
+            24,
+        )
     return row
 
 
@@ -299,9 +385,17 @@ def check_predictions(case: dict[str, Any], tmp_path: Path) -> None:
     assert (q["source_file"] == str(path)).all(), "every quarantine row names the file"
     assert q["detail"].str.len().gt(0).all() and q["raw"].str.len().gt(0).all()
     assert list(good.columns) == list(df.columns)
-    result = validate(good, "predictions", items=items, params={
-        "models": [MODEL], "model_versions": [MODEL_VERSION],
-        "dataset_versions": sorted(set(items["dataset_version"])), "n_quarantined": len(q)})
+    result = validate(
+        good,
+        "predictions",
+        items=items,
+        params={
+            "models": [MODEL],
+            "model_versions": [MODEL_VERSION],
+            "dataset_versions": sorted(set(items["dataset_version"])),
+            "n_quarantined": len(q),
+        },
+    )
     if "item_id" in good.columns:
         assert not result.skipped, result.skipped
     assert_contract(result, exp)
@@ -365,8 +459,14 @@ def check_corpus_file(case: dict[str, Any], tmp_path: Path):
     return None
 
 
-CHECKS = {"items": check_items, "predictions": check_predictions, "imported_predictions": check_imported,
-          "corpus_docs": check_corpus, "import": check_import, "corpus_file": check_corpus_file}
+CHECKS = {
+    "items": check_items,
+    "predictions": check_predictions,
+    "imported_predictions": check_imported,
+    "corpus_docs": check_corpus,
+    "import": check_import,
+    "corpus_file": check_corpus_file,
+}
 
 
 @pytest.fixture()
@@ -438,33 +538,67 @@ def test_validation_without_parameters_lists_what_it_skipped():
 
 
 def test_split_predictions_keeps_generation_rows_without_scores():
-    items = _items_for({"items": {"file": "generation_items.jsonl",
-                                  "mapping": {"input": "prompt", "choices": None, "gold": "solution", "id": "task",
-                                              "subject": None}}})
-    rows = pd.DataFrame([{"cell_key": "k1", "model": "m", "model_version": "v", "dataset_version": items["dataset_version"][0],
-                          "item_id": "t/0", "template_id": "t", "task_type": "generation", "logprob_gold": math.nan,
-                          "p_correct": None, "option_logprobs": None}])
+    items = _items_for(
+        {
+            "items": {
+                "file": "generation_items.jsonl",
+                "mapping": {"input": "prompt", "choices": None, "gold": "solution", "id": "task", "subject": None},
+            }
+        }
+    )
+    rows = pd.DataFrame(
+        [
+            {
+                "cell_key": "k1",
+                "model": "m",
+                "model_version": "v",
+                "dataset_version": items["dataset_version"][0],
+                "item_id": "t/0",
+                "template_id": "t",
+                "task_type": "generation",
+                "logprob_gold": math.nan,
+                "p_correct": None,
+                "option_logprobs": None,
+            }
+        ]
+    )
     good, q = split_predictions(rows, items)
     assert len(good) == 1 and q.empty
 
 
-@pytest.mark.parametrize("file, expectations", [
-    ("pred_nan_logprob.jsonl", ["ExpectColumnValuesToBeInSet(scores_finite)"]),
-    ("pred_inf_logprob.jsonl", ["ExpectColumnValuesToBeInSet(scores_finite)"]),
-    ("pred_positive_logprob.jsonl", ["ExpectColumnValuesToBeBetween(logprob_gold)",
-                                     "ExpectColumnValuesToBeBetween(max_option_logprob)"]),
-    ("pred_negative_probability.jsonl", ["ExpectColumnValuesToBeBetween(p_correct)"]),
-    ("pred_unknown_item.jsonl", ["ExpectColumnValuesToBeInSet(item_id_known)"]),
-    ("pred_unknown_dataset_version.jsonl", ["ExpectColumnValuesToBeInSet(dataset_version)"]),
-    ("pred_duplicate_cell.jsonl", ["ExpectColumnValuesToBeUnique(cell_key)"]),
-    ("pred_null_key.jsonl", ["ExpectColumnValuesToBeInSet(item_id_known)", "ExpectColumnValuesToNotBeNull(item_id)"]),
-])
+@pytest.mark.parametrize(
+    "file, expectations",
+    [
+        ("pred_nan_logprob.jsonl", ["ExpectColumnValuesToBeInSet(scores_finite)"]),
+        ("pred_inf_logprob.jsonl", ["ExpectColumnValuesToBeInSet(scores_finite)"]),
+        (
+            "pred_positive_logprob.jsonl",
+            ["ExpectColumnValuesToBeBetween(logprob_gold)", "ExpectColumnValuesToBeBetween(max_option_logprob)"],
+        ),
+        ("pred_negative_probability.jsonl", ["ExpectColumnValuesToBeBetween(p_correct)"]),
+        ("pred_unknown_item.jsonl", ["ExpectColumnValuesToBeInSet(item_id_known)"]),
+        ("pred_unknown_dataset_version.jsonl", ["ExpectColumnValuesToBeInSet(dataset_version)"]),
+        ("pred_duplicate_cell.jsonl", ["ExpectColumnValuesToBeUnique(cell_key)"]),
+        (
+            "pred_null_key.jsonl",
+            ["ExpectColumnValuesToBeInSet(item_id_known)", "ExpectColumnValuesToNotBeNull(item_id)"],
+        ),
+    ],
+)
 def test_suite_alone_blocks_what_the_row_rules_would_quarantine(file, expectations):
     """Defence in depth: rows that bypass split_predictions still fail the blocking suite, naming the rows."""
     items = _items_for({})
     df = prediction_frame(CASES_DIR / file, items)
-    result = validate(df, "predictions", items=items, params={
-        "models": [MODEL], "model_versions": [MODEL_VERSION], "dataset_versions": sorted(set(items["dataset_version"]))})
+    result = validate(
+        df,
+        "predictions",
+        items=items,
+        params={
+            "models": [MODEL],
+            "model_versions": [MODEL_VERSION],
+            "dataset_versions": sorted(set(items["dataset_version"])),
+        },
+    )
     assert failed(result)[0] == sorted(expectations), result.summary()
     for f in result.failures:
         if f["unexpected_count"]:

@@ -38,21 +38,37 @@ def two_benchmarks(tmp_path, monkeypatch):
     reg = yaml.safe_load((config / "benchmarks.yaml").read_text())
     reg["benchmarks"]["good_quiz"] = {
         "description": "three valid questions",
-        "source": {"type": "file", "path": "good.jsonl", "mapping": {"input": "question", "choices": "choices",
-                                                                     "gold": "answer", "subject": "subject"}},
+        "source": {
+            "type": "file",
+            "path": "good.jsonl",
+            "mapping": {"input": "question", "choices": "choices", "gold": "answer", "subject": "subject"},
+        },
         "grid": {"templates": ["mmlu_harness"]},
     }
     reg["benchmarks"]["broken_quiz"] = {
         "description": "letter answers read as indices: most records break the gold rule",
-        "source": {"type": "file", "path": "broken.jsonl", "mapping": {"input": "question", "choices": "choices",
-                                                                       "gold": "answer", "gold_format": "index",
-                                                                       "subject": "subject"}},
+        "source": {
+            "type": "file",
+            "path": "broken.jsonl",
+            "mapping": {
+                "input": "question",
+                "choices": "choices",
+                "gold": "answer",
+                "gold_format": "index",
+                "subject": "subject",
+            },
+        },
         "grid": {"templates": ["mmlu_harness"]},
     }
     (config / "benchmarks.yaml").write_text(yaml.safe_dump(reg, sort_keys=False))
     home = tmp_path / "home"
-    for k, v in {"BENCHTRUST_HOME": home, "BENCHTRUST_CONFIG": config, "DAGSTER_HOME": home / "dagster_home",
-                 "BENCHTRUST_LAKE": home / "lake", "BENCHTRUST_WAREHOUSE": home / "warehouse" / "benchtrust.duckdb"}.items():
+    for k, v in {
+        "BENCHTRUST_HOME": home,
+        "BENCHTRUST_CONFIG": config,
+        "DAGSTER_HOME": home / "dagster_home",
+        "BENCHTRUST_LAKE": home / "lake",
+        "BENCHTRUST_WAREHOUSE": home / "warehouse" / "benchtrust.duckdb",
+    }.items():
         monkeypatch.setenv(k, str(v))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("benchmarks", ["good_quiz", "broken_quiz"])
@@ -96,7 +112,9 @@ def test_items_job_blocks_the_broken_benchmark_only(two_benchmarks):
 
     # the rejected items are kept aside for inspection; each quarantined record names file, row and rule
     assert list((lake / "rejected" / "items" / "benchmark=broken_quiz").glob("*.parquet"))
-    q = pd.concat(pd.read_parquet(p) for p in (lake / "quarantine" / "items" / "benchmark=broken_quiz").glob("*.parquet"))
+    q = pd.concat(
+        pd.read_parquet(p) for p in (lake / "quarantine" / "items" / "benchmark=broken_quiz").glob("*.parquet")
+    )
     assert list(q["source_row"]) == [1, 2, 3] and set(q["rule"]) == {"gold_not_in_choices"}
     assert (q["source_file"] == str(config / "broken.jsonl")).all()
 
@@ -121,9 +139,12 @@ def test_blocking_check_skips_downstream_of_the_broken_partition_only(two_benchm
         built.append(context.partition_key)
 
     resources = {"benchtrust": BenchtrustResource()}
-    runs = {key: dg.materialize([benchmark_items, probe], partition_key=key, instance=instance, resources=resources,
-                                raise_on_error=False)
-            for key in ("broken_quiz", "good_quiz")}
+    runs = {
+        key: dg.materialize(
+            [benchmark_items, probe], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+        )
+        for key in ("broken_quiz", "good_quiz")
+    }
     assert built == ["good_quiz"], "only the good partition's downstream asset is built"
     materialized = {key: {e.asset_key for e in res.get_asset_materialization_events()} for key, res in runs.items()}
     assert dg.AssetKey("probe") in materialized["good_quiz"]
@@ -140,8 +161,9 @@ def test_whole_file_failure_names_file_and_rule(two_benchmarks, tmp_path):
     (config / "broken.jsonl").write_bytes((CASES / "gzip_named_jsonl.jsonl").read_bytes())
     from pipelines.definitions import defs
 
-    res = defs.resolve_job_def("items_job").execute_in_process(instance=instance, partition_key="broken_quiz",
-                                                               raise_on_error=False)
+    res = defs.resolve_job_def("items_job").execute_in_process(
+        instance=instance, partition_key="broken_quiz", raise_on_error=False
+    )
     assert not res.success
     failure = next(e for e in res.all_events if e.event_type_value == "STEP_FAILURE")
     text = str(failure.event_specific_data.error.message) + str(failure.event_specific_data.user_failure_data)

@@ -59,5 +59,6 @@ def stability_import():
     from benchtrust.importers import import_predictions
 
     external_path("llm_stability/runs_item_level.csv")
-    return import_predictions("llm-stability", EXTERNAL / "llm_stability",
-                              experiment=["strict_json_schema", "fine_tuned"])
+    return import_predictions(
+        "llm-stability", EXTERNAL / "llm_stability", experiment=["strict_json_schema", "fine_tuned"]
+    )

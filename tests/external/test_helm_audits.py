@@ -46,8 +46,17 @@ def test_import_shape_and_schema(helm_import, preds):
     assert list(preds.columns[: len(PREDICTION_COLUMNS)]) == PREDICTION_COLUMNS
     assert helm_import.canonical_predictions().columns.tolist() == PREDICTION_COLUMNS
     assert preds["cell_key"].is_unique
-    for col in ("model", "model_version", "benchmark", "dataset_version", "item_id", "template_id", "decoding",
-                "sample_idx", "task_type"):
+    for col in (
+        "model",
+        "model_version",
+        "benchmark",
+        "dataset_version",
+        "item_id",
+        "template_id",
+        "decoding",
+        "sample_idx",
+        "task_type",
+    ):
         assert preds[col].notna().all(), col
     assert set(preds["decoding"]) == {"greedy"}
     assert preds["is_primary"].all() and preds["is_headline"].all()  # one configuration per model
@@ -66,8 +75,10 @@ def test_item_ids_keep_the_mmlu_join_key(preds, external):
     assert unjoined["is_correct"].isna().all() and unjoined["gold"].isna().all()
     assert int(preds["is_correct"].notna().sum()) == 140_140
     # it joins to MMLU-Redux on (subject, mmlu_test_index)
-    redux = pd.read_csv(external("mmlu_redux/redux_v2_5700_from_HEAD_with_mmlu_index.csv"),
-                        usecols=["subject", "mmlu_test_index", "mmlu_gold"])
+    redux = pd.read_csv(
+        external("mmlu_redux/redux_v2_5700_from_HEAD_with_mmlu_index.csv"),
+        usecols=["subject", "mmlu_test_index", "mmlu_gold"],
+    )
     items = preds.drop_duplicates("item_id").dropna(subset=["mmlu_test_index"])
     joined = redux.merge(items.astype({"mmlu_test_index": int}), on=["subject", "mmlu_test_index"])
     assert len(joined) == 5_686  # of 5,700: 14 labelled items are not in HELM's run
@@ -120,17 +131,21 @@ def test_mcnemar_matrix_is_symmetric_and_valid(pairs):
 
 def test_one_mcnemar_cell_against_statsmodels_from_the_raw_file(pairs, external):
     """Cross-check from the CSV itself (not through the importer): claude-3-opus vs gpt-4o."""
-    raw = pd.read_csv(external("helm_mmlu/helm_10models_mmlu_item_matrix.csv"), dtype=str,
-                      keep_default_na=False)
+    raw = pd.read_csv(external("helm_mmlu/helm_10models_mmlu_item_matrix.csv"), dtype=str, keep_default_na=False)
     raw = raw[raw["gold"] != ""]
     a = (raw["anthropic_claude-3-opus-20240229"] == raw["gold"]).to_numpy()
     b = (raw["openai_gpt-4o-2024-05-13"] == raw["gold"]).to_numpy()
     table = [[int((a & b).sum()), int((a & ~b).sum())], [int((~a & b).sum()), int((~a & ~b).sum())]]
     expected = sm_mcnemar(table, exact=True).pvalue
-    row = pairs[(pairs["model_a"] == "anthropic/claude-3-opus-20240229")
-                & (pairs["model_b"] == "openai/gpt-4o-2024-05-13")].iloc[0]
-    assert [row["both"], row["only_a"], row["only_b"], row["neither"]] == [table[0][0], table[0][1], table[1][0],
-                                                                          table[1][1]]
+    row = pairs[
+        (pairs["model_a"] == "anthropic/claude-3-opus-20240229") & (pairs["model_b"] == "openai/gpt-4o-2024-05-13")
+    ].iloc[0]
+    assert [row["both"], row["only_a"], row["only_b"], row["neither"]] == [
+        table[0][0],
+        table[0][1],
+        table[1][0],
+        table[1][1],
+    ]
     assert row["p_value"] == pytest.approx(expected, rel=1e-9)
     assert row["p_value"] > 0.05  # 0.85044 vs 0.84815: not distinguishable on 14,014 items
 

@@ -61,13 +61,16 @@ def test_parquet_and_jsonl_round_trip(tmp_path):
     assert a.predictions["is_correct"].tolist() == [True, False, False, False, False]
 
 
-@pytest.mark.parametrize("text,match", [
-    ("model,prediction\nm,A\n", r"missing_column: required column\(s\) \['item_id or input'\]"),
-    ("model,item_id,prediction,correct\nm,q,A,maybe\n", r"row 1: bad_value: correct 'maybe'"),
-    ("model,item_id,prediction,seed\nm,q,A,0\nm,q2,A,-1\n", r"row 2: bad_value: seed '-1'"),
-    ("model,item_id,prediction\nm,q,A\n,q,B\n", r"row 2: missing_value: empty model"),
-    ("model,item_id,prediction\nm,q,A\nm,q,B\n", r"duplicate_prediction"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("model,prediction\nm,A\n", r"missing_column: required column\(s\) \['item_id or input'\]"),
+        ("model,item_id,prediction,correct\nm,q,A,maybe\n", r"row 1: bad_value: correct 'maybe'"),
+        ("model,item_id,prediction,seed\nm,q,A,0\nm,q2,A,-1\n", r"row 2: bad_value: seed '-1'"),
+        ("model,item_id,prediction\nm,q,A\n,q,B\n", r"row 2: missing_value: empty model"),
+        ("model,item_id,prediction\nm,q,A\nm,q,B\n", r"duplicate_prediction"),
+    ],
+)
 def test_errors_name_the_file_and_row(tmp_path, text, match):
     f = _write(tmp_path, text)
     with pytest.raises(ImportFormatError, match=match) as e:

@@ -81,8 +81,12 @@ def test_llr_breaks_ties_towards_stronger_models():
     rows = []
     for i in range(20):  # calibration items: s1 always right, w1 right half the time, s2/w2 likewise
         g = "A"
-        rows += [("s1", f"c{i}", g, g), ("s2", f"c{i}", g, g),
-                 ("w1", f"c{i}", g if i % 2 else "B", g), ("w2", f"c{i}", g if i % 2 else "B", g)]
+        rows += [
+            ("s1", f"c{i}", g, g),
+            ("s2", f"c{i}", g, g),
+            ("w1", f"c{i}", g if i % 2 else "B", g),
+            ("w2", f"c{i}", g if i % 2 else "B", g),
+        ]
     rows += [("s1", "p", "C", "A"), ("s2", "p", "C", "A"), ("w1", "p", "A", "A"), ("w2", "p", "A", "A")]
     rows += [("s1", "q", "A", "A"), ("s2", "q", "A", "A"), ("w1", "q", "C", "A"), ("w2", "q", "C", "A")]
     c = label_error_candidates(_frame(rows), keep=()).set_index("item_id")
@@ -135,8 +139,12 @@ def test_recorded_held_out_figures(figures):
     t = res["held_out"]["targets"]
     assert t["wrong_groundtruth"]["n_positive"] == 24 and t["any_non_ok"]["n_positive"] == 94
     hits = {(name, k): v["at"][k]["hits"] for name, v in t.items() for k in ("100", "300")}
-    assert hits == {("wrong_groundtruth", "100"): 16, ("wrong_groundtruth", "300"): 19,
-                    ("any_non_ok", "100"): 25, ("any_non_ok", "300"): 37}
+    assert hits == {
+        ("wrong_groundtruth", "100"): 16,
+        ("wrong_groundtruth", "300"): 19,
+        ("any_non_ok", "100"): 25,
+        ("any_non_ok", "300"): 37,
+    }
     for (name, k), h in hits.items():
         r = t[name]["at"][k]
         assert r["precision"] == pytest.approx(h / int(k), abs=1e-6)
@@ -163,7 +171,7 @@ def test_posterior_on_a_hand_built_example():
     # 30 calibration items every model gets right, so the models (and the key) look reliable
     for i in range(30):
         rows += [(m, f"c{i:02d}", "A", "A") for m in ("m1", "m2", "m3", "m4")]
-    rows += [(m, "w", "D", "B") for m in ("m1", "m2", "m3", "m4")]                   # all agree on D: gold wrong
+    rows += [(m, "w", "D", "B") for m in ("m1", "m2", "m3", "m4")]  # all agree on D: gold wrong
     rows += [("m1", "x", "C", "A"), ("m2", "x", "C", "A"), ("m3", "x", "C", "A"), ("m4", "x", "A", "A")]
     rows += [("m1", "y", "B", "A"), ("m2", "y", "C", "A"), ("m3", "y", "D", "A"), ("m4", "y", "The", "A")]
     post = label_error_posteriors(_frame(rows)).set_index("item_id")
@@ -195,15 +203,29 @@ def test_posterior_uses_confident_learning_where_option_probabilities_exist():
             lp = rng.normal(0, 0.3, 4)
             lp[(gold + 1) % 4 if i == 7 else gold] += 3.0
             lp = lp - np.log(np.exp(lp).sum())
-            rows.append({"model": f"m{m}", "item_id": f"i{i:02d}", "gold": LETTERS[gold],
-                         "prediction": LETTERS[int(np.argmax(lp))], "predicted_index": int(np.argmax(lp)),
-                         "option_logprobs": list(lp)})
+            rows.append(
+                {
+                    "model": f"m{m}",
+                    "item_id": f"i{i:02d}",
+                    "gold": LETTERS[gold],
+                    "prediction": LETTERS[int(np.argmax(lp))],
+                    "predicted_index": int(np.argmax(lp)),
+                    "option_logprobs": list(lp),
+                }
+            )
     df = pd.DataFrame(rows)
     post = label_error_posteriors(df).set_index("item_id")
     assert post.index[0] == "i07" and post.loc["i07", "suggested_answer"] == "A"  # gold D, everyone on A
     # the score is cleanlab's self-confidence of the gold under the models' mean option probabilities
-    p = np.stack([np.mean([np.exp(r["option_logprobs"]) / np.exp(r["option_logprobs"]).sum()
-                           for r in rows if r["item_id"] == it], axis=0) for it in sorted(post.index)])
+    p = np.stack(
+        [
+            np.mean(
+                [np.exp(r["option_logprobs"]) / np.exp(r["option_logprobs"]).sum() for r in rows if r["item_id"] == it],
+                axis=0,
+            )
+            for it in sorted(post.index)
+        ]
+    )
     labels = np.array([LETTERS.index(post.loc[it, "gold"]) for it in sorted(post.index)])
     expected = 1.0 - get_label_quality_scores(labels, p / p.sum(axis=1, keepdims=True))
     assert np.allclose(post.loc[sorted(post.index), "cleanlab_issue_score"], expected, atol=1e-12)
@@ -218,8 +240,9 @@ def test_bootstrap_hits_equal_the_tie_aware_reference(repo_root):
     y = rng.random(300) < 0.1
     ids = [f"i{i}" for i in range(300)]
     order = np.lexsort((np.arange(300), -score))
-    ref = precision_recall_at_k([ids[i] for i in order], {ids[i] for i in np.flatnonzero(y)}, ks=(10, 50, 120),
-                                tie_key=list(score[order]))
+    ref = precision_recall_at_k(
+        [ids[i] for i in order], {ids[i] for i in np.flatnonzero(y)}, ks=(10, 50, 120), tie_key=list(score[order])
+    )
     for r in ref:
         hits, pos = mod._ranked_hits(score, y, np.ones((1, 300)), r.k)
         assert hits[0] / r.k == pytest.approx(r.expected_precision, abs=1e-12)
@@ -258,8 +281,10 @@ def test_held_out_comparison_against_naive_and_random(figures):
     assert top_bin["bin"].endswith("1.0]") and top_bin["mean_posterior"] > 0.99
     assert top_bin["wrong_groundtruth_rate"] == pytest.approx(0.1208, abs=1e-4) and top_bin["any_non_ok_rate"] < 0.25
     assert sum(b["items"] for b in held["posterior_calibration"]) == held["items"] - 2  # 2 labelled items HELM lacks
-    assert res["comparison"]["dev_variants"]["mean rank (chosen)"]["wrong_groundtruth_R@100"] >= \
-        res["comparison"]["dev_variants"]["naive"]["wrong_groundtruth_R@100"]
+    assert (
+        res["comparison"]["dev_variants"]["mean rank (chosen)"]["wrong_groundtruth_R@100"]
+        >= res["comparison"]["dev_variants"]["naive"]["wrong_groundtruth_R@100"]
+    )
 
 
 def test_posterior_ignores_missing_option_probabilities():

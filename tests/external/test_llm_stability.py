@@ -57,8 +57,9 @@ def _summary_row(external, name: str, i: int) -> pd.Series:
 def _ours(agreement: pd.DataFrame, row: pd.Series) -> pd.Series:
     mv = f"{row['model']}@{hash_obj(ast.literal_eval(row['model_config']), 10)}"
     tid = "llm_stability:" + canonical_json(ast.literal_eval(row["task_config"]))
-    hit = agreement[(agreement["model_version"] == mv) & (agreement["template_id"] == tid)
-                    & (agreement["benchmark"] == row["task"])]
+    hit = agreement[
+        (agreement["model_version"] == mv) & (agreement["template_id"] == tid) & (agreement["benchmark"] == row["task"])
+    ]
     assert len(hit) == 1, f"{row['model']} {row['task']}: {len(hit)} matching configurations"
     return hit.iloc[0]
 

@@ -22,7 +22,9 @@ from benchtrust.registry import Grid, Registry, Template
 from benchtrust.sources import FileSource, HumanEvalSource, load_items
 
 REPO = Path(__file__).resolve().parents[2]
-MAPPING = FieldMapping(input="question", choices="choices", gold="answer", gold_format="index", id="id", subject="subject")
+MAPPING = FieldMapping(
+    input="question", choices="choices", gold="answer", gold_format="index", id="id", subject="subject"
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +39,16 @@ def engine(model):
 
 
 def make_items(path: Path, n: int, edit: set[int] = frozenset()):
-    rows = [{"id": f"q{i:03d}", "question": f"What is {i} + {i % 7}?" + (" (edited)" if i in edit else ""),
-             "choices": [str(2 * i), str(i + i % 7), str(i * 3 + 1), "none"], "answer": 1, "subject": f"s{i % 3}"}
-            for i in range(n)]
+    rows = [
+        {
+            "id": f"q{i:03d}",
+            "question": f"What is {i} + {i % 7}?" + (" (edited)" if i in edit else ""),
+            "choices": [str(2 * i), str(i + i % 7), str(i * 3 + 1), "none"],
+            "answer": 1,
+            "subject": f"s{i % 3}",
+        }
+        for i in range(n)
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return load_items(FileSource(str(path), MAPPING), "arith")
 
@@ -75,8 +84,10 @@ def test_greedy_reruns_are_bit_identical(tmp_path, model, engine):
     reg = Registry.load()
     items = make_items(tmp_path / "a.jsonl", 12).items
     g = grid(reg, templates=("mmlu_harness", "mmlu_cloze"))
-    runs = [run_grid(items, g, model, "arith", "v", lambda n: engine, tmp_path / f"c{i}", progress=False)[0]
-            for i in range(2)]
+    runs = [
+        run_grid(items, g, model, "arith", "v", lambda n: engine, tmp_path / f"c{i}", progress=False)[0]
+        for i in range(2)
+    ]
     cols = ["cell_key", "prediction", "option_logprobs", "token_logprobs", "p_correct", "logprob_gold"]
     a, b = (r[cols].reset_index(drop=True) for r in runs)
     assert a["cell_key"].tolist() == b["cell_key"].tolist()
@@ -90,8 +101,10 @@ def test_seeded_sampling_is_reproducible(tmp_path, model, engine):
     items = he.items.head(2)
     # no stop sequences: with HumanEval's stops a 12-token sample often ends at once, hiding the sampler
     free = Template(id="free_completion", task_type="generation", prompt="{{ input }}")
-    g = Grid(templates=[free],
-             decoding={"mode": "sample", "samples": 3, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 12, "seed": 1})
+    g = Grid(
+        templates=[free],
+        decoding={"mode": "sample", "samples": 3, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 12, "seed": 1},
+    )
     r1 = run_grid(items, g, model, "humaneval", "v", lambda n: engine, tmp_path / "s1", progress=False)[0]
     r2 = run_grid(items, g, model, "humaneval", "v", lambda n: engine, tmp_path / "s2", progress=False)[0]
     assert len(r1) == 6 and sorted(r1["sample_idx"].unique().tolist()) == [0, 1, 2]
@@ -100,7 +113,6 @@ def test_seeded_sampling_is_reproducible(tmp_path, model, engine):
     g_other = Grid(templates=g.templates, decoding={**g.decoding, "seed": 2})
     r3 = run_grid(items, g_other, model, "humaneval", "v", lambda n: engine, tmp_path / "s3", progress=False)[0]
     assert r3["generation"].tolist() != r1["generation"].tolist()
-
 
 
 def test_greedy_and_sampling_in_one_grid(tmp_path, model, engine):
@@ -113,13 +125,23 @@ def test_greedy_and_sampling_in_one_grid(tmp_path, model, engine):
     greedy = {"mode": "greedy", "max_new_tokens": 8}
     sample = {"mode": "sample", "samples": 2, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 8, "seed": 0}
     cache = tmp_path / "c"
-    only_greedy, st0 = run_grid(items, Grid(templates=[free], decoding=greedy), model, "humaneval", "v",
-                                lambda n: engine, cache, progress=False)
-    both, st = run_grid(items, Grid(templates=[free], decoding=[greedy, sample]), model, "humaneval", "v",
-                        lambda n: engine, cache, progress=False)
+    only_greedy, st0 = run_grid(
+        items, Grid(templates=[free], decoding=greedy), model, "humaneval", "v", lambda n: engine, cache, progress=False
+    )
+    both, st = run_grid(
+        items,
+        Grid(templates=[free], decoding=[greedy, sample]),
+        model,
+        "humaneval",
+        "v",
+        lambda n: engine,
+        cache,
+        progress=False,
+    )
     assert (st0.computed, st.cells, st.cached, st.computed) == (2, 6, 2, 4)
     assert sorted(zip(both["decoding"], both["sample_idx"])) == sorted(
-        [("greedy", 0)] * 2 + [("sample", 0)] * 2 + [("sample", 1)] * 2)
+        [("greedy", 0)] * 2 + [("sample", 0)] * 2 + [("sample", 1)] * 2
+    )
     prim = both[both["is_primary"]]
     assert len(prim) == 2 and (prim["decoding"] == "greedy").all() and prim["is_headline"].all()
     assert set(prim["cell_key"]) == set(only_greedy["cell_key"])
@@ -150,8 +172,13 @@ WORKER = textwrap.dedent("""
 def test_sigkill_mid_run_resumes_without_duplicates_or_recompute(tmp_path, model, engine):
     items = make_items(tmp_path / "k.jsonl", 45)  # 90 cells in chunks of 6
     cache_root = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "k.jsonl"), str(cache_root)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(tmp_path / "k.jsonl"), str(cache_root)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     chunk_dir = cache_root / model.model_version
     deadline = time.time() + 300
     while time.time() < deadline and len(list(chunk_dir.glob("chunk-*.parquet"))) < 3:
@@ -166,8 +193,17 @@ def test_sigkill_mid_run_resumes_without_duplicates_or_recompute(tmp_path, model
     (chunk_dir / "chunk-99999999999999999999-deadbeef.parquet.tmp").write_bytes(b"PAR1 half a file")
     reg = Registry.load()
     g = Grid(templates=[reg.templates["mmlu_harness"], reg.templates["mmlu_paren"]])
-    df, stats = run_grid(items.items, g, model, "arith", items.dataset_version, lambda n: engine, cache_root,
-                         chunk_size=6, progress=False)
+    df, stats = run_grid(
+        items.items,
+        g,
+        model,
+        "arith",
+        items.dataset_version,
+        lambda n: engine,
+        cache_root,
+        chunk_size=6,
+        progress=False,
+    )
     assert stats.cached == len(before) and stats.computed == 90 - len(before)
     assert len(df) == 90 and df["cell_key"].is_unique
     assert set(df["item_id"]) == {f"q{i:03d}" for i in range(45)}

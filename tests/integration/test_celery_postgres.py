@@ -35,7 +35,9 @@ def marts_fingerprint(warehouse: Path) -> dict[str, tuple[int, str]]:
         for table in ("predictions", "reliability_report"):
             cols = con.execute(
                 "select column_name, data_type from information_schema.columns where table_schema = 'marts' "
-                "and table_name = ? order by ordinal_position", [table]).fetchall()
+                "and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
             exprs = []
             for name, dtype in cols:
                 if "TIMESTAMP" in dtype or name.endswith(("_at", "_path")) or name in ("run_id",):
@@ -43,7 +45,9 @@ def marts_fingerprint(warehouse: Path) -> dict[str, tuple[int, str]]:
                 q = '"' + name.replace('"', '""') + '"'
                 exprs.append(f"round({q}, 6)::varchar" if dtype in ("DOUBLE", "FLOAT") else f"{q}::varchar")
             row = "concat_ws('\x1f', " + ", ".join(f"coalesce({e}, '<null>')" for e in exprs) + ")"
-            n, h = con.execute(f"select count(*), md5(string_agg({row}, '\x1e' order by {row})) from marts.{table}").fetchone()
+            n, h = con.execute(
+                f"select count(*), md5(string_agg({row}, '\x1e' order by {row})) from marts.{table}"
+            ).fetchone()
             out[table] = (n, h)
         return out
     finally:
@@ -73,20 +77,51 @@ def test_smoke_profile_through_celery_workers_on_postgres(smoke_run, tmp_path):
         cfg_path = tmp_path / "celery.yaml"
         cfg_path.write_text(yaml.safe_dump(celery_cfg))
         home = tmp_path / "bt_home"
-        env = dict(os.environ, **pg.env(), DAGSTER_HOME=str(dagster_home), BENCHTRUST_HOME=str(home),
-                   BENCHTRUST_EXECUTOR="celery", BENCHTRUST_CELERY_CONFIG=str(cfg_path),
-                   BENCHTRUST_CELERY_BROKER=f"{redis_url}/0", BENCHTRUST_CELERY_BACKEND=f"{redis_url}/1",
-                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        env = dict(
+            os.environ,
+            **pg.env(),
+            DAGSTER_HOME=str(dagster_home),
+            BENCHTRUST_HOME=str(home),
+            BENCHTRUST_EXECUTOR="celery",
+            BENCHTRUST_CELERY_CONFIG=str(cfg_path),
+            BENCHTRUST_CELERY_BROKER=f"{redis_url}/0",
+            BENCHTRUST_CELERY_BACKEND=f"{redis_url}/1",
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
         env.pop("BENCHTRUST_PROFILE", None)
         # one -q with both queues: dagster-celery turns repeated -q into repeated -Q, and Celery keeps the last only
         workers = []
         for i in (1, 2):
             log = open(tmp_path / f"worker{i}.log", "w")
-            workers.append(subprocess.Popen(
-                [str(Path(sys.executable).parent / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                 "-y", str(cfg_path), "-q", "dagster,gpu", "-n", f"w{i}", "-l", "INFO", "--",
-                 "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            workers.append(
+                subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "dagster-celery"),
+                        "worker",
+                        "start",
+                        "-A",
+                        "dagster_celery.app",
+                        "-y",
+                        str(cfg_path),
+                        "-q",
+                        "dagster,gpu",
+                        "-n",
+                        f"w{i}",
+                        "-l",
+                        "INFO",
+                        "--",
+                        "--concurrency=1",
+                        "--without-heartbeat",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         owner: dict[int, int] = {}  # pid -> worker index, recorded while the workers live
         killed: dict[str, object] = {}
         stop = threading.Event()
@@ -103,8 +138,10 @@ def test_smoke_profile_through_celery_workers_on_postgres(smoke_run, tmp_path):
                     con = con or psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, dbname=pg.db)
                     con.autocommit = True
                     with con.cursor() as cur:
-                        cur.execute("select event, timestamp from event_logs where dagster_event_type = 'STEP_START' "
-                                    "and step_key like 'predictions%' order by id limit 1")
+                        cur.execute(
+                            "select event, timestamp from event_logs where dagster_event_type = 'STEP_START' "
+                            "and step_key like 'predictions%' order by id limit 1"
+                        )
                         row = cur.fetchone()
                 except Exception:
                     row, con = None, None
@@ -121,8 +158,14 @@ def test_smoke_profile_through_celery_workers_on_postgres(smoke_run, tmp_path):
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--profile", "smoke"], cwd=REPO,
-                                  env=env, capture_output=True, text=True, timeout=1800)
+            proc = subprocess.run(
+                [sys.executable, "-m", "pipelines.cli", "run", "--profile", "smoke"],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
         finally:
             stop.set()
             watcher.join(timeout=10)
@@ -156,7 +199,9 @@ def test_smoke_profile_through_celery_workers_on_postgres(smoke_run, tmp_path):
         got = marts_fingerprint(home / "warehouse" / "benchtrust.duckdb")
         assert got == baseline, (got, baseline)
         con = duckdb.connect(str(home / "warehouse" / "benchtrust.duckdb"), read_only=True)
-        dup = con.execute("select count(*) - count(distinct (model, model_version, benchmark, dataset_version, item_id, "
-                          "template_id, fewshot_seed, permutation_seed, decoding, sample_idx)) from marts.predictions").fetchone()
+        dup = con.execute(
+            "select count(*) - count(distinct (model, model_version, benchmark, dataset_version, item_id, "
+            "template_id, fewshot_seed, permutation_seed, decoding, sample_idx)) from marts.predictions"
+        ).fetchone()
         con.close()
         assert dup == (0,)

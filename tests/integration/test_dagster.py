@@ -10,36 +10,78 @@ import duckdb
 import pytest
 
 EXPECTED_KEYS = {
-    "benchmark_items", "item_quarantine", "predictions", "reliability_reports",
+    "benchmark_items",
+    "item_quarantine",
+    "predictions",
+    "reliability_reports",
     "imported_predictions",  # `benchtrust import` as an asset (issue 11)
-    "staging/stg_lake__items", "staging/stg_lake__predictions", "staging/stg_lake__quarantined_items",
+    "staging/stg_lake__items",
+    "staging/stg_lake__predictions",
+    "staging/stg_lake__quarantined_items",
     "staging/stg_lake__files",  # the lake manifest check (issue 15, item 6)
-    "intermediate/int_template_scores_aggregated", "intermediate/int_generation_samples_aggregated",
-    "marts/predictions", "marts/reliability_report", "marts/item_audit", "marts/quarantine",
+    "intermediate/int_template_scores_aggregated",
+    "intermediate/int_generation_samples_aggregated",
+    "marts/predictions",
+    "marts/reliability_report",
+    "marts/item_audit",
+    "marts/quarantine",
     # versioned reports (issue 7): report lineage and paired comparisons
-    "intermediate/int_item_outcomes_selected", "marts/report_versions", "marts/model_comparisons",
+    "intermediate/int_item_outcomes_selected",
+    "marts/report_versions",
+    "marts/model_comparisons",
     # the SQL audits (models/intermediate/audits, models/marts/audits)
-    "intermediate/int_subject_scores_aggregated", "intermediate/int_score_uncertainties_estimated",
-    "intermediate/int_run_variances_measured", "intermediate/int_decoding_gaps_measured", "intermediate/int_prompt_sensitivities_measured",
-    "intermediate/int_answer_calibrations_measured", "intermediate/int_label_errors_scored",
+    "intermediate/int_subject_scores_aggregated",
+    "intermediate/int_score_uncertainties_estimated",
+    "intermediate/int_run_variances_measured",
+    "intermediate/int_decoding_gaps_measured",
+    "intermediate/int_prompt_sensitivities_measured",
+    "intermediate/int_answer_calibrations_measured",
+    "intermediate/int_label_errors_scored",
     "intermediate/int_label_error_posteriors",
-    "intermediate/int_item_qualities_checked", "intermediate/int_numeric_configs_compared",
-    "intermediate/int_model_versions_compared", "intermediate/int_subject_scores_pooled",
-    "marts/subject_scores", "marts/prompt_sensitivity", "marts/run_variance", "marts/decoding_gap", "marts/calibration",
-    "marts/numeric_determinism", "marts/version_regressions",
-    "intermediate/int_rankings_resampled", "marts/ranking_stability",  # audit 7 as a dbt Python model (issue 12)
+    "intermediate/int_item_qualities_checked",
+    "intermediate/int_numeric_configs_compared",
+    "intermediate/int_model_versions_compared",
+    "intermediate/int_subject_scores_pooled",
+    "marts/subject_scores",
+    "marts/prompt_sensitivity",
+    "marts/run_variance",
+    "marts/decoding_gap",
+    "marts/calibration",
+    "marts/numeric_determinism",
+    "marts/version_regressions",
+    "intermediate/int_rankings_resampled",
+    "marts/ranking_stability",  # audit 7 as a dbt Python model (issue 12)
     # contamination audits (assets/contamination.py, models/*/contamination)
-    "corpus_docs", "corpus_ngram_matches", "corpus_ngram_scans", "text_embeddings", "corpus_neighbours", "item_neighbours",
-    "membership_signals", "rewrite_predictions",
-    "staging/stg_lake__corpus_docs", "staging/stg_lake__corpus_ngram_matches", "staging/stg_lake__corpus_ngram_scans",
-    "staging/stg_lake__text_embeddings", "staging/stg_lake__embedding_neighbours", "staging/stg_lake__item_neighbours",
-    "staging/stg_lake__membership_signals", "staging/stg_lake__rewrite_predictions",
-    "intermediate/int_item_ngrams_hashed", "intermediate/int_item_ngram_overlaps_measured",
-    "intermediate/int_item_corpus_neighbours_ranked", "intermediate/int_near_duplicates_paired",
-    "intermediate/int_membership_signals_scored", "intermediate/int_control_gaps_compared",
-    "marts/contamination_evidence", "marts/contamination_summary", "marts/near_duplicates", "marts/control_gap",
+    "corpus_docs",
+    "corpus_ngram_matches",
+    "corpus_ngram_scans",
+    "text_embeddings",
+    "corpus_neighbours",
+    "item_neighbours",
+    "membership_signals",
+    "rewrite_predictions",
+    "staging/stg_lake__corpus_docs",
+    "staging/stg_lake__corpus_ngram_matches",
+    "staging/stg_lake__corpus_ngram_scans",
+    "staging/stg_lake__text_embeddings",
+    "staging/stg_lake__embedding_neighbours",
+    "staging/stg_lake__item_neighbours",
+    "staging/stg_lake__membership_signals",
+    "staging/stg_lake__rewrite_predictions",
+    "intermediate/int_item_ngrams_hashed",
+    "intermediate/int_item_ngram_overlaps_measured",
+    "intermediate/int_item_corpus_neighbours_ranked",
+    "intermediate/int_near_duplicates_paired",
+    "intermediate/int_membership_signals_scored",
+    "intermediate/int_control_gaps_compared",
+    "marts/contamination_evidence",
+    "marts/contamination_summary",
+    "marts/near_duplicates",
+    "marts/control_gap",
     # aligned-window evidence (issue 12)
-    "corpus_aligned_matches", "staging/stg_lake__aligned_matches", "intermediate/int_item_aligned_evidence_scored",
+    "corpus_aligned_matches",
+    "staging/stg_lake__aligned_matches",
+    "intermediate/int_item_aligned_evidence_scored",
 }
 
 
@@ -48,7 +90,9 @@ def test_definitions_load_with_every_asset_and_job():
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == EXPECTED_KEYS
-    assert {"items_job", "predictions_job", "reports_job", "import_job"} <= {j.name for j in defs.resolve_all_job_defs()}
+    assert {"items_job", "predictions_job", "reports_job", "import_job"} <= {
+        j.name for j in defs.resolve_all_job_defs()
+    }
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"items_contract", "predictions_contract"} <= checks
     assert any(c.startswith(("not_null", "dbt_utils_free_unique")) for c in checks)  # dbt tests
@@ -75,7 +119,8 @@ def test_smoke_run_materializes_everything(smoke_run):
     assert preds["model_version"].nunique() == 1 and (preds["dtype"] == "float32").all()
     assert preds["option_logprobs"].map(len).eq(4).all() and preds["p_correct"].between(0, 1).all()
     gen, status, correct = con.execute(
-        "select generation, exec_status, is_correct from marts.predictions where benchmark = 'humaneval'").fetchone()
+        "select generation, exec_status, is_correct from marts.predictions where benchmark = 'humaneval'"
+    ).fetchone()
     assert isinstance(gen, str)
     # the completion was executed against the problem's tests in the sandbox, and scored by that
     assert status in {"passed", "failed", "timeout", "memory", "killed", "error", "blocked"}
@@ -112,8 +157,10 @@ def test_reports_are_versioned_escaped_and_match_the_mart(smoke_run):
     # the report says which contract versions validated its inputs
     from data_contracts import suite_version
 
-    assert mmlu["provenance"]["contracts"] == {"benchmark_items": suite_version("benchmark_items"),
-                                               "predictions": suite_version("predictions")}
+    assert mmlu["provenance"]["contracts"] == {
+        "benchmark_items": suite_version("benchmark_items"),
+        "predictions": suite_version("predictions"),
+    }
     assert re.search(r"\d+\.\d%", (next(p for p in reports if "/mmlu/" in str(p)).parent / "report.html").read_text())
 
 
@@ -122,13 +169,40 @@ def test_html_report_escapes_hostile_item_text():
 
     evil = '<script>alert(1)</script>" onerror="alert(2)'
     b = ReportBundle(
-        headline={"model": "m<b>", "benchmark": "b", "report_version": "v", "accuracy": 0.5, "ci_low": 0.2,
-                  "ci_high": 0.8, "ci_method": "wilson", "n_correct": 1, "n_scored": 2, "n_items": 2,
-                  "headline_template": "t", "prompt_spread": None, "n_templates": 1, "benchmark_items": 2,
-                  "dataset_version": "d", "n_duplicate_items": 0, "n_quarantined": 0, "model_version": "mv"},
-        templates=[], provenance={}, quarantine=[],
-        sample_items=[{"item_id": "i", "template_id": "t", "input": evil, "prediction": evil, "gold": "A",
-                       "is_correct": False, "p_correct": 0.1}],
+        headline={
+            "model": "m<b>",
+            "benchmark": "b",
+            "report_version": "v",
+            "accuracy": 0.5,
+            "ci_low": 0.2,
+            "ci_high": 0.8,
+            "ci_method": "wilson",
+            "n_correct": 1,
+            "n_scored": 2,
+            "n_items": 2,
+            "headline_template": "t",
+            "prompt_spread": None,
+            "n_templates": 1,
+            "benchmark_items": 2,
+            "dataset_version": "d",
+            "n_duplicate_items": 0,
+            "n_quarantined": 0,
+            "model_version": "mv",
+        },
+        templates=[],
+        provenance={},
+        quarantine=[],
+        sample_items=[
+            {
+                "item_id": "i",
+                "template_id": "t",
+                "input": evil,
+                "prediction": evil,
+                "gold": "A",
+                "is_correct": False,
+                "p_correct": 0.1,
+            }
+        ],
     )
     html = render_html(b)
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -174,8 +248,10 @@ def test_query_and_report_cli(smoke_run):
     from pipelines.cli import app
 
     r = CliRunner()
-    out = r.invoke(app, ["query", "select benchmark, n_scored, accuracy from marts.reliability_report order by 1",
-                         "--format", "json"])
+    out = r.invoke(
+        app,
+        ["query", "select benchmark, n_scored, accuracy from marts.reliability_report order by 1", "--format", "json"],
+    )
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
     assert [x["benchmark"] for x in rows] == ["humaneval", "mmlu"] and rows[1]["n_scored"] == 6

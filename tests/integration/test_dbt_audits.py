@@ -45,8 +45,9 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum())
 
 
-def _mc_cell(*, bench, dv, model, mv, grid, item, template, fs, perm, numeric, lp, headline_template,
-             invalid=False, sample=0):
+def _mc_cell(
+    *, bench, dv, model, mv, grid, item, template, fs, perm, numeric, lp, headline_template, invalid=False, sample=0
+):
     """A multiple-choice cell as the engine writes it: option log-probabilities in the original option order,
     the argmax as the prediction, p_correct the softmax probability of the gold option."""
     lp = np.asarray(lp, dtype=float)
@@ -59,16 +60,38 @@ def _mc_cell(*, bench, dv, model, mv, grid, item, template, fs, perm, numeric, l
     dtype, attn, batch = numeric
     return prediction_row(
         cell_key=f"{model}|{mv}|{item['item_id']}|{template}|{fs}|{perm}|{sample}|{dtype}|{attn}|{batch}",
-        model=model, model_version=mv, benchmark=bench, dataset_version=dv, grid_version=grid,
-        item_id=item["item_id"], item_hash=item["item_hash"], task_type="multiple_choice", template_id=template,
-        is_primary=primary, is_headline=primary and template == headline_template, n_fewshot=5,
-        fewshot_seed=fs, permutation_seed=perm, decoding="loglikelihood", temperature=0.0, top_p=1.0,
+        model=model,
+        model_version=mv,
+        benchmark=bench,
+        dataset_version=dv,
+        grid_version=grid,
+        item_id=item["item_id"],
+        item_hash=item["item_hash"],
+        task_type="multiple_choice",
+        template_id=template,
+        is_primary=primary,
+        is_headline=primary and template == headline_template,
+        n_fewshot=5,
+        fewshot_seed=fs,
+        permutation_seed=perm,
+        decoding="loglikelihood",
+        temperature=0.0,
+        top_p=1.0,
         sample_idx=sample,
-        prediction="The" if invalid else LETTERS[pred], predicted_index=None if invalid else pred,
-        gold=item["gold"], is_correct=(not invalid) and gold_ok and pred == gi, score=float(lp[pred]),
-        p_correct=float(probs[gi]) if gold_ok else None, logprob_gold=float(lp[gi]) if gold_ok else None,
-        option_logprobs=[float(x) for x in lp], token_logprobs=[-0.5], dtype=dtype, attn_implementation=attn,
-        batch_tokens=batch, device="cpu")
+        prediction="The" if invalid else LETTERS[pred],
+        predicted_index=None if invalid else pred,
+        gold=item["gold"],
+        is_correct=(not invalid) and gold_ok and pred == gi,
+        score=float(lp[pred]),
+        p_correct=float(probs[gi]) if gold_ok else None,
+        logprob_gold=float(lp[gi]) if gold_ok else None,
+        option_logprobs=[float(x) for x in lp],
+        token_logprobs=[-0.5],
+        dtype=dtype,
+        attn_implementation=attn,
+        batch_tokens=batch,
+        device="cpu",
+    )
 
 
 def _items(bench, dv, rng, n_items, n_subjects, quality_cases=True) -> pd.DataFrame:
@@ -76,34 +99,51 @@ def _items(bench, dv, rng, n_items, n_subjects, quality_cases=True) -> pd.DataFr
     for j in range(n_items):
         n_opt = 4 if j % 11 else 5
         choices = [f"{bench} option {j}-{o}" for o in range(n_opt)]
-        rows.append({"item_id": f"{bench}-{j:03d}", "input": f"{bench} question {j}?", "choices": choices,
-                     "gold_index": int(rng.integers(0, n_opt)),
-                     "subject": f"s{int(rng.integers(0, n_subjects))}" if j != 7 else None})
+        rows.append(
+            {
+                "item_id": f"{bench}-{j:03d}",
+                "input": f"{bench} question {j}?",
+                "choices": choices,
+                "gold_index": int(rng.integers(0, n_opt)),
+                "subject": f"s{int(rng.integers(0, n_subjects))}" if j != 7 else None,
+            }
+        )
     if quality_cases:
-        rows[0]["choices"] = ["Same", "same ", "other", "third"]        # repeated option text (the gold's, if 0/1)
+        rows[0]["choices"] = ["Same", "same ", "other", "third"]  # repeated option text (the gold's, if 0/1)
         rows[0]["gold_index"] = 1
-        rows[1]["gold_index"] = 4                                         # the gold points at no option
-        rows[3]["input"], rows[3]["choices"] = rows[2]["input"], list(rows[2]["choices"])    # exact duplicate
+        rows[1]["gold_index"] = 4  # the gold points at no option
+        rows[3]["input"], rows[3]["choices"] = rows[2]["input"], list(rows[2]["choices"])  # exact duplicate
         rows[5]["input"], rows[5]["choices"] = rows[4]["input"].upper(), [c.upper() for c in rows[4]["choices"]]
     items = pd.DataFrame(rows)
     items["gold"] = [LETTERS[g] for g in items["gold_index"]]
-    items["item_hash"] = [f"h-{i}-{inp}-{'|'.join(c)}" for i, inp, c in zip(items["item_id"], items["input"],
-                                                                           items["choices"])]
-    norm = [(inp.lower().strip(), tuple(c.lower().strip() for c in ch)) for inp, ch in zip(items["input"], items["choices"])]
+    items["item_hash"] = [
+        f"h-{i}-{inp}-{'|'.join(c)}" for i, inp, c in zip(items["item_id"], items["input"], items["choices"])
+    ]
+    norm = [
+        (inp.lower().strip(), tuple(c.lower().strip() for c in ch)) for inp, ch in zip(items["input"], items["choices"])
+    ]
     first: dict = {}
     dup_of = []
     for iid, key in zip(items["item_id"], norm):
         f = first.setdefault(key, iid)
         dup_of.append(f if f != iid else None)
     return items.assign(
-        benchmark=bench, dataset_version=dv, task_type="multiple_choice", metadata="{}", source_file=f"{bench}.jsonl",
-        source_row=np.arange(1, len(items) + 1), duplicate_of=dup_of, is_duplicate=[d is not None for d in dup_of],
-        ingested_at=T0)
+        benchmark=bench,
+        dataset_version=dv,
+        task_type="multiple_choice",
+        metadata="{}",
+        source_file=f"{bench}.jsonl",
+        source_row=np.arange(1, len(items) + 1),
+        duplicate_of=dup_of,
+        is_duplicate=[d is not None for d in dup_of],
+        ingested_at=T0,
+    )
 
 
 def _write_items(lk, items):
-    lake.write_parquet(items.reset_index(drop=True), lake.items_path(lk, items["benchmark"].iloc[0],
-                                                                     items["dataset_version"].iloc[0]))
+    lake.write_parquet(
+        items.reset_index(drop=True), lake.items_path(lk, items["benchmark"].iloc[0], items["dataset_version"].iloc[0])
+    )
 
 
 def _random_case(lk, bench, seed, n_items, n_models, n_templates, n_fs, n_perm, n_subjects, n_numeric):
@@ -149,15 +189,46 @@ def _random_case(lk, bench, seed, n_items, n_models, n_templates, n_fs, n_perm, 
                 z[(gi if 0 <= gi < len(z) else 0)] += tmpl_shift[t]
                 z += rng.normal(0, 0.6, len(z))
                 lp = _log_softmax(z)
-                invalid = bench == "rand1" and t == templates[0] and fs == 0 and ps == 0 and j in (11, 12) and model == "m1"
-                rows.append(_mc_cell(bench=bench, dv=dv, model=model, mv=mv, grid="g1", item=it, template=t,
-                                     fs=fs, perm=ps, numeric=NUMERIC[0], lp=lp, headline_template="t0", invalid=invalid))
+                invalid = (
+                    bench == "rand1" and t == templates[0] and fs == 0 and ps == 0 and j in (11, 12) and model == "m1"
+                )
+                rows.append(
+                    _mc_cell(
+                        bench=bench,
+                        dv=dv,
+                        model=model,
+                        mv=mv,
+                        grid="g1",
+                        item=it,
+                        template=t,
+                        fs=fs,
+                        perm=ps,
+                        numeric=NUMERIC[0],
+                        lp=lp,
+                        headline_template="t0",
+                        invalid=invalid,
+                    )
+                )
                 if t == "t0" and fs == 0 and ps == 0:
                     for k, numeric in enumerate(NUMERIC[1:n_numeric], start=1):
                         eps = [0, 2e-3, 3e-2][k]
                         lp2 = _log_softmax(z + rng.normal(0, eps, len(z)))
-                        rows.append(_mc_cell(bench=bench, dv=dv, model=model, mv=mv, grid="g1", item=it, template=t,
-                                             fs=fs, perm=ps, numeric=numeric, lp=lp2, headline_template="t0"))
+                        rows.append(
+                            _mc_cell(
+                                bench=bench,
+                                dv=dv,
+                                model=model,
+                                mv=mv,
+                                grid="g1",
+                                item=it,
+                                template=t,
+                                fs=fs,
+                                perm=ps,
+                                numeric=numeric,
+                                lp=lp2,
+                                headline_template="t0",
+                            )
+                        )
     v1 = [r for r in rows if r["model_version"] == "v1"]
     v2 = [r for r in rows if r["model_version"] == "v2"]
     write_predictions(lk, v1, written_at=T0)
@@ -172,8 +243,22 @@ def _random_case(lk, bench, seed, n_items, n_models, n_templates, n_fs, n_perm, 
         rows2 = []
         for j, it in items2.iterrows():
             lp = _log_softmax(base[j] + rng.normal(0, 1.0, len(base[j])))
-            rows2.append(_mc_cell(bench=bench, dv=f"{bench}-dv2", model="m0", mv="v1", grid="g1", item=it,
-                                  template="t0", fs=0, perm=0, numeric=NUMERIC[0], lp=lp, headline_template="t0"))
+            rows2.append(
+                _mc_cell(
+                    bench=bench,
+                    dv=f"{bench}-dv2",
+                    model="m0",
+                    mv="v1",
+                    grid="g1",
+                    item=it,
+                    template="t0",
+                    fs=0,
+                    perm=0,
+                    numeric=NUMERIC[0],
+                    lp=lp,
+                    headline_template="t0",
+                )
+            )
         write_predictions(lk, rows2, written_at=T0 + pd.Timedelta(hours=2))
 
 
@@ -191,9 +276,22 @@ def _fixed_case(lk, bench, per_template_correct, n_items, subjects=None):
             target = gi if correct[j] else (gi + 1) % len(it["choices"])
             z = np.zeros(len(it["choices"]))
             z[target] = 2.0 + 0.01 * j
-            rows.append(_mc_cell(bench=bench, dv=f"{bench}-dv1", model="ref", mv="v1", grid="g1", item=it,
-                                 template=t, fs=0, perm=0, numeric=NUMERIC[0], lp=_log_softmax(z),
-                                 headline_template="t0"))
+            rows.append(
+                _mc_cell(
+                    bench=bench,
+                    dv=f"{bench}-dv1",
+                    model="ref",
+                    mv="v1",
+                    grid="g1",
+                    item=it,
+                    template=t,
+                    fs=0,
+                    perm=0,
+                    numeric=NUMERIC[0],
+                    lp=_log_softmax(z),
+                    headline_template="t0",
+                )
+            )
     write_predictions(lk, rows, written_at=T0)
 
 
@@ -241,10 +339,18 @@ def warehouse(tmp_path_factory, dbt_manifest):
 
 def _lake_frames(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The lake as Python sees it (pandas on the Parquet files, no SQL): predictions and items."""
-    preds = pd.concat([pd.read_parquet(p) for p in sorted((settings.lake / "predictions").rglob("*.parquet"))
-                       if "_schema" not in str(p)], ignore_index=True)
-    items = pd.concat([pd.read_parquet(p) for p in sorted((settings.lake / "items").rglob("*.parquet"))
-                       if "_schema" not in str(p)], ignore_index=True)
+    preds = pd.concat(
+        [
+            pd.read_parquet(p)
+            for p in sorted((settings.lake / "predictions").rglob("*.parquet"))
+            if "_schema" not in str(p)
+        ],
+        ignore_index=True,
+    )
+    items = pd.concat(
+        [pd.read_parquet(p) for p in sorted((settings.lake / "items").rglob("*.parquet")) if "_schema" not in str(p)],
+        ignore_index=True,
+    )
     return preds, items
 
 
@@ -284,10 +390,18 @@ def _row(mart: pd.DataFrame, key: dict) -> pd.Series:
 
 def test_build_ran_the_audit_unit_tests(warehouse):
     _, proc, _ = warehouse
-    for name in ("subject_scores_count_headline_cells_per_subject", "clustered_se_by_hand", "run_variance_by_hand",
-                 "prompt_sensitivity_by_hand", "calibration_and_position_bias_by_hand", "label_error_scores_by_hand",
-                 "item_quality_flags_by_hand", "numeric_configs_by_hand", "version_regression_by_hand",
-                 "robust_aggregate_by_hand"):
+    for name in (
+        "subject_scores_count_headline_cells_per_subject",
+        "clustered_se_by_hand",
+        "run_variance_by_hand",
+        "prompt_sensitivity_by_hand",
+        "calibration_and_position_bias_by_hand",
+        "label_error_scores_by_hand",
+        "item_quality_flags_by_hand",
+        "numeric_configs_by_hand",
+        "version_regression_by_hand",
+        "robust_aggregate_by_hand",
+    ):
         assert name in proc.stdout, name
 
 
@@ -297,7 +411,8 @@ def test_subject_scores_and_clustered_se_match_python(warehouse, frames):
     con = warehouse[0]
     preds, items = frames
     head = preds[preds["is_headline"] & preds["is_correct"].notna()].merge(
-        items[["benchmark", "dataset_version", "item_id", "subject"]], how="left")
+        items[["benchmark", "dataset_version", "item_id", "subject"]], how="left"
+    )
     subj = _mart(con, "select * from marts.subject_scores")
     unc = _mart(con, "select * from intermediate.int_score_uncertainties_estimated")
     n_checked = 0
@@ -333,8 +448,12 @@ def test_run_variance_matches_python(warehouse, frames):
         assert len(cfg) == 1
         cells = grp.merge(cfg, on=cfg_cols)
         cells = cells[cells["is_correct"].notna()]
-        mat = cells.pivot_table(index="item_id", columns=["fewshot_seed", "permutation_seed", "sample_idx"],
-                                values="is_correct", aggfunc="mean")
+        mat = cells.pivot_table(
+            index="item_id",
+            columns=["fewshot_seed", "permutation_seed", "sample_idx"],
+            values="is_correct",
+            aggfunc="mean",
+        )
         complete = mat.dropna()
         rv = run_variance(complete.to_numpy())
         r = _row(mart, key)
@@ -373,7 +492,11 @@ def test_prompt_sensitivity_matches_python(warehouse, frames):
         rows = mart[(mart["benchmark"] == bench) & (mart["dataset_version"] == dv)]
         assert (rows["w_n_models"] == len(table)).all()
         expected = kendalls_w(table.to_numpy().T) if len(table) >= 2 and table.shape[1] else float("nan")
-        assert all(_close(w, expected, 1e-9) for w in rows["kendalls_w"]), (bench, rows["kendalls_w"].tolist(), expected)
+        assert all(_close(w, expected, 1e-9) for w in rows["kendalls_w"]), (
+            bench,
+            rows["kendalls_w"].tolist(),
+            expected,
+        )
     assert mart["kendalls_w"].notna().sum() >= 9
 
 
@@ -387,7 +510,11 @@ def test_cps_and_iqm_reference_values(warehouse):
     assert float(combined_performance_score(0.8, 0.6172093023255814)) == pytest.approx(0.6537674418604651, abs=1e-15)
     iqm = _mart(con, "select * from intermediate.int_subject_scores_pooled where benchmark = 'iqmref'").iloc[0]
     assert iqm["n_subjects"] == 8
-    assert (iqm["mean_subject_accuracy"], iqm["median_subject_accuracy"], iqm["iqm_subject_accuracy"]) == (0.75, 0.75, 0.75)
+    assert (iqm["mean_subject_accuracy"], iqm["median_subject_accuracy"], iqm["iqm_subject_accuracy"]) == (
+        0.75,
+        0.75,
+        0.75,
+    )
     rep = _mart(con, "select iqm_subject_accuracy from marts.reliability_report where benchmark = 'iqmref'")
     assert rep["iqm_subject_accuracy"].tolist() == [0.75]
 
@@ -525,8 +652,11 @@ def test_report_label_error_figures_equal_the_mart(warehouse):
 
     con = warehouse[0]
     ia = _mart(con, "select * from marts.item_audit")
-    heads = [r for r in con.execute("select * from marts.reliability_report where is_latest").df().to_dict("records")
-             if r["benchmark"] in ("rand0", "rand1") and r["dataset_version"].endswith("-dv1")]
+    heads = [
+        r
+        for r in con.execute("select * from marts.reliability_report where is_latest").df().to_dict("records")
+        if r["benchmark"] in ("rand0", "rand1") and r["dataset_version"].endswith("-dv1")
+    ]
     assert heads
     for h in heads:
         a = ia[(ia["benchmark"] == h["benchmark"]) & (ia["dataset_version"] == h["dataset_version"])]
@@ -535,8 +665,9 @@ def test_report_label_error_figures_equal_the_mart(warehouse):
         assert le["source"] == "marts.item_audit" and le["n_items"] == len(a)
         assert le["n_candidates"] == int((a["label_error_posterior"] >= 0.5).sum())
         assert le["n_agreement_candidates"] == int(a["is_label_error_candidate"].fillna(False).sum())
-        assert [c["item_id"] for c in le["candidates"]] == \
-            a.sort_values("label_error_posterior_rank").index[: len(le["candidates"])].tolist()
+        assert [c["item_id"] for c in le["candidates"]] == a.sort_values("label_error_posterior_rank").index[
+            : len(le["candidates"])
+        ].tolist()
         for c in le["candidates"]:
             row = a.loc[c["item_id"]]
             assert c["rank"] == row["label_error_posterior_rank"] and c["posterior"] == row["label_error_posterior"]
@@ -572,17 +703,27 @@ def test_item_quality_flags_and_subject_counts(warehouse, frames):
         assert ia.loc[f"{b}-005", "is_duplicate"] and not ia.loc[f"{b}-005", "is_exact_duplicate"]
         flagged = ia[(ia["benchmark"] == b) & (ia["has_repeated_options"] | ia["gold_outside_options"])]
         assert sorted(flagged.index) == [f"{b}-000", f"{b}-001"]
-    subj = _mart(con, "select distinct benchmark, dataset_version, subject, subject_items, n_duplicate_items, "
-                      "n_option_problems, n_label_error_candidates from marts.subject_scores")
+    subj = _mart(
+        con,
+        "select distinct benchmark, dataset_version, subject, subject_items, n_duplicate_items, "
+        "n_option_problems, n_label_error_candidates from marts.subject_scores",
+    )
     it = items.assign(subject=items["subject"].fillna("(none)"))
-    expected = it.groupby(["benchmark", "dataset_version", "subject"]).agg(
-        subject_items=("item_id", "size"), n_duplicate_items=("is_duplicate", "sum")).reset_index()
+    expected = (
+        it.groupby(["benchmark", "dataset_version", "subject"])
+        .agg(subject_items=("item_id", "size"), n_duplicate_items=("is_duplicate", "sum"))
+        .reset_index()
+    )
     got = subj.merge(expected, on=["benchmark", "dataset_version", "subject"], suffixes=("", "_py"))
     assert len(got) == len(subj)
     assert (got["subject_items"] == got["subject_items_py"]).all()
     assert (got["n_duplicate_items"] == got["n_duplicate_items_py"]).all()
-    cands = (ia_all[ia_all["is_label_error_candidate"].fillna(False)].fillna({"subject": "(none)"})
-             .groupby(["benchmark", "dataset_version", "subject"]).size())
+    cands = (
+        ia_all[ia_all["is_label_error_candidate"].fillna(False)]
+        .fillna({"subject": "(none)"})
+        .groupby(["benchmark", "dataset_version", "subject"])
+        .size()
+    )
     for _, r in subj.iterrows():
         assert r["n_label_error_candidates"] == cands.get((r["benchmark"], r["dataset_version"], r["subject"]), 0)
 
@@ -600,12 +741,15 @@ def test_numeric_determinism_matches_python(warehouse, frames):
         other = p[p["cfg"] == cfg]
         m = ref.merge(other, on=coords, suffixes=("_a", "_b"))
         for key, grp in _groups(m):
-            r = _row(mart, key | {"numeric_config_a": "float32 / sdpa / 4096",
-                                  "numeric_config_b": " / ".join(map(str, cfg))})
+            r = _row(
+                mart, key | {"numeric_config_a": "float32 / sdpa / 4096", "numeric_config_b": " / ".join(map(str, cfg))}
+            )
             assert r["includes_reference"] and r["n_cells"] == len(grp)
             d_gold = (grp["logprob_gold_b"] - grp["logprob_gold_a"]).abs().max()
-            d_opt = max(np.abs(np.asarray(b) - np.asarray(a)).max()
-                        for a, b in zip(grp["option_logprobs_a"], grp["option_logprobs_b"]))
+            d_opt = max(
+                np.abs(np.asarray(b) - np.asarray(a)).max()
+                for a, b in zip(grp["option_logprobs_a"], grp["option_logprobs_b"])
+            )
             assert _close(r["max_abs_delta_logprob_gold"], d_gold) and _close(r["max_abs_delta_option_logprob"], d_opt)
             both = grp["predicted_index_a"].notna() & grp["predicted_index_b"].notna()
             flips = int((grp["predicted_index_a"][both] != grp["predicted_index_b"][both]).sum())
@@ -628,41 +772,60 @@ def test_version_regressions_match_python(warehouse, frames):
     assert mart.loc["rand0", "model_changed"] and not mart.loc["rand0", "dataset_changed"]
     assert mart.loc["rand1", "dataset_changed"] and not mart.loc["rand1", "model_changed"]
     head = preds[preds["is_headline"]]
-    for bench, old_sel, new_sel in (("rand0", {"model_version": "v1"}, {"model_version": "v2"}),
-                                    ("rand1", {"dataset_version": "rand1-dv1"}, {"dataset_version": "rand1-dv2"})):
+    for bench, old_sel, new_sel in (
+        ("rand0", {"model_version": "v1"}, {"model_version": "v2"}),
+        ("rand1", {"dataset_version": "rand1-dv1"}, {"dataset_version": "rand1-dv2"}),
+    ):
         h = head[(head["benchmark"] == bench) & (head["model"] == "m0")]
         old = h[np.logical_and.reduce([h[k] == v for k, v in old_sel.items()])]
         new = h[np.logical_and.reduce([h[k] == v for k, v in new_sel.items()])]
         pair = old.merge(new, on=["item_id", "item_hash"], suffixes=("_old", "_new"))
         # churn of the old configuration across its runs (audit 2), from the lake
-        runs = preds[(preds["benchmark"] == bench) & (preds["model"] == "m0") & (preds["template_id"] == "t0")
-                     & (preds["dtype"] == "float32")]
+        runs = preds[
+            (preds["benchmark"] == bench)
+            & (preds["model"] == "m0")
+            & (preds["template_id"] == "t0")
+            & (preds["dtype"] == "float32")
+        ]
         runs = runs[np.logical_and.reduce([runs[k] == v for k, v in old_sel.items()])]
-        mat = runs.pivot_table(index="item_id", columns=["fewshot_seed", "permutation_seed"], values="is_correct",
-                               aggfunc="mean").dropna()
+        mat = runs.pivot_table(
+            index="item_id", columns=["fewshot_seed", "permutation_seed"], values="is_correct", aggfunc="mean"
+        ).dropna()
         churn = pairwise_churn(mat.to_numpy())
         vr = version_regression(pair["is_correct_old"].astype(bool), pair["is_correct_new"].astype(bool), churn=churn)
         r = mart.loc[bench]
-        assert (r["n_shared"], r["negative_flips"], r["positive_flips"]) == (vr.n_items, vr.negative_flips, vr.positive_flips)
+        assert (r["n_shared"], r["negative_flips"], r["positive_flips"]) == (
+            vr.n_items,
+            vr.negative_flips,
+            vr.positive_flips,
+        )
         for f in ("negative_flip_rate", "positive_flip_rate", "net_delta", "acc_old", "acc_new"):
             assert _close(r[f], getattr(vr, f)), f
         assert _close(r["churn_old"], churn, 1e-12)
         # the mart carries what the binomial "exceeds churn" test needs
-        assert flips_exceed_churn(int(r["negative_flips"]), int(r["n_shared"]), float(r["churn_old"])) == \
-            pytest.approx(vr.churn_p_value, abs=1e-12)
+        assert flips_exceed_churn(int(r["negative_flips"]), int(r["n_shared"]), float(r["churn_old"])) == pytest.approx(
+            vr.churn_p_value, abs=1e-12
+        )
     assert mart.loc["rand1", "n_shared"] == 20  # 25 items, 2 dropped, 3 edited: an edited item never pairs
 
 
 def test_report_and_item_audit_carry_the_audit_summaries(warehouse):
     con = warehouse[0]
     rep = _mart(con, "select * from marts.reliability_report")
-    joined = rep.merge(_mart(con, "select * from marts.run_variance"), on=KEYS, suffixes=("", "_rv")).merge(
-        _mart(con, "select * from marts.prompt_sensitivity"), on=KEYS, suffixes=("", "_ps")).merge(
-        _mart(con, "select * from marts.calibration"), on=KEYS, suffixes=("", "_ca")).merge(
-        _mart(con, "select * from intermediate.int_score_uncertainties_estimated"), on=KEYS, suffixes=("", "_u"))
+    joined = (
+        rep.merge(_mart(con, "select * from marts.run_variance"), on=KEYS, suffixes=("", "_rv"))
+        .merge(_mart(con, "select * from marts.prompt_sensitivity"), on=KEYS, suffixes=("", "_ps"))
+        .merge(_mart(con, "select * from marts.calibration"), on=KEYS, suffixes=("", "_ca"))
+        .merge(_mart(con, "select * from intermediate.int_score_uncertainties_estimated"), on=KEYS, suffixes=("", "_u"))
+    )
     assert len(joined) == len(rep)
-    for a, b in (("seed_sd", "seed_sd_rv"), ("pairwise_churn", "pairwise_churn_rv"), ("cps", "cps_ps"),
-                 ("ece", "ece_ca"), ("clustered_se", "clustered_se_u")):
+    for a, b in (
+        ("seed_sd", "seed_sd_rv"),
+        ("pairwise_churn", "pairwise_churn_rv"),
+        ("cps", "cps_ps"),
+        ("ece", "ece_ca"),
+        ("clustered_se", "clustered_se_u"),
+    ):
         assert all(_close(x, y) for x, y in zip(joined[a], joined[b])), a
     first = rep["benchmark"].str.startswith("rand") & rep["dataset_version"].str.endswith("-dv1")
     assert (rep.loc[first, "n_option_problem_items"] == 2).all()
@@ -710,11 +873,15 @@ def test_sql_label_errors_reproduce_python_on_helm_mmlu(bt_home, dbt_manifest):
     sql = con.execute("""select item_id, score, llr, rank, top_alternative, n_models, n_correct, n_top_alternative,
                                 n_invalid, is_candidate
                          from intermediate.int_label_errors_scored order by rank""").df()
-    audit = con.execute("select item_id, label_error_rank from marts.item_audit where label_error_rank is not null "
-                        "order by label_error_rank").df()
-    post = con.execute("select item_id, label_error_posterior_rank, label_error_posterior, suggested_answer "
-                       "from marts.item_audit where label_error_posterior_rank is not null "
-                       "order by label_error_posterior_rank").df()
+    audit = con.execute(
+        "select item_id, label_error_rank from marts.item_audit where label_error_rank is not null "
+        "order by label_error_rank"
+    ).df()
+    post = con.execute(
+        "select item_id, label_error_posterior_rank, label_error_posterior, suggested_answer "
+        "from marts.item_audit where label_error_posterior_rank is not null "
+        "order by label_error_posterior_rank"
+    ).df()
     con.close()
     py = label_error_candidates(res.predictions)
     assert len(sql) == len(py) == 14_014
@@ -748,10 +915,14 @@ def test_sql_label_errors_reproduce_python_on_helm_mmlu(bt_home, dbt_manifest):
     full = full[full["mmlu_test_index"].astype(str) != ""].astype({"mmlu_test_index": int})
     ranked = post.join(keys, on="item_id").dropna(subset=["mmlu_test_index"]).astype({"mmlu_test_index": int})
     m = full.merge(ranked, on=["subject", "mmlu_test_index"], how="left")
-    for split, mask in (("held_out", ~m["subject"].isin(mod.DEV_SUBJECTS)), ("dev", m["subject"].isin(mod.DEV_SUBJECTS))):
+    for split, mask in (
+        ("held_out", ~m["subject"].isin(mod.DEV_SUBJECTS)),
+        ("dev", m["subject"].isin(mod.DEV_SUBJECTS)),
+    ):
         s = m[mask].reset_index(drop=True)
-        got = mod._compare_split({"method": -s["label_error_posterior_rank"].to_numpy(dtype=float)}, s["error_type"],
-                                 reps=0)
+        got = mod._compare_split(
+            {"method": -s["label_error_posterior_rank"].to_numpy(dtype=float)}, s["error_type"], reps=0
+        )
         for t in ("wrong_groundtruth", "any_non_ok"):
             for k in ("50", "100", "300"):
                 rec = recorded["comparison"][split][t]["method"][k]

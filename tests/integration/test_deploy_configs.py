@@ -15,8 +15,14 @@ from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 
 REPO = Path(__file__).resolve().parents[2]
-PG_ENV = {"BENCHTRUST_PG_HOST": "db", "BENCHTRUST_PG_PORT": "5432", "BENCHTRUST_PG_USER": "u",
-          "BENCHTRUST_PG_PASSWORD": "p", "BENCHTRUST_PG_DB": "dagster", "BENCHTRUST_IMAGE": "benchtrust:latest"}
+PG_ENV = {
+    "BENCHTRUST_PG_HOST": "db",
+    "BENCHTRUST_PG_PORT": "5432",
+    "BENCHTRUST_PG_USER": "u",
+    "BENCHTRUST_PG_PASSWORD": "p",
+    "BENCHTRUST_PG_DB": "dagster",
+    "BENCHTRUST_IMAGE": "benchtrust:latest",
+}
 
 
 @pytest.mark.parametrize("path", ["deploy/dagster.yaml", "deploy/k8s/dagster.yaml"])

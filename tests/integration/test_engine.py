@@ -65,12 +65,16 @@ def test_device_and_dtype_selection(engine):
 def test_shared_prefix_groups_match_a_plain_forward_pass(engine):
     """Few-shot contexts: the prefix is encoded once per group and its cache reused for every question (single-
     and multi-token options); the scores equal scoring each full context from scratch."""
-    prefix = ("The following are multiple choice questions (with answers) about geography.\n\n"
-              "Which river is longest?\nA. Nile\nB. Thames\nAnswer: A\n\n"
-              "Which ocean is largest?\nA. Arctic\nB. Pacific\nAnswer: B\n\n")
-    qs = ["Which is a continent?\nA. Asia\nB. Paris\nAnswer:",
-          "Which desert is largest among these?\nA. Gobi\nB. Sahara\nAnswer:",
-          "What is the capital of Japan?\nA. Tokyo\nB. Kyoto\nAnswer:"]
+    prefix = (
+        "The following are multiple choice questions (with answers) about geography.\n\n"
+        "Which river is longest?\nA. Nile\nB. Thames\nAnswer: A\n\n"
+        "Which ocean is largest?\nA. Arctic\nB. Pacific\nAnswer: B\n\n"
+    )
+    qs = [
+        "Which is a continent?\nA. Asia\nB. Paris\nAnswer:",
+        "Which desert is largest among these?\nA. Gobi\nB. Sahara\nAnswer:",
+        "What is the capital of Japan?\nA. Tokyo\nB. Kyoto\nAnswer:",
+    ]
     requests = [(prefix + q, [" A", " B"], prefix) for q in qs]
     requests.append((prefix + qs[0], [" Asia is right", " Paris"], prefix))  # multi-token options, same prefix
     scores = engine.score(requests)

@@ -29,8 +29,12 @@ from tests.ui import support
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-PHASES = {"items": "benchmark_items", "inference": "predictions", "dbt build": "benchtrust_dbt_models",
-          "report writing": "reliability_reports"}
+PHASES = {
+    "items": "benchmark_items",
+    "inference": "predictions",
+    "dbt build": "benchtrust_dbt_models",
+    "report writing": "reliability_reports",
+}
 # what reaching a phase costs, relative (items ~15 s, inference ~25 s, dbt ~75 s, reports ~125 s on 2 cores): used
 # only to spread the points over the data folders so the sequences end at about the same time
 COST = {"items": 1, "inference": 2, "dbt build": 5, "report writing": 8}
@@ -48,17 +52,23 @@ def _config(tmp: Path) -> Path:
 
     items = tmp / "faults.jsonl"
     support.write_items(items, 6)
-    cfg = support.write_config(tmp / "config", items, {}, ["smollm2-135m-instruct"], benchmark="faultq",
-                               templates=("mmlu_harness",))
+    cfg = support.write_config(
+        tmp / "config", items, {}, ["smollm2-135m-instruct"], benchmark="faultq", templates=("mmlu_harness",)
+    )
     profiles = yaml.safe_load((cfg / "profiles.yaml").read_text())
-    profiles["profiles"]["faults"] = {"description": "fault injection", "models": ["smollm2-135m-instruct"],
-                                      "benchmarks": {"faultq": {}}}
+    profiles["profiles"]["faults"] = {
+        "description": "fault injection",
+        "models": ["smollm2-135m-instruct"],
+        "benchmarks": {"faultq": {}},
+    }
     (cfg / "profiles.yaml").write_text(yaml.safe_dump(profiles, sort_keys=False))
     return cfg
 
 
 def _env(home: Path, cfg: Path) -> dict[str, str]:
-    env = dict(os.environ, BENCHTRUST_HOME=str(home), BENCHTRUST_CONFIG=str(cfg), DAGSTER_HOME=str(home / "dagster_home"))
+    env = dict(
+        os.environ, BENCHTRUST_HOME=str(home), BENCHTRUST_CONFIG=str(cfg), DAGSTER_HOME=str(home / "dagster_home")
+    )
     env.pop("BENCHTRUST_PROFILE", None)
     return env
 
@@ -89,9 +99,10 @@ def _step_events(instance: dg.DagsterInstance, since: float, step: str) -> tuple
     for rec in instance.get_run_records(limit=10):
         if rec.create_timestamp.timestamp() < since:
             continue
-        for e in instance.all_logs(rec.dagster_run.run_id, of_type={DagsterEventType.STEP_START,
-                                                                    DagsterEventType.STEP_SUCCESS,
-                                                                    DagsterEventType.STEP_FAILURE}):
+        for e in instance.all_logs(
+            rec.dagster_run.run_id,
+            of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE},
+        ):
             if not (e.step_key or "").startswith(step):
                 continue
             if e.dagster_event and e.dagster_event.event_type == DagsterEventType.STEP_START:
@@ -125,9 +136,12 @@ def _kill_sequence(home: Path, cfg: Path, points: list[dict[str, Any]]) -> list[
                 time.sleep(max(0.0, hit + point["delay_s"] - time.time()))
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-                rec.update(killed=True, seconds_after_start=round(time.time() - t0, 1),
-                           seconds_into_step=round(time.time() - hit, 2),
-                           step_had_finished=_step_events(instance, t0, step)[1])
+                rec.update(
+                    killed=True,
+                    seconds_after_start=round(time.time() - t0, 1),
+                    seconds_into_step=round(time.time() - hit, 2),
+                    step_had_finished=_step_events(instance, t0, step)[1],
+                )
                 break
             time.sleep(0.3)
         else:
@@ -148,8 +162,9 @@ def test_kill_at_20_points_and_resume_gives_the_uninterrupted_marts(tmp_path):
     t_start = time.time()
     with ThreadPoolExecutor(FOLDERS + 1) as pool:
         clean_home = tmp_path / "clean"
-        clean = pool.submit(subprocess.run, CMD, cwd=REPO, env=_env(clean_home, cfg), capture_output=True, text=True,
-                            timeout=900)
+        clean = pool.submit(
+            subprocess.run, CMD, cwd=REPO, env=_env(clean_home, cfg), capture_output=True, text=True, timeout=900
+        )
         sequences = [pool.submit(_kill_sequence, tmp_path / f"faulty{k}", cfg, points) for k, points in enumerate(plan)]
         points = [p for f in sequences for p in f.result()]
         clean_result = clean.result()
@@ -159,11 +174,25 @@ def test_kill_at_20_points_and_resume_gives_the_uninterrupted_marts(tmp_path):
 
     # resume each folder once, uninterrupted: it must not wait on a stale lock (--no-wait) or a stale pool slot
     with ThreadPoolExecutor(FOLDERS) as pool:
-        finals = list(pool.map(lambda k: subprocess.run(CMD + ["--no-wait"], cwd=REPO, env=_env(tmp_path / f"faulty{k}", cfg),
-                                                        capture_output=True, text=True, timeout=900), range(FOLDERS)))
+        finals = list(
+            pool.map(
+                lambda k: subprocess.run(
+                    CMD + ["--no-wait"],
+                    cwd=REPO,
+                    env=_env(tmp_path / f"faulty{k}", cfg),
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                ),
+                range(FOLDERS),
+            )
+        )
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "fault_injection.json").write_text(json.dumps(
-        {"seed": SEED, "folders": FOLDERS, "wall_s": round(time.time() - t_start, 1), "points": points}, indent=1))
+    (ARTIFACTS / "fault_injection.json").write_text(
+        json.dumps(
+            {"seed": SEED, "folders": FOLDERS, "wall_s": round(time.time() - t_start, 1), "points": points}, indent=1
+        )
+    )
     assert len(points) == KILLS
     assert len(killed) >= KILLS - 1, points  # every point must be reached and hit
     assert {p["phase"] for p in killed} == set(PHASES), points
@@ -176,9 +205,11 @@ def test_kill_at_20_points_and_resume_gives_the_uninterrupted_marts(tmp_path):
         assert marts_fingerprint(warehouse) == baseline, home
         con = duckdb.connect(str(warehouse), read_only=True)
         try:
-            dup = con.execute("select count(*) - count(distinct (model, model_version, benchmark, dataset_version, "
-                              "item_id, template_id, fewshot_seed, permutation_seed, decoding, sample_idx)) "
-                              "from marts.predictions").fetchone()
+            dup = con.execute(
+                "select count(*) - count(distinct (model, model_version, benchmark, dataset_version, "
+                "item_id, template_id, fewshot_seed, permutation_seed, decoding, sample_idx)) "
+                "from marts.predictions"
+            ).fetchone()
             paths = [r[0] for r in con.execute("select report_path from marts.report_versions").fetchall()]
         finally:
             con.close()

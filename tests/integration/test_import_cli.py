@@ -21,8 +21,9 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     assert res.exit_code == 0, res.output
     assert "imported 140150 prediction rows of 10 model(s)" in res.output
     con = duckdb.connect(str(bt_home / "warehouse" / "benchtrust.duckdb"), read_only=True)
-    rep = con.execute("select model, n_scored, accuracy, ci_low, ci_high from marts.reliability_report "
-                      "order by accuracy desc").df()
+    rep = con.execute(
+        "select model, n_scored, accuracy, ci_low, ci_high from marts.reliability_report order by accuracy desc"
+    ).df()
     assert len(rep) == 10
     # names are kept as the source wrote them (folders are slugged, columns are not)
     assert rep["model"].iloc[0] == "anthropic/claude-3-opus-20240229"
@@ -47,8 +48,11 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     storage = instance.event_log_storage
     contract = dg.AssetCheckKey(dg.AssetKey("imported_predictions"), "imported_predictions_contract")
     assert storage.get_latest_asset_check_execution_by_key([contract])[contract].status.value == "SUCCEEDED"
-    dbt_checks = [k for k in defs.resolve_asset_graph().asset_check_keys
-                  if k.asset_key == dg.AssetKey(["marts", "reliability_report"])]
+    dbt_checks = [
+        k
+        for k in defs.resolve_asset_graph().asset_check_keys
+        if k.asset_key == dg.AssetKey(["marts", "reliability_report"])
+    ]
     executed = storage.get_latest_asset_check_execution_by_key(dbt_checks)
     assert dbt_checks and len(executed) == len(dbt_checks)  # dbt's tests ran as asset checks
     assert all(e.status.value == "SUCCEEDED" for e in executed.values())
@@ -80,8 +84,9 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     answers = con.execute("select model, item_id, is_correct from marts.predictions where is_headline").df()
     con.close()
     assert rs["source"] == "marts.ranking_stability" and len(mart) == 10
-    assert [(r["model"], r["p_top1"], r["mean_rank"]) for r in rs["rank_probabilities"]] == \
-        list(zip(mart["model"], mart["p_top1"], mart["mean_rank"]))
+    assert [(r["model"], r["p_top1"], r["mean_rank"]) for r in rs["rank_probabilities"]] == list(
+        zip(mart["model"], mart["p_top1"], mart["mean_rank"])
+    )
     st = leaderboard_stability(answers, reps=10_000, seed=0)
     assert (st.tau_mean, st.p_top1_change, st.leader) == (rs["tau_mean"], rs["p_top1_change"], rs["leader"])
     assert st.lomo_leader_flips == rs["lomo_leader_flips"]
@@ -89,10 +94,12 @@ def test_import_helm_matrix_builds_the_report(bt_home):
     le = ix["label_errors"]
     assert le["n_models"] == 10 and le["candidates"][0]["rank"] == 1 and le["source"] == "marts.item_audit"
     con = duckdb.connect(str(bt_home / "warehouse" / "benchtrust.duckdb"), read_only=True)
-    sql = con.execute("select count(*) filter (where label_error_posterior >= 0.5), "
-                      "count(*) filter (where is_label_error_candidate), "
-                      "list(item_id order by label_error_posterior_rank) filter (where label_error_posterior_rank <= 20) "
-                      "from marts.item_audit").fetchone()
+    sql = con.execute(
+        "select count(*) filter (where label_error_posterior >= 0.5), "
+        "count(*) filter (where is_label_error_candidate), "
+        "list(item_id order by label_error_posterior_rank) filter (where label_error_posterior_rank <= 20) "
+        "from marts.item_audit"
+    ).fetchone()
     con.close()
     # the page reads the mart: the same counts and the same top 20, each with all ten models' votes
     assert le["n_candidates"] == sql[0] and le["n_agreement_candidates"] == sql[1] == 1439

@@ -32,8 +32,15 @@ def _import(tmp_path, models: list[str], bench: str = "quiz") -> list:
     rows = []
     for k, m in enumerate(models):
         for j in range(N_ITEMS):
-            rows.append({"model": m, "item_id": f"q{j:02d}", "question": f"Question {j}?",
-                         "prediction": "A" if (j + k) % 3 else "B", "gold": "A"})
+            rows.append(
+                {
+                    "model": m,
+                    "item_id": f"q{j:02d}",
+                    "question": f"Question {j}?",
+                    "prediction": "A" if (j + k) % 3 else "B",
+                    "gold": "A",
+                }
+            )
     src = tmp_path / f"{bench}.csv"
     pd.DataFrame(rows).to_csv(src, index=False)
     res = import_predictions("csv", src, benchmark=bench)
@@ -74,8 +81,11 @@ def test_colliding_names_and_forged_files(bt_home, tmp_path):
 
     con = _con()
     try:
-        got = dict(con.execute("select model, count(*) from marts.predictions where benchmark = 'quiz' "
-                               "group by model").fetchall())
+        got = dict(
+            con.execute(
+                "select model, count(*) from marts.predictions where benchmark = 'quiz' group by model"
+            ).fetchall()
+        )
         expected = {m: N_ITEMS for m in COLLIDING if m != victim_model}
         assert got == expected  # every colliding name kept its rows; the forged and the overwritten file did not
         assert "gpt-forged" not in {r[0] for r in con.execute("select model from marts.reliability_report").fetchall()}

@@ -25,8 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def served_model():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "benchtrust.inference.server", "--port", str(port)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchtrust.inference.server", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 180
@@ -59,8 +64,10 @@ def local_engine():
 
 def test_http_scores_match_in_process(served_model, local_engine):
     eng = OpenAICompatibleEngine(served_model, "smollm2-135m-instruct")
-    reqs = [("The capital of France is", [" Paris", " London"]),
-            ("Question: 2 + 2 =\nA. 3\nB. 4\nAnswer:", [" A", " B"])]
+    reqs = [
+        ("The capital of France is", [" Paris", " London"]),
+        ("Question: 2 + 2 =\nA. 3\nB. 4\nAnswer:", [" A", " B"]),
+    ]
     remote, local = eng.score(reqs), local_engine.score(reqs)
     for r_opts, l_opts in zip(remote, local):
         for r, loc in zip(r_opts, l_opts):

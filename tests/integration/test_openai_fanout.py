@@ -30,8 +30,13 @@ MODEL = "smollm2-135m-instruct"
 
 @contextmanager
 def _served(port: int) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "benchtrust.inference.server", "--port", str(port)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchtrust.inference.server", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 240
@@ -86,8 +91,9 @@ def test_two_replicas_give_one_replicas_scores_and_share_the_load(replicas):
     n_options = sum(len(r[1]) for r in REQUESTS)
     # identical, in input order: same number of options per request, bit-equal log-likelihoods
     for ref in (one, only_b):
-        assert [[(o.logprob, o.token_logprobs, o.is_greedy) for o in opts] for opts in fan] == \
-               [[(o.logprob, o.token_logprobs, o.is_greedy) for o in opts] for opts in ref]
+        assert [[(o.logprob, o.token_logprobs, o.is_greedy) for o in opts] for opts in fan] == [
+            [(o.logprob, o.token_logprobs, o.is_greedy) for o in opts] for opts in ref
+        ]
     assert fan[0][0].logprob > fan[0][1].logprob  # " Paris" beats " London": the order was kept
     assert sum(done) == len(REQUESTS)
     # the servers' own counters: every option once, and both replicas took a real share
@@ -143,8 +149,11 @@ class Scripted:
                     status, headers = state.script.pop(0) if state.script else (200, {})
                 try:
                     time.sleep(state.delay)
-                    body = (json.dumps({"choices": [{"text": "ok", "logprobs": None}]}).encode() if status == 200
-                            else b'{"error": {"message": "scripted"}}')
+                    body = (
+                        json.dumps({"choices": [{"text": "ok", "logprobs": None}]}).encode()
+                        if status == 200
+                        else b'{"error": {"message": "scripted"}}'
+                    )
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
@@ -236,9 +245,19 @@ def test_registry_base_urls_build_a_fanned_out_engine():
     from benchtrust.inference.models import build_engine, resolve_model
 
     one = resolve_model("m", {"source": {"type": "openai", "base_url": "http://h1:8000", "model": "served"}})
-    many = resolve_model("m", {"source": {"type": "openai", "base_url": "http://h1:8000", "model": "served",
-                                          "base_urls": ["http://h2:8000/", "http://h1:8000"],
-                                          "max_in_flight_per_replica": 3, "unhealthy_seconds": 5}})
+    many = resolve_model(
+        "m",
+        {
+            "source": {
+                "type": "openai",
+                "base_url": "http://h1:8000",
+                "model": "served",
+                "base_urls": ["http://h2:8000/", "http://h1:8000"],
+                "max_in_flight_per_replica": 3,
+                "unhealthy_seconds": 5,
+            }
+        },
+    )
     assert many.model_version == one.model_version  # replicas serve the same weights: cached cells stay valid
     eng = build_engine(many)
     assert [r.url for r in eng.replicas] == ["http://h1:8000", "http://h2:8000"]

@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 TWIN = "smollm2-twin"
 
 
-def _windows(instance: dg.DagsterInstance, runs: list[dg.DagsterRun], step: str | None = None) -> list[tuple[float, float]]:
+def _windows(
+    instance: dg.DagsterInstance, runs: list[dg.DagsterRun], step: str | None = None
+) -> list[tuple[float, float]]:
     """(start, end) of each run, or of the named step inside each run, from the instance's event log."""
     from dagster._core.events import DagsterEventType
 
@@ -30,11 +32,18 @@ def _windows(instance: dg.DagsterInstance, runs: list[dg.DagsterRun], step: str 
             rec = instance.get_run_record_by_id(run.run_id)
             out.append((rec.start_time, rec.end_time))
             continue
-        starts = [e.timestamp for e in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
-                  if e.step_key and e.step_key.startswith(step)]
-        ends = [e.timestamp for e in instance.all_logs(run.run_id, of_type={DagsterEventType.STEP_SUCCESS,
-                                                                             DagsterEventType.STEP_FAILURE})
-                if e.step_key and e.step_key.startswith(step)]
+        starts = [
+            e.timestamp
+            for e in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
+            if e.step_key and e.step_key.startswith(step)
+        ]
+        ends = [
+            e.timestamp
+            for e in instance.all_logs(
+                run.run_id, of_type={DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+            )
+            if e.step_key and e.step_key.startswith(step)
+        ]
         if starts and ends:
             out.append((min(starts), max(ends)))
     return out
@@ -56,16 +65,29 @@ def test_two_models_two_benchmarks_run_side_by_side(tmp_path):
     profiles["profiles"]["pair"] = {
         "description": "2 models x 2 benchmarks",
         "models": ["smollm2-135m-instruct", TWIN],
-        "benchmarks": {"tinyq": {}, "mmlu": {"subset": {"per_subject": 1, "seed": 0, "max_items": 3},
-                                             "grid": {"templates": ["mmlu_harness"]}}},
+        "benchmarks": {
+            "tinyq": {},
+            "mmlu": {"subset": {"per_subject": 1, "seed": 0, "max_items": 3}, "grid": {"templates": ["mmlu_harness"]}},
+        },
     }
     (cfg / "profiles.yaml").write_text(yaml.safe_dump(profiles, sort_keys=False))
     home = tmp_path / "home"
-    env = dict(os.environ, BENCHTRUST_HOME=str(home), BENCHTRUST_CONFIG=str(cfg), DAGSTER_HOME=str(home / "dagster_home"),
-               BENCHTRUST_INFERENCE_SLOTS="2")
+    env = dict(
+        os.environ,
+        BENCHTRUST_HOME=str(home),
+        BENCHTRUST_CONFIG=str(cfg),
+        DAGSTER_HOME=str(home / "dagster_home"),
+        BENCHTRUST_INFERENCE_SLOTS="2",
+    )
     env.pop("BENCHTRUST_PROFILE", None)
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--profile", "pair"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--profile", "pair"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "runs ok" in proc.stdout
 
@@ -76,7 +98,8 @@ def test_two_models_two_benchmarks_run_side_by_side(tmp_path):
         runs = instance.get_runs()
         preds = [r for r in runs if r.asset_selection == {dg.AssetKey("predictions")}]
         assert sorted(r.tags["dagster/partition"] for r in preds) == sorted(
-            f"{b}|{m}" for b in ("mmlu", "tinyq") for m in ("smollm2-135m-instruct", TWIN))
+            f"{b}|{m}" for b in ("mmlu", "tinyq") for m in ("smollm2-135m-instruct", TWIN)
+        )
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in preds)
         win = _windows(instance, preds, "predictions")
         overlaps = [(i, j) for i in range(len(win)) for j in range(i + 1, len(win)) if _overlap(win[i], win[j]) > 1.0]
@@ -103,6 +126,10 @@ def test_two_models_two_benchmarks_run_side_by_side(tmp_path):
         import duckdb
 
         con = duckdb.connect(str(home / "warehouse" / "benchtrust.duckdb"), read_only=True)
-        got = con.execute("select benchmark, model, count(*) from marts.predictions group by all order by all").fetchall()
+        got = con.execute(
+            "select benchmark, model, count(*) from marts.predictions group by all order by all"
+        ).fetchall()
         con.close()
-        assert {(b, m) for b, m, _ in got} == {(b, m) for b in ("mmlu", "tinyq") for m in ("smollm2-135m-instruct", TWIN)}
+        assert {(b, m) for b, m, _ in got} == {
+            (b, m) for b in ("mmlu", "tinyq") for m in ("smollm2-135m-instruct", TWIN)
+        }

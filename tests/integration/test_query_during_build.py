@@ -45,13 +45,21 @@ def _project(root: Path, wh: Path) -> Path:
     (root / "models" / "agg.sql").write_text("{{ config(materialized='table', schema='marts') }}\n" + AGG)
     for j in range(6):  # more nodes: the build holds the warehouse for longer
         (root / "models" / f"pad{j}.sql").write_text(
-            "{{ config(materialized='table') }}\nselect k, sum(i) as s from {{ ref('big') }} group by k")
+            "{{ config(materialized='table') }}\nselect k, sum(i) as s from {{ ref('big') }} group by k"
+        )
     return root
 
 
 def _dbt(root: Path) -> list[str]:
-    return [str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", str(root), "--project-dir",
-            str(root), "--quiet"]
+    return [
+        str(Path(sys.executable).with_name("dbt")),
+        "build",
+        "--profiles-dir",
+        str(root),
+        "--project-dir",
+        str(root),
+        "--quiet",
+    ]
 
 
 def test_queries_during_a_dbt_build_loop(bt_home, tmp_path):
@@ -61,11 +69,18 @@ def test_queries_during_a_dbt_build_loop(bt_home, tmp_path):
     env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     subprocess.run(_dbt(root), check=True, env=env, cwd=root, capture_output=True)
 
-    sql = ("select (select count(*) from main_marts.big) as n, (select sum(n) from main_marts.agg) as n_agg, "
-           "(select sum(s) from main_marts.agg) as s_agg, (select sum(i) from main_marts.big) as s_big")
+    sql = (
+        "select (select count(*) from main_marts.big) as n, (select sum(n) from main_marts.agg) as n_agg, "
+        "(select sum(s) from main_marts.agg) as s_agg, (select sum(i) from main_marts.big) as s_big"
+    )
     expected = f"{N},{N},{N * (N - 1) // 2},{N * (N - 1) // 2}"
-    builds = subprocess.Popen(["bash", "-c", f"for r in 1 2 3; do {' '.join(_dbt(root))} || exit 1; done"],
-                              env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    builds = subprocess.Popen(
+        ["bash", "-c", f"for r in 1 2 3; do {' '.join(_dbt(root))} || exit 1; done"],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     outcomes: dict[str, int] = {}
     others: list[str] = []
     runner = CliRunner()
@@ -75,8 +90,12 @@ def test_queries_during_a_dbt_build_loop(bt_home, tmp_path):
             lines = res.output.strip().splitlines()
             if res.exit_code == 0 and lines[-1] == expected:
                 outcomes["whole"] = outcomes.get("whole", 0) + 1
-            elif res.exit_code == 3 and len(lines) == 1 and lines[0].startswith(
-                    "the warehouse is being rebuilt (dbt build holds") and lines[0].endswith("retry in a moment"):
+            elif (
+                res.exit_code == 3
+                and len(lines) == 1
+                and lines[0].startswith("the warehouse is being rebuilt (dbt build holds")
+                and lines[0].endswith("retry in a moment")
+            ):
                 outcomes["busy"] = outcomes.get("busy", 0) + 1
             else:
                 others.append(f"exit {res.exit_code}: {res.output[:300]}")

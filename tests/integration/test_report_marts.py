@@ -50,9 +50,22 @@ def _rankref_case(lk: Path) -> None:
             gi = it["gold_index"]
             z = np.zeros(len(it["choices"]))
             z[gi if correct[j] else (gi + 1) % len(z)] = 2.0
-            rows.append(_mc_cell(bench="rankref", dv="rankref-dv1", model=model, mv="v1", grid="g1", item=it,
-                                 template="t0", fs=0, perm=0, numeric=NUMERIC[0], lp=_log_softmax(z),
-                                 headline_template="t0"))
+            rows.append(
+                _mc_cell(
+                    bench="rankref",
+                    dv="rankref-dv1",
+                    model=model,
+                    mv="v1",
+                    grid="g1",
+                    item=it,
+                    template="t0",
+                    fs=0,
+                    perm=0,
+                    numeric=NUMERIC[0],
+                    lp=_log_softmax(z),
+                    headline_template="t0",
+                )
+            )
     write_predictions(lk, rows, written_at=T0)
 
 
@@ -93,7 +106,9 @@ def _cell(html: str, cell_id: str) -> str:
 
 def _same(a, b) -> bool:
     if a is None or b is None or (isinstance(b, float) and np.isnan(b)):
-        return (a is None or (isinstance(a, float) and np.isnan(a))) and (b is None or (isinstance(b, float) and np.isnan(b)))
+        return (a is None or (isinstance(a, float) and np.isnan(a))) and (
+            b is None or (isinstance(b, float) and np.isnan(b))
+        )
     return a == b
 
 
@@ -107,8 +122,14 @@ def _check_position_bias(pb: dict | None, m: dict | None, folder: Path) -> None:
         assert pb is None
         return
     assert pb["source"] == "marts.calibration"
-    assert (pb["pred_counts"], pb["gold_counts"], pb["n_by_position"], pb["dof"], pb["n_unparsed"], pb["n_options"]) == (
-        m["pred_counts"], m["gold_counts"], m["n_by_position"], m["position_df"], m["n_unparsed"], m["n_options"])
+    assert (
+        pb["pred_counts"],
+        pb["gold_counts"],
+        pb["n_by_position"],
+        pb["dof"],
+        pb["n_unparsed"],
+        pb["n_options"],
+    ) == (m["pred_counts"], m["gold_counts"], m["n_by_position"], m["position_df"], m["n_unparsed"], m["n_options"])
     assert all(_same(a, b) for a, b in zip(pb["accuracy_by_position"], m["accuracy_by_position"]))
     chi2 = m["position_chi2"]
     if chi2 is not None and np.isinf(chi2):
@@ -118,14 +139,19 @@ def _check_position_bias(pb: dict | None, m: dict | None, folder: Path) -> None:
     page = html_lib.unescape((folder / "report.html").read_text())
     assert f"χ² = {_num(pb['chi2'], 2)}, {m['position_df']} df, p = {_p(pb['p_value'])}" in page
     for i in range(m["n_options"]):
-        assert (f"<td>{'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[i]}</td><td class=\"num\">{m['pred_counts'][i]}</td>"
-                f"<td class=\"num\">{m['gold_counts'][i]}</td><td class=\"num\">{_pct(m['accuracy_by_position'][i])}</td>") in page
+        assert (
+            f'<td>{"ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i]}</td><td class="num">{m["pred_counts"][i]}</td>'
+            f'<td class="num">{m["gold_counts"][i]}</td><td class="num">{_pct(m["accuracy_by_position"][i])}</td>'
+        ) in page
 
 
 def _check_calibration(con, data: dict, folder: Path) -> int:
     h = data["headline"]
-    cur = con.execute("select * from marts.calibration where model = ? and model_version = ? and benchmark = ? "
-                      "and dataset_version = ? and grid_version = ?", [h[k] for k in KEY])
+    cur = con.execute(
+        "select * from marts.calibration where model = ? and model_version = ? and benchmark = ? "
+        "and dataset_version = ? and grid_version = ?",
+        [h[k] for k in KEY],
+    )
     rows = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
     assert len(rows) <= 1
     _check_position_bias(data["audits"]["position_bias"], rows[0] if rows else None, folder)
@@ -135,8 +161,17 @@ def _check_calibration(con, data: dict, folder: Path) -> int:
         return 0
     m = rows[0]
     assert cal["source"] == "marts.calibration"
-    for col in ("n_cells", "n_with_confidence", "ece", "brier_top_label", "brier", "auroc", "mean_confidence",
-                "accuracy_with_confidence", "n_bins"):
+    for col in (
+        "n_cells",
+        "n_with_confidence",
+        "ece",
+        "brier_top_label",
+        "brier",
+        "auroc",
+        "mean_confidence",
+        "accuracy_with_confidence",
+        "n_bins",
+    ):
         assert _same(cal[col], m[col]), (folder, col)
     assert cal["n"] == m["n_with_confidence"]
     assert [b["count"] for b in cal["bins"]] == list(m["bin_counts"])
@@ -153,13 +188,18 @@ def _check_calibration(con, data: dict, folder: Path) -> int:
     assert _cell(page, "cal-brier-top-label") == _num(m["brier_top_label"])
     assert _cell(page, "cal-brier-gold") == _num(m["brier"])
     assert _cell(page, "cal-auroc") == _num(m["auroc"])
-    assert _cell(page, "cal-confidence-accuracy") == f"{_pct(m['mean_confidence'])} / {_pct(m['accuracy_with_confidence'])}"
+    assert (
+        _cell(page, "cal-confidence-accuracy")
+        == f"{_pct(m['mean_confidence'])} / {_pct(m['accuracy_with_confidence'])}"
+    )
     assert _cell(page, "cal-n").startswith(str(m["n_with_confidence"]))
     assert "Brier, top label" in page and "Brier, gold option" in page
     md = (folder / "report.md").read_text()
-    assert (f"Calibration: ECE {_num(m['ece'])}, top-label Brier {_num(m['brier_top_label'])}, gold-option Brier "
-            f"{_num(m['brier'])}, AUROC {_num(m['auroc'])} on {m['n_with_confidence']} items "
-            f"(mean confidence {_pct(m['mean_confidence'])}, accuracy {_pct(m['accuracy_with_confidence'])}).") in md
+    assert (
+        f"Calibration: ECE {_num(m['ece'])}, top-label Brier {_num(m['brier_top_label'])}, gold-option Brier "
+        f"{_num(m['brier'])}, AUROC {_num(m['auroc'])} on {m['n_with_confidence']} items "
+        f"(mean confidence {_pct(m['mean_confidence'])}, accuracy {_pct(m['accuracy_with_confidence'])})."
+    ) in md
     return 1
 
 
@@ -167,8 +207,9 @@ def _check_ranking_stability(con, ix, folder: Path) -> int:
     data = json.loads((folder / "index.json").read_text())
     rs = data["ranking_stability"]
     versions = {r["dataset_version"] for r in data["models"]}
-    mart = con.execute("select * from marts.ranking_stability where benchmark = ? order by rank, model",
-                       [ix.benchmark]).df()
+    mart = con.execute(
+        "select * from marts.ranking_stability where benchmark = ? order by rank, model", [ix.benchmark]
+    ).df()
     if len(versions) != 1 or mart.empty:
         assert rs is None
         return 0
@@ -178,8 +219,15 @@ def _check_ranking_stability(con, ix, folder: Path) -> int:
     assert rs["report_versions"] == dict(zip(mart["model"], mart["report_version"]))
     m0 = mart.iloc[0]
     assert rs["source"] == "marts.ranking_stability"
-    for k, col in [("n_items", "n_items"), ("reps", "reps"), ("seed", "seed"), ("leader", "leader"),
-                   ("tau_mean", "tau_mean"), ("p_top1_change", "p_top1_change"), ("n_items_dropped", "n_items_dropped")]:
+    for k, col in [
+        ("n_items", "n_items"),
+        ("reps", "reps"),
+        ("seed", "seed"),
+        ("leader", "leader"),
+        ("tau_mean", "tau_mean"),
+        ("p_top1_change", "p_top1_change"),
+        ("n_items_dropped", "n_items_dropped"),
+    ]:
         assert _same(rs[k], m0[col].item() if hasattr(m0[col], "item") else m0[col]), k
     assert rs["tau_quantiles"] == [m0["tau_q025"], m0["tau_median"], m0["tau_q975"]]
     assert [r["model"] for r in rs["rank_probabilities"]] == list(mart["model"])
@@ -189,29 +237,48 @@ def _check_ranking_stability(con, ix, folder: Path) -> int:
         assert rs["lomo_leader_flips"][r["model"]] == m["lomo_p_top1_change"]
     page = (folder / "index.html").read_text()
     lo, hi = (_num(m0["tau_q025"]), _num(m0["tau_q975"])) if pd.notna(m0["tau_q025"]) else ("—", "—")
-    assert (f"keeps Kendall τ = {_num(m0['tau_mean'] if pd.notna(m0['tau_mean']) else None)} on average "
-            f"(95% of resamples between {lo} and {hi}); another model takes the top in "
-            f"<b>{_pct(m0['p_top1_change'])}</b>") in page
+    assert (
+        f"keeps Kendall τ = {_num(m0['tau_mean'] if pd.notna(m0['tau_mean']) else None)} on average "
+        f"(95% of resamples between {lo} and {hi}); another model takes the top in "
+        f"<b>{_pct(m0['p_top1_change'])}</b>"
+    ) in page
     assert f"Leader <b>{html_lib.escape(m0['leader'])}</b>" in page
     table = re.search(r'<table id="rank-probabilities">(.*?)</table>', page, re.S).group(1)
-    shown = [[html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
-             for row in re.findall(r"<tr>(.*?)</tr>", table) if "<td" in row]
-    expected = [[str(m["rank"]), m["model"], _pct(m["accuracy"]), _pct(m["p_top1"]), _num(m["mean_rank"], 2),
-                 f"{m['rank_q025']:g} – {m['rank_q975']:g}", _pct(m["lomo_p_top1_change"])] for _, m in mart.iterrows()]
+    shown = [
+        [html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table)
+        if "<td" in row
+    ]
+    expected = [
+        [
+            str(m["rank"]),
+            m["model"],
+            _pct(m["accuracy"]),
+            _pct(m["p_top1"]),
+            _num(m["mean_rank"], 2),
+            f"{m['rank_q025']:g} – {m['rank_q975']:g}",
+            _pct(m["lomo_p_top1_change"]),
+        ]
+        for _, m in mart.iterrows()
+    ]
     assert shown == expected
     md = (folder / "index.md").read_text()
     for _, m in mart.iterrows():
-        assert (f"| {m['model']} | {_pct(m['p_top1'])} | {_num(m['mean_rank'], 2)} | {m['rank_q025']:g} – "
-                f"{m['rank_q975']:g} | {_pct(m['lomo_p_top1_change'])} |") in md
+        assert (
+            f"| {m['model']} | {_pct(m['p_top1'])} | {_num(m['mean_rank'], 2)} | {m['rank_q025']:g} – "
+            f"{m['rank_q975']:g} | {_pct(m['lomo_p_top1_change'])} |"
+        ) in md
     return 1
 
 
 def _check_label_errors(con, le: dict | None, benchmark: str, dataset_version: str, page: str, md: str) -> int:
     """The label-error section of a report or benchmark page against marts.item_audit's rows of the same
     benchmark × dataset version (label_error_posterior, its rank, the suggested answer, the votes)."""
-    cur = con.execute("select * from marts.item_audit where benchmark = ? and dataset_version = ? and "
-                      "label_error_posterior_rank is not null order by label_error_posterior_rank",
-                      [benchmark, dataset_version])
+    cur = con.execute(
+        "select * from marts.item_audit where benchmark = ? and dataset_version = ? and "
+        "label_error_posterior_rank is not null order by label_error_posterior_rank",
+        [benchmark, dataset_version],
+    )
     rows = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
     if not rows:
         assert le is None
@@ -220,20 +287,43 @@ def _check_label_errors(con, le: dict | None, benchmark: str, dataset_version: s
     assert le["n_candidates"] == sum(r["label_error_posterior"] >= 0.5 for r in rows)
     assert le["n_agreement_candidates"] == sum(bool(r["is_label_error_candidate"]) for r in rows)
     assert [c["item_id"] for c in le["candidates"]] == [r["item_id"] for r in rows[: len(le["candidates"])]]
-    gold = dict(con.execute("select item_id, gold from staging.stg_lake__items where benchmark = ? and "
-                            "dataset_version = ?", [benchmark, dataset_version]).fetchall())
+    gold = dict(
+        con.execute(
+            "select item_id, gold from staging.stg_lake__items where benchmark = ? and dataset_version = ?",
+            [benchmark, dataset_version],
+        ).fetchall()
+    )
     for c, r in zip(le["candidates"], rows):
         assert (c["rank"], c["posterior"], c["suggested_answer"]) == (
-            r["label_error_posterior_rank"], r["label_error_posterior"], r["suggested_answer"])
+            r["label_error_posterior_rank"],
+            r["label_error_posterior"],
+            r["suggested_answer"],
+        )
         assert c["votes"] == json.loads(r["label_error_votes"]) and c["gold"] == gold[r["item_id"]]
-    assert f"{le['n_candidates']} of {le['n_items']} items" in page and f"{le['n_candidates']} of {le['n_items']} items" in md
+    assert (
+        f"{le['n_candidates']} of {le['n_items']} items" in page
+        and f"{le['n_candidates']} of {le['n_items']} items" in md
+    )
     table = re.search(r'<table id="label-error-candidates">(.*?)</table>', page, re.S)
     if le["candidates"]:
-        shown = [[html_lib.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)][:5]
-                 for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S) if "<td" in row]
-        assert shown == [[str(r["label_error_posterior_rank"]), r["item_id"] + (r["subject"] or ""), gold[r["item_id"]] or "",
-                          r["suggested_answer"] or "—", _num(r["label_error_posterior"])]
-                         for r in rows[: len(le["candidates"])]]
+        shown = [
+            [
+                html_lib.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            ][:5]
+            for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+            if "<td" in row
+        ]
+        assert shown == [
+            [
+                str(r["label_error_posterior_rank"]),
+                r["item_id"] + (r["subject"] or ""),
+                gold[r["item_id"]] or "",
+                r["suggested_answer"] or "—",
+                _num(r["label_error_posterior"]),
+            ]
+            for r in rows[: len(le["candidates"])]
+        ]
     return 1
 
 
@@ -253,15 +343,27 @@ def test_every_audit_figure_in_the_reports_is_the_marts_value(published):
     n_le = 0
     for data, folder in reports:
         h = data["headline"]
-        n_le += _check_label_errors(con, data["audits"].get("label_errors"), h["benchmark"], h["dataset_version"],
-                                    (folder / "report.html").read_text(), (folder / "report.md").read_text())
+        n_le += _check_label_errors(
+            con,
+            data["audits"].get("label_errors"),
+            h["benchmark"],
+            h["dataset_version"],
+            (folder / "report.html").read_text(),
+            (folder / "report.md").read_text(),
+        )
     for ix in pub.indexes:
         folder = index_dir(settings.reports, ix)
         data = json.loads((folder / "index.json").read_text())
         versions = {r["dataset_version"] for r in data["models"]}
         if len(versions) == 1:
-            n_le += _check_label_errors(con, data["label_errors"], ix.benchmark, versions.pop(),
-                                        (folder / "index.html").read_text(), (folder / "index.md").read_text())
+            n_le += _check_label_errors(
+                con,
+                data["label_errors"],
+                ix.benchmark,
+                versions.pop(),
+                (folder / "index.html").read_text(),
+                (folder / "index.md").read_text(),
+            )
     assert n_le >= 3
 
 
@@ -276,9 +378,12 @@ def test_ranking_stability_mart_is_leaderboard_stability_on_the_lake(published):
     con, _, settings = published
     preds, _ = _lake_frames(settings)
     head = preds[preds["is_headline"]]
-    latest = (head.groupby(["model", "benchmark", "model_version", "dataset_version"], as_index=False)["written_at"].max()
-              .sort_values(["written_at", "dataset_version"], ascending=[False, True])
-              .drop_duplicates(["model", "benchmark"]))
+    latest = (
+        head.groupby(["model", "benchmark", "model_version", "dataset_version"], as_index=False)["written_at"]
+        .max()
+        .sort_values(["written_at", "dataset_version"], ascending=[False, True])
+        .drop_duplicates(["model", "benchmark"])
+    )
     answers = head.merge(latest[["model", "benchmark", "model_version", "dataset_version"]])
     mart = con.execute("select * from marts.ranking_stability order by benchmark, rank, model").df()
     checked = 0
@@ -287,8 +392,9 @@ def test_ranking_stability_mart_is_leaderboard_stability_on_the_lake(published):
         if g["model"].nunique() < 2:
             assert rows.empty
             continue
-        st = leaderboard_stability(g[["model", "item_id", "is_correct"]], reps=int(rows["reps"].iloc[0]),
-                                   seed=int(rows["seed"].iloc[0]))
+        st = leaderboard_stability(
+            g[["model", "item_id", "is_correct"]], reps=int(rows["reps"].iloc[0]), seed=int(rows["seed"].iloc[0])
+        )
         assert (int(rows["reps"].iloc[0]), int(rows["seed"].iloc[0])) == (10_000, 0)
         assert rows["leader"].eq(st.leader).all() and rows["n_items"].eq(st.n_items).all()
         assert rows["tau_mean"].iloc[0] == st.tau_mean and rows["p_top1_change"].iloc[0] == st.p_top1_change
@@ -349,8 +455,12 @@ def test_calibration_mart_diagram_briers_and_positions_match_python(published):
     mart = con.execute("select * from marts.calibration where n_with_confidence > 0").df()
     assert len(mart) >= 8
     for _, m in mart.iterrows():
-        every = scored[(scored["model"] == m["model"]) & (scored["model_version"] == m["model_version"])
-                       & (scored["benchmark"] == m["benchmark"]) & (scored["dataset_version"] == m["dataset_version"])]
+        every = scored[
+            (scored["model"] == m["model"])
+            & (scored["model_version"] == m["model_version"])
+            & (scored["benchmark"] == m["benchmark"])
+            & (scored["dataset_version"] == m["dataset_version"])
+        ]
         g = every[every["predicted_index"].notna()]  # a confidence needs a chosen option
         conf = g["option_logprobs"].map(softmax_confidence).to_numpy(dtype=float)
         y = g["is_correct"].astype(bool).to_numpy()
@@ -372,8 +482,10 @@ def test_calibration_mart_diagram_briers_and_positions_match_python(published):
         pred = every["predicted_index"].fillna(-1).astype(int).to_numpy()[has_gold]
         ref = answer_position_bias(pred, gi[has_gold].astype(int), int(m["n_options"]))
         assert list(m["pred_counts"]) == ref.pred_counts.tolist() and list(m["gold_counts"]) == ref.gold_counts.tolist()
-        assert m["position_df"] == ref.dof and (m["position_chi2"] == pytest.approx(ref.chi2, rel=1e-12)
-                                                 or (np.isinf(ref.chi2) and np.isinf(m["position_chi2"])))
+        assert m["position_df"] == ref.dof and (
+            m["position_chi2"] == pytest.approx(ref.chi2, rel=1e-12)
+            or (np.isinf(ref.chi2) and np.isinf(m["position_chi2"]))
+        )
         assert stats.chi2.sf(m["position_chi2"], m["position_df"]) == pytest.approx(ref.p_value, rel=1e-9, abs=1e-300)
         n_pb += 1
     assert n_pb >= 8

@@ -28,8 +28,22 @@ def _dagster_dev_process(bt_home, tmp_path):
     log = open(tmp_path / "dagster_dev.log", "w")
     env = dict(os.environ, DAGSTER_HOME=str(bt_home / "dagster_home"))
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         yield port, proc, tmp_path / "dagster_dev.log"
     finally:
@@ -56,8 +70,13 @@ def test_warehouse_opens_from_another_process_while_the_ui_is_idle(bt_home, tmp_
     port, proc, log = next(gen)
     try:
         _wait_for_assets(port, proc, log)
-        out = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", "select * from marts.reliability_report",
-                              "-f", "csv"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "query", "select * from marts.reliability_report", "-f", "csv"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.splitlines() == ["model,accuracy", "m,0.5"]
     finally:

@@ -26,16 +26,35 @@ from tests.ui import support
 
 
 def _h(**kw):
-    base = {"model": "m", "benchmark": "b", "report_version": "v", "dataset_version": "d", "model_version": "mv",
-            "grid_version": "g", "accuracy": 0.5, "ci_low": 0.45, "ci_high": 0.49, "ci_method": "wilson",
-            "n_correct": 50, "n_scored": 100, "n_items": 100, "headline_template": "t", "prompt_spread": 0.01,
-            "n_templates": 2, "template_acc_min": 0.5, "template_acc_max": 0.51, "benchmark_items": 100,
-            "n_duplicate_items": 0, "n_quarantined": 0}
+    base = {
+        "model": "m",
+        "benchmark": "b",
+        "report_version": "v",
+        "dataset_version": "d",
+        "model_version": "mv",
+        "grid_version": "g",
+        "accuracy": 0.5,
+        "ci_low": 0.45,
+        "ci_high": 0.49,
+        "ci_method": "wilson",
+        "n_correct": 50,
+        "n_scored": 100,
+        "n_items": 100,
+        "headline_template": "t",
+        "prompt_spread": 0.01,
+        "n_templates": 2,
+        "template_acc_min": 0.5,
+        "template_acc_max": 0.51,
+        "benchmark_items": 100,
+        "n_duplicate_items": 0,
+        "n_quarantined": 0,
+    }
     return base | kw
 
 
-@pytest.mark.parametrize("width, status", [(0.04, "green"), (0.05, "green"), (0.0501, "amber"), (0.10, "amber"),
-                                           (0.1001, "red")])
+@pytest.mark.parametrize(
+    "width, status", [(0.04, "green"), (0.05, "green"), (0.0501, "amber"), (0.10, "amber"), (0.1001, "red")]
+)
 def test_interval_rule_thresholds(width, status):
     from benchtrust.report.verdicts import interval_verdict
 
@@ -46,12 +65,19 @@ def test_interval_rule_thresholds(width, status):
 def test_rules_cover_every_audit_and_na_is_never_green():
     from benchtrust.report import verdicts as vd
 
-    got = vd.evaluate(_h(prompt_spread=0.08, n_duplicate_items=3, n_quarantined=2),
-                      {"position_bias": {"p_value": 1e-6, "chi2": 40.0, "dof": 3, "n": 200, "min_expected": 40},
-                       "calibration": {"n": 10, "ece": 0.01, "brier": 0.1}})
+    got = vd.evaluate(
+        _h(prompt_spread=0.08, n_duplicate_items=3, n_quarantined=2),
+        {
+            "position_bias": {"p_value": 1e-6, "chi2": 40.0, "dof": 3, "n": 200, "min_expected": 40},
+            "calibration": {"n": 10, "ece": 0.01, "brier": 0.1},
+        },
+    )
     by = {v.audit: v for v in got}
-    assert list(by) == [r.audit for r in vd.RULES] == ["interval", "prompt_spread", "duplicates", "quarantine",
-                                                        "position_bias", "calibration", "decoding_gap"]
+    assert (
+        list(by)
+        == [r.audit for r in vd.RULES]
+        == ["interval", "prompt_spread", "duplicates", "quarantine", "position_bias", "calibration", "decoding_gap"]
+    )
     assert by["decoding_gap"].status == "n/a"  # one decoding only: not measured, never green
     assert by["interval"].status == "green" and by["prompt_spread"].status == "red"
     assert by["duplicates"].status == "amber" and by["quarantine"].status == "red"  # 2 of 102 rows ≥ 1%
@@ -62,8 +88,15 @@ def test_rules_cover_every_audit_and_na_is_never_green():
     assert {v.audit: v.status for v in one_template}["prompt_spread"] == "n/a"
     few = vd.position_bias_verdict({"p_value": 0.5, "chi2": 1.0, "dof": 3, "n": 8, "min_expected": 2})
     assert few.status == "n/a" and "Cochran" in few.rule
-    gap = {"n_items": 40, "n_samples": 5, "greedy_accuracy": 0.6, "sample_accuracy_mean": 0.52, "gap": 0.08,
-           "gap_ci_low": 0.01, "gap_ci_high": 0.15}
+    gap = {
+        "n_items": 40,
+        "n_samples": 5,
+        "greedy_accuracy": 0.6,
+        "sample_accuracy_mean": 0.52,
+        "gap": 0.08,
+        "gap_ci_low": 0.01,
+        "gap_ci_high": 0.15,
+    }
     assert vd.decoding_gap_verdict(gap).status == "red" and "+8.0" in vd.decoding_gap_verdict(gap).shown
     assert vd.decoding_gap_verdict(gap | {"gap": -0.03}).status == "amber"  # either sign counts
     assert vd.decoding_gap_verdict(gap | {"gap": 0.02}).status == "green"
@@ -73,17 +106,24 @@ def test_rules_cover_every_audit_and_na_is_never_green():
 
 # -------------------------------------------------------------------------------------- what changed (pure)
 
+
 def test_item_changes_and_paired_statistics():
     from benchtrust.report.changes import interpret, item_changes, paired_power
     from benchtrust.stats import mcnemar_exact
 
-    old = pd.DataFrame({"item_id": [f"i{k}" for k in range(30)], "item_hash": [f"h{k}" for k in range(30)],
-                        "is_correct": [k < 12 for k in range(30)]})
+    old = pd.DataFrame(
+        {
+            "item_id": [f"i{k}" for k in range(30)],
+            "item_hash": [f"h{k}" for k in range(30)],
+            "is_correct": [k < 12 for k in range(30)],
+        }
+    )
     new = old.copy()
     new["is_correct"] = [(2 <= k < 4) or (12 <= k < 22) for k in range(30)]  # i0, i1, i4–i11 broken; i12–i21 fixed
     new.loc[new["item_id"] == "i29", "item_hash"] = "h29-edited"
-    new = pd.concat([new[new["item_id"] != "i28"], pd.DataFrame({"item_id": ["new1"], "item_hash": ["hn"],
-                                                                "is_correct": [True]})])
+    new = pd.concat(
+        [new[new["item_id"] != "i28"], pd.DataFrame({"item_id": ["new1"], "item_hash": ["hn"], "is_correct": [True]})]
+    )
     c = item_changes(old, new)
     assert (c["n_added"], c["n_removed"], c["n_edited"]) == (1, 1, 1)
     assert c["added"] == ["new1"] and c["removed"] == ["i28"] and c["edited"][0]["item_id"] == "i29"
@@ -91,12 +131,28 @@ def test_item_changes_and_paired_statistics():
     assert p["n_shared"] == 28 and p["n_only_old"] == 10 and p["n_only_new"] == 10 and c["n_flips"] == 20
     assert p["mcnemar_p"] == pytest.approx(float(mcnemar_exact(10, 10)))
     # AUDITS.md reference: discordant 10 vs 2 → p = 0.0386
-    ref = item_changes(pd.DataFrame({"item_id": list("abcdefghijkl"), "item_hash": list("abcdefghijkl"),
-                                     "is_correct": [True] * 10 + [False] * 2}),
-                       pd.DataFrame({"item_id": list("abcdefghijkl"), "item_hash": list("abcdefghijkl"),
-                                     "is_correct": [False] * 10 + [True] * 2}))
+    ref = item_changes(
+        pd.DataFrame(
+            {
+                "item_id": list("abcdefghijkl"),
+                "item_hash": list("abcdefghijkl"),
+                "is_correct": [True] * 10 + [False] * 2,
+            }
+        ),
+        pd.DataFrame(
+            {
+                "item_id": list("abcdefghijkl"),
+                "item_hash": list("abcdefghijkl"),
+                "is_correct": [False] * 10 + [True] * 2,
+            }
+        ),
+    )
     assert ref["paired"]["mcnemar_p"] == pytest.approx(0.0386, abs=1e-4)
-    assert ref["n_broken"] == 10 and ref["n_fixed"] == 2 and "real" in interpret(ref["paired"], paired_power(12, 10 / 12, 2 / 12, 0.0))
+    assert (
+        ref["n_broken"] == 10
+        and ref["n_fixed"] == 2
+        and "real" in interpret(ref["paired"], paired_power(12, 10 / 12, 2 / 12, 0.0))
+    )
     # Card et al. reference: n = 500, 0.80 → 0.82, agreement 0.975 → power 0.80, so the MDE is 2 points
     pw = paired_power(500, 0.80, 0.82, 0.975)
     assert pw["mde"] == pytest.approx(0.02, abs=0.001) and pw["power_observed"] == pytest.approx(0.80, abs=0.01)
@@ -115,49 +171,152 @@ def test_softmax_confidence_skips_generations_and_missing_values():
 
 # ------------------------------------------------------------------------------------------------- escaping
 
+
 def _hostile_bundle():
     from benchtrust.report.bundle import ReportBundle
 
     evil = support.HOSTILE
     h = _h(model="m", benchmark="b", report_version="v2")
     changes = {
-        "previous_report_version": "v1", "previous_accuracy": 0.4, "headline_delta": 0.1,
+        "previous_report_version": "v1",
+        "previous_accuracy": 0.4,
+        "headline_delta": 0.1,
         "inputs": [{"input": "dataset version", "previous": "d0", "current": "d", "changed": True}],
-        "n_old": 2, "n_new": 2, "n_added": 1, "n_removed": 1, "n_edited": 1, "n_flips": 1, "n_fixed": 1, "n_broken": 0,
-        "added": [evil], "removed": ["<b>gone</b>"],
+        "n_old": 2,
+        "n_new": 2,
+        "n_added": 1,
+        "n_removed": 1,
+        "n_edited": 1,
+        "n_flips": 1,
+        "n_fixed": 1,
+        "n_broken": 0,
+        "added": [evil],
+        "removed": ["<b>gone</b>"],
         "edited": [{"item_id": evil, "old_hash": "h1", "new_hash": "h2", "was_correct": False, "is_correct": True}],
-        "flips": [{"item_id": "i1", "item_hash": "h", "was_correct": False, "is_correct": True, "direction": "fixed",
-                   "old_prediction": evil, "new_prediction": "A"}],
-        "paired": {"n_shared": 1, "n_both_correct": 0, "n_only_old": 0, "n_only_new": 1, "n_neither": 0,
-                   "acc_old": 0.0, "acc_new": 1.0, "delta": 1.0, "agreement": 0.0, "mcnemar_p": 1.0},
+        "flips": [
+            {
+                "item_id": "i1",
+                "item_hash": "h",
+                "was_correct": False,
+                "is_correct": True,
+                "direction": "fixed",
+                "old_prediction": evil,
+                "new_prediction": "A",
+            }
+        ],
+        "paired": {
+            "n_shared": 1,
+            "n_both_correct": 0,
+            "n_only_old": 0,
+            "n_only_new": 1,
+            "n_neither": 0,
+            "acc_old": 0.0,
+            "acc_new": 1.0,
+            "delta": 1.0,
+            "agreement": 0.0,
+            "mcnemar_p": 1.0,
+        },
         "power": {"alpha": 0.05, "target_power": 0.8, "mde": None, "power_observed": None, "note": evil},
         "summary": f"summary {evil}",
     }
-    items = [{"item_id": evil, "subject": evil, "input": evil, "choices": [evil, "ok"], "gold": "A",
-              "prediction": evil, "is_correct": False, "p_correct": 0.2, "confidence": 0.6, "change": "edited"}]
+    items = [
+        {
+            "item_id": evil,
+            "subject": evil,
+            "input": evil,
+            "choices": [evil, "ok"],
+            "gold": "A",
+            "prediction": evil,
+            "is_correct": False,
+            "p_correct": 0.2,
+            "confidence": 0.6,
+            "change": "edited",
+        }
+    ]
     return ReportBundle(
-        headline=h, templates=[{"template_id": "t", "n_scored": 100, "n_correct": 50, "accuracy": 0.5,
-                                "is_headline": True, "ci_low": 0.4, "ci_high": 0.6}],
-        provenance={"dataset_version": "d", "dataset": {"source": {"path": evil}, "fingerprint": "f"},
-                    "model_source": {"id": evil}, "code": {"benchtrust": "0"}},
-        quarantine=[{"rule": evil, "n": 1, "first_row": 3, "source_file": evil}], sample_items=items,
-        audits={"calibration": {"n": 100, "ece": 0.1, "brier": 0.2, "auroc": 0.6, "mean_confidence": 0.6,
-                                "accuracy": 0.5, "confidence": "softmax",
-                                "bins": [{"lo": 0.5, "hi": 0.6, "count": 100, "accuracy": 0.5, "confidence": 0.55}]},
-                "position_bias": {"n": 100, "n_options": 2, "pred_counts": [60, 40], "gold_counts": [50, 50],
-                                  "chi2": 4.0, "dof": 1, "p_value": 0.0455, "accuracy_by_position": [0.5, 0.5],
-                                  "n_by_position": [50, 50], "n_unparsed": 0, "min_expected": 50},
-                "label_errors": {"n_models": 3, "n_items": 10, "n_candidates": 1, "n_agreement_candidates": 1,
-                                 "rule": "r", "source": "marts.item_audit",
-                                 "candidates": [{"item_id": evil, "subject": evil, "gold": evil, "rank": 1,
-                                                 "posterior": 0.9, "suggested_answer": evil,
-                                                 "suggested_answer_posterior": 0.8, "votes": {evil: evil},
-                                                 "votes_by_answer": [{"answer": evil, "models": [evil]}]}]}},
+        headline=h,
+        templates=[
+            {
+                "template_id": "t",
+                "n_scored": 100,
+                "n_correct": 50,
+                "accuracy": 0.5,
+                "is_headline": True,
+                "ci_low": 0.4,
+                "ci_high": 0.6,
+            }
+        ],
+        provenance={
+            "dataset_version": "d",
+            "dataset": {"source": {"path": evil}, "fingerprint": "f"},
+            "model_source": {"id": evil},
+            "code": {"benchtrust": "0"},
+        },
+        quarantine=[{"rule": evil, "n": 1, "first_row": 3, "source_file": evil}],
+        sample_items=items,
+        audits={
+            "calibration": {
+                "n": 100,
+                "ece": 0.1,
+                "brier": 0.2,
+                "auroc": 0.6,
+                "mean_confidence": 0.6,
+                "accuracy": 0.5,
+                "confidence": "softmax",
+                "bins": [{"lo": 0.5, "hi": 0.6, "count": 100, "accuracy": 0.5, "confidence": 0.55}],
+            },
+            "position_bias": {
+                "n": 100,
+                "n_options": 2,
+                "pred_counts": [60, 40],
+                "gold_counts": [50, 50],
+                "chi2": 4.0,
+                "dof": 1,
+                "p_value": 0.0455,
+                "accuracy_by_position": [0.5, 0.5],
+                "n_by_position": [50, 50],
+                "n_unparsed": 0,
+                "min_expected": 50,
+            },
+            "label_errors": {
+                "n_models": 3,
+                "n_items": 10,
+                "n_candidates": 1,
+                "n_agreement_candidates": 1,
+                "rule": "r",
+                "source": "marts.item_audit",
+                "candidates": [
+                    {
+                        "item_id": evil,
+                        "subject": evil,
+                        "gold": evil,
+                        "rank": 1,
+                        "posterior": 0.9,
+                        "suggested_answer": evil,
+                        "suggested_answer_posterior": 0.8,
+                        "votes": {evil: evil},
+                        "votes_by_answer": [{"answer": evil, "models": [evil]}],
+                    }
+                ],
+            },
+        },
         changes=changes,
-        comparisons=[{"other_model": "m2", "n_shared": 100, "delta": 0.1, "n_only_this": 1, "n_only_other": 11,
-                      "mcnemar_p": 0.006, "mde": 0.1, "significant": True}],
-        forest=[{"model": "m", "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n_scored": 100},
-                {"model": "m2", "accuracy": 0.6, "ci_low": 0.5, "ci_high": 0.7, "n_scored": 100}],
+        comparisons=[
+            {
+                "other_model": "m2",
+                "n_shared": 100,
+                "delta": 0.1,
+                "n_only_this": 1,
+                "n_only_other": 11,
+                "mcnemar_p": 0.006,
+                "mde": 0.1,
+                "significant": True,
+            }
+        ],
+        forest=[
+            {"model": "m", "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n_scored": 100},
+            {"model": "m2", "accuracy": 0.6, "ci_low": 0.5, "ci_high": 0.7, "n_scored": 100},
+        ],
     )
 
 
@@ -185,9 +344,19 @@ def test_optional_sections_appear_only_with_data():
 
     b = _hostile_bundle()
     assert 'id="contamination"' not in render_html(b) and "seed and sample spread" not in render_html(b)
-    b.audits["contamination"] = [{"signal": "ngram13", "method": "overlap", "corpus": "c4", "n_tested": 40,
-                                  "n_flagged": 4, "flagged_share": 0.1, "acc_flagged": 0.75, "acc_clean": 0.5,
-                                  "acc_diff_flagged_minus_clean": 0.25}]
+    b.audits["contamination"] = [
+        {
+            "signal": "ngram13",
+            "method": "overlap",
+            "corpus": "c4",
+            "n_tested": 40,
+            "n_flagged": 4,
+            "flagged_share": 0.1,
+            "acc_flagged": 0.75,
+            "acc_clean": 0.5,
+            "acc_diff_flagged_minus_clean": 0.25,
+        }
+    ]
     b.audits["seeds"] = [{"label": "seed 0", "accuracy": 0.5}, {"label": "seed 1", "accuracy": 0.6}]
     html = render_html(b)
     assert 'id="contamination"' in html and "ngram13" in html and "+25.0 pts" in html
@@ -198,8 +367,9 @@ def test_optional_sections_appear_only_with_data():
 def test_plot_labels_cannot_inject_markup():
     from benchtrust.report.plots import forest_plot
 
-    svg = forest_plot([{"model": '<img src=x onerror="alert(1)">$x$', "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6,
-                        "n_scored": 10}])
+    svg = forest_plot(
+        [{"model": '<img src=x onerror="alert(1)">$x$', "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n_scored": 10}]
+    )
     assert svg.startswith("<svg") and "<img" not in svg and "&lt;img" in svg
 
 
@@ -217,6 +387,7 @@ def test_an_existing_version_is_never_rewritten(tmp_path):
 
 
 # -------------------------------------------------------------------------------- the versioned home (fake)
+
 
 @pytest.fixture(scope="module")
 def vh():
@@ -269,7 +440,7 @@ def test_new_report_version_names_what_changed(vh):
     assert [e["item_id"] for e in ch["edited"]] == [vh.edited_item] and ch["n_added"] == ch["n_removed"] == 0
     assert [i["input"] for i in ch["inputs"] if i["changed"]] == ["dataset version"]
     html = (vh.reports / "fake-a" / "tinyq" / v2["report_version"] / "report.html").read_text()
-    changed_table = html[html.index('id="changed-items"'):html.index("</table>", html.index('id="changed-items"'))]
+    changed_table = html[html.index('id="changed-items"') : html.index("</table>", html.index('id="changed-items"'))]
     assert vh.edited_item in changed_table and "edited" in changed_table
     assert vh.report_json("fake-a", v1["report_version"])["changes"] is None  # the first version has no previous
     assert rv.loc[rv["is_latest"], "version_seq"].tolist() == [2, 3, 2]
@@ -294,16 +465,22 @@ def test_model_comparisons_mart_matches_the_statistics_module(vh):
 
     mc = vh.query("select * from marts.model_comparisons")
     models = mc[mc["comparison"] == "models"]
-    assert sorted(zip(models["model_a"], models["model_b"])) == [("fake-a", "fake-b"), ("fake-a", "fake-c"),
-                                                                 ("fake-b", "fake-c")]
+    assert sorted(zip(models["model_a"], models["model_b"])) == [
+        ("fake-a", "fake-b"),
+        ("fake-a", "fake-c"),
+        ("fake-b", "fake-c"),
+    ]
     for r in mc.to_dict("records"):
         assert r["n_both_correct"] + r["n_only_a"] + r["n_only_b"] + r["n_neither"] == r["n_shared"]
         assert r["mcnemar_p"] == pytest.approx(float(mcnemar_exact(r["n_only_a"], r["n_only_b"])), rel=1e-9, abs=1e-12)
         assert r["delta"] == pytest.approx((r["n_only_b"] - r["n_only_a"]) / r["n_shared"])
     # the report's paired section is the mart's row for (previous version, this version)
     rv = vh.query("select * from marts.report_versions where model = 'fake-b' and is_latest").iloc[0]
-    row = mc[(mc["comparison"] == "versions") & (mc["report_version_b"] == rv["report_version"])
-             & (mc["model_b"] == "fake-b")].iloc[0]
+    row = mc[
+        (mc["comparison"] == "versions")
+        & (mc["report_version_b"] == rv["report_version"])
+        & (mc["model_b"] == "fake-b")
+    ].iloc[0]
     p = vh.report_json("fake-b", rv["report_version"])["changes"]["paired"]
     assert (p["n_only_old"], p["n_only_new"], p["n_shared"]) == (row["n_only_a"], row["n_only_b"], row["n_shared"])
     assert p["source"] == "marts.model_comparisons"
@@ -322,8 +499,15 @@ def test_report_formats_carry_the_same_numbers(vh):
         html = (folder / "report.html").read_text()
         assert f"{100 * r['accuracy']:.1f}%" in html and f"{100 * r['ci_high']:.1f}%" in html
         assert data["overall_verdict"] in {"green", "amber", "red", "n/a"}
-        assert {v["audit"] for v in data["verdicts"]} == {"interval", "prompt_spread", "duplicates", "quarantine",
-                                                          "position_bias", "calibration", "decoding_gap"}
+        assert {v["audit"] for v in data["verdicts"]} == {
+            "interval",
+            "prompt_spread",
+            "duplicates",
+            "quarantine",
+            "position_bias",
+            "calibration",
+            "decoding_gap",
+        }
         pb = data["audits"]["position_bias"]
         assert pb["n"] == 40 and sum(pb["gold_counts"]) == 40 and data["audits"]["calibration"]["n"] == 40
         assert data["audits"]["label_errors"]["n_models"] == 3
@@ -373,29 +557,49 @@ def test_schedules_refresh_their_profile(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster_home"))
     instance = get_instance()
     repo = defs.get_repository_def()
-    for sensor, profile, cron in ((nightly_default_refresh, "default", "0 2 * * *"), (weekly_full_refresh, "full", "0 3 * * 0")):
+    for sensor, profile, cron in (
+        (nightly_default_refresh, "default", "0 2 * * *"),
+        (weekly_full_refresh, "full", "0 3 * * 0"),
+    ):
         assert sensor.tags["benchtrust/cron"] == cron
 
         def tick(cursor, sensor=sensor, profile=profile):
-            ctx = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=repo,
-                                          resources={"benchtrust": BenchtrustResource(profile=profile)})
+            ctx = dg.build_sensor_context(
+                instance=instance,
+                cursor=cursor,
+                repository_def=repo,
+                resources={"benchtrust": BenchtrustResource(profile=profile)},
+            )
             return sensor.evaluate_tick(ctx)
 
         first = tick(None)  # switched on: waits for the next tick, like a schedule
         assert not first.run_requests and json.loads(first.cursor)["last_tick"] > 0
         due = tick(json.dumps({"last_tick": 0, "pending": None}))  # a cron tick has passed since
         (req,) = due.run_requests
-        prof = json.loads(json.dumps(__import__("benchtrust.registry", fromlist=["Registry"]).Registry.load().profile(profile)))
-        keys = {(k.asset_key.to_user_string(), str(k.partition_key)) for k in req.asset_graph_subset.iterate_asset_partitions()}
+        prof = json.loads(
+            json.dumps(__import__("benchtrust.registry", fromlist=["Registry"]).Registry.load().profile(profile))
+        )
+        keys = {
+            (k.asset_key.to_user_string(), str(k.partition_key))
+            for k in req.asset_graph_subset.iterate_asset_partitions()
+        }
         assert keys == {(a, b) for a in ("benchmark_items", "item_quarantine") for b in prof["benchmarks"]} | {
-            ("predictions", f"{b}|{m}") for b in prof["benchmarks"] for m in prof["models"]}
+            ("predictions", f"{b}|{m}") for b in prof["benchmarks"] for m in prof["models"]
+        }
         assert req.tags["benchtrust/scheduled_profile"] == profile and req.tags["benchtrust/phase"] == "profile"
         refresh = json.loads(due.cursor)["pending"]
         assert not tick(due.cursor).run_requests  # the daemon has not created the backfill yet
         # the sensor daemon turns the request into a backfill; when it has ended, the warehouse follows
         bf = PartitionBackfill.from_asset_graph_subset(
-            backfill_id=f"bf{profile}", backfill_timestamp=0.0, tags=req.tags, dynamic_partitions_store=instance,
-            asset_graph_subset=req.asset_graph_subset, title=None, description=None, run_config=None)
+            backfill_id=f"bf{profile}",
+            backfill_timestamp=0.0,
+            tags=req.tags,
+            dynamic_partitions_store=instance,
+            asset_graph_subset=req.asset_graph_subset,
+            title=None,
+            description=None,
+            run_config=None,
+        )
         instance.add_backfill(bf)
         assert not tick(due.cursor).run_requests  # still running
         instance.update_backfill(bf.with_status(BulkActionStatus.COMPLETED_SUCCESS))
@@ -407,6 +611,7 @@ def test_schedules_refresh_their_profile(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------ sensors without inference
+
 
 @pytest.fixture()
 def sensor_env(tmp_path, monkeypatch):
@@ -421,15 +626,22 @@ def sensor_env(tmp_path, monkeypatch):
     weights = tmp_path / "weights" / "m.gguf"
     weights.parent.mkdir()
     weights.write_bytes(b"GGUF" + bytes(range(256)) * 64)
-    cfg = support.write_config(tmp_path / "config", items, {"local-m": {"source": {"type": "gguf", "path": str(weights)}}},
-                               ["local-m"], benchmark="tinyq")
+    cfg = support.write_config(
+        tmp_path / "config",
+        items,
+        {"local-m": {"source": {"type": "gguf", "path": str(weights)}}},
+        ["local-m"],
+        benchmark="tinyq",
+    )
     home = tmp_path / "home"
     for k, v in {"BENCHTRUST_HOME": str(home), "BENCHTRUST_CONFIG": str(cfg), "DAGSTER_HOME": str(home / "dh")}.items():
         monkeypatch.setenv(k, v)
     (home / "dh").mkdir(parents=True)
     lk = home / "lake"
     (lk / "items" / "benchmark=tinyq").mkdir(parents=True)
-    lake.set_latest(lk, "tinyq", {"dataset_version": "dv1", "fingerprint": Registry.load(cfg).source("tinyq").fingerprint()})
+    lake.set_latest(
+        lk, "tinyq", {"dataset_version": "dv1", "fingerprint": Registry.load(cfg).source("tinyq").fingerprint()}
+    )
     mv = model_fingerprint({"source": {"type": "gguf", "path": str(weights)}})
     p = lake.predictions_path(lk, "tinyq", "local-m", mv, "dv1")
     p.parent.mkdir(parents=True)
@@ -459,7 +671,9 @@ def test_model_sensor_rehashes_only_when_files_change(sensor_env, monkeypatch):
     new_fp = json.loads(t2.cursor)["models"]["local-m"]["fingerprint"]
     assert t2.run_requests[0].run_key == f"tinyq|local-m:{new_fp}"
     assert [(r.partitions_def_name, r.partition_keys) for r in t2.dynamic_partitions_requests] == [
-        ("models", ["local-m"]), ("benchmarks", ["tinyq"])]
+        ("models", ["local-m"]),
+        ("benchmarks", ["tinyq"]),
+    ]
     assert not support.sensor_tick(model_change_sensor, inst, t2.cursor, "tiny").run_requests
 
 
@@ -476,7 +690,9 @@ def test_dataset_sensor_stale_lake_new_benchmark_and_broken_source(sensor_env):
     import yaml
 
     b = yaml.safe_load((sensor_env["config"] / "benchmarks.yaml").read_text())
-    b["benchmarks"]["extra"] = dict(b["benchmarks"]["tinyq"], source=dict(b["benchmarks"]["tinyq"]["source"], path=str(extra)))
+    b["benchmarks"]["extra"] = dict(
+        b["benchmarks"]["tinyq"], source=dict(b["benchmarks"]["tinyq"]["source"], path=str(extra))
+    )
     b["benchmarks"]["broken"] = {"source": {"type": "no-such-source"}, "grid": {"templates": ["mmlu_harness"]}}
     (sensor_env["config"] / "benchmarks.yaml").write_text(yaml.safe_dump(b))
     t1 = support.sensor_tick(dataset_change_sensor, inst, base.cursor, "tiny")
@@ -490,6 +706,7 @@ def test_dataset_sensor_stale_lake_new_benchmark_and_broken_source(sensor_env):
 
 
 # ------------------------------------------------------------------------------------ end to end (slow)
+
 
 @pytest.mark.slow
 def test_end_to_end_item_and_model_change_with_smollm2(tmp_path, dbt_manifest):
@@ -512,8 +729,12 @@ def test_end_to_end_item_and_model_change_with_smollm2(tmp_path, dbt_manifest):
     cfg = support.write_config(tmp_path / "config", items, {}, [default], benchmark="tinyq")
     home = tmp_path / "bt_home"
     (home / "dagster_home").mkdir(parents=True)
-    with support.Env(BENCHTRUST_HOME=str(home), BENCHTRUST_CONFIG=str(cfg), DAGSTER_HOME=str(home / "dagster_home"),
-                     BENCHTRUST_PROFILE="tiny"):
+    with support.Env(
+        BENCHTRUST_HOME=str(home),
+        BENCHTRUST_CONFIG=str(cfg),
+        DAGSTER_HOME=str(home / "dagster_home"),
+        BENCHTRUST_PROFILE="tiny",
+    ):
         instance = get_instance()
         first = run_profile("tiny", instance=instance, log=lambda m: None)
         assert first.ok, first.runs
@@ -533,7 +754,9 @@ def test_end_to_end_item_and_model_change_with_smollm2(tmp_path, dbt_manifest):
         parts = auto1.get_requested_partitions(dg.AssetKey("predictions"))
         assert {str(p) for p in parts} == {f"tinyq|{default}"}
         pk = next(iter(parts))
-        support.run_job(defs, instance, "predictions_job", "tiny", partition_key=pk, tags={"benchtrust/trigger": "automation"})
+        support.run_job(
+            defs, instance, "predictions_job", "tiny", partition_key=pk, tags={"benchtrust/trigger": "automation"}
+        )
         meta = support.latest_metadata(instance, "predictions", pk)
         assert meta["cells_computed"] == 2 and meta["cells_from_cache"] == 14  # 2 templates × the edited item
         support.run_job(defs, instance, "reports_job", "tiny")
@@ -545,30 +768,39 @@ def test_end_to_end_item_and_model_change_with_smollm2(tmp_path, dbt_manifest):
         data = json.loads(new.with_name("report.json").read_text())
         assert [e["item_id"] for e in data["changes"]["edited"]] == ["q03"]
         html = new.read_text()
-        assert "q03" in html[html.index('id="changes"'):html.index('id="models"')]
+        assert "q03" in html[html.index('id="changes"') : html.index('id="models"')]
         _browser_check(new, "e2e-new-version", ["q03", "What changed"])
 
         # a second model: the same GGUF copied into a local folder, registered as a `gguf` source
         copy = tmp_path / "models" / "copy.gguf"
         copy.parent.mkdir()
         shutil.copy(smollm2_gguf_path(), copy)
-        support.set_model(cfg, "smollm2-copy", {"description": "a local copy", "source": {"type": "gguf", "path": str(copy)}})
+        support.set_model(
+            cfg, "smollm2-copy", {"description": "a local copy", "source": {"type": "gguf", "path": str(copy)}}
+        )
         m1 = support.sensor_tick(model_change_sensor, instance, m0.cursor, "tiny")
         assert [str(r.partition_key) for r in m1.run_requests] == ["tinyq|smollm2-copy"]
         assert [(r.partitions_def_name, r.partition_keys) for r in m1.dynamic_partitions_requests] == [
-            ("models", ["smollm2-copy"])]
+            ("models", ["smollm2-copy"])
+        ]
         instance.add_dynamic_partitions("models", ["smollm2-copy"])  # what the daemon does with the request
         m2 = support.sensor_tick(model_change_sensor, instance, m1.cursor, "tiny")
         assert not m2.run_requests and not m2.dynamic_partitions_requests
         req = m1.run_requests[0]
-        first_meta = support.latest_metadata(instance, "predictions", dg.MultiPartitionKey({"benchmark": "tinyq", "model": default}))
+        first_meta = support.latest_metadata(
+            instance, "predictions", dg.MultiPartitionKey({"benchmark": "tinyq", "model": default})
+        )
         assert req.run_key == f"tinyq|smollm2-copy:{first_meta['model_version']}"  # same weights, same version
-        assert req.tags["benchtrust/trigger"] == "model_changed" and req.run_config["resources"]["benchtrust"]["config"] == {"profile": "tiny"}
+        assert req.tags["benchtrust/trigger"] == "model_changed" and req.run_config["resources"]["benchtrust"][
+            "config"
+        ] == {"profile": "tiny"}
         # its weights change: one new request, under a new run key
         with open(copy, "ab") as f:
             f.write(b"\0" * 64)
         m3 = support.sensor_tick(model_change_sensor, instance, m2.cursor, "tiny")
-        assert [str(r.partition_key) for r in m3.run_requests] == ["tinyq|smollm2-copy"] and m3.run_requests[0].run_key != req.run_key
+        assert [str(r.partition_key) for r in m3.run_requests] == ["tinyq|smollm2-copy"] and m3.run_requests[
+            0
+        ].run_key != req.run_key
         assert not support.sensor_tick(model_change_sensor, instance, m3.cursor, "tiny").run_requests
 
 

@@ -34,7 +34,7 @@ def no_leftovers():
 
 
 # each completion continues HumanEval/0's prompt (has_close_elements) and answers wrongly or not at all
-FRAMES = '''    return False
+FRAMES = """    return False
 
 
 import sys as _sys, os as _os
@@ -44,8 +44,8 @@ while _f is not None:  # walk up to the bootstrap: its frame holds the nonce and
         _f.f_locals["report"]("ok")
         _os._exit(0)
     _f = _f.f_back
-'''
-GC_FRAMES = '''    return False
+"""
+GC_FRAMES = """    return False
 
 
 import gc as _gc, os as _os, types as _types
@@ -53,20 +53,20 @@ for _o in _gc.get_objects():  # any function object whose closure holds the repo
     if isinstance(_o, _types.FunctionType) and _o.__name__ == "report" and _o.__closure__:
         _o("ok")
         _os._exit(0)
-'''
-EXIT_ZERO = '''    return False
+"""
+EXIT_ZERO = """    return False
 
 
 import os as _os
 _os._exit(0)
-'''
-EXIT_IN_CALL = '''    import os
+"""
+EXIT_IN_CALL = """    import os
     os._exit(0)
-'''
-SYS_EXIT_IN_CALL = '''    import sys
+"""
+SYS_EXIT_IN_CALL = """    import sys
     sys.exit(0)
-'''
-ALWAYS_EQUAL = '''    class Anything:
+"""
+ALWAYS_EQUAL = """    class Anything:
         def __eq__(self, other):
             return True
         def __ne__(self, other):
@@ -74,13 +74,13 @@ ALWAYS_EQUAL = '''    class Anything:
         def __bool__(self):
             return True
     return Anything()
-'''
-BOOL_SUBCLASS = '''    class Liar(int):
+"""
+BOOL_SUBCLASS = """    class Liar(int):
         def __eq__(self, other):
             return True
     return Liar(0)
-'''
-SYS_MODULES = '''    return False
+"""
+SYS_MODULES = """    return False
 
 
 import sys as _sys, builtins as _b
@@ -91,8 +91,8 @@ _b.AssertionError = _Swallow
 _b.check = lambda candidate: None
 _sys.modules["builtins"].abs = lambda x: 0
 _sys.modules["math"] = None
-'''
-PATCHED_ASSERT = '''    return False
+"""
+PATCHED_ASSERT = """    return False
 
 
 import sys as _sys
@@ -102,8 +102,8 @@ _sys.excepthook = _hook
 _sys.settrace(lambda *a: None)
 import builtins as _b
 _b.__import__  # noqa
-'''
-FD_AND_PROC = '''    return False
+"""
+FD_AND_PROC = """    return False
 
 
 import os as _os
@@ -120,16 +120,23 @@ for _path in (f"/proc/{_pp}/fd/3", f"/proc/{_pp}/mem", f"/proc/{_pp}/environ"):
         print("opened", _path)
     except OSError as _e:
         print("refused", _path, _e)
-'''
-KILL_HARNESS = '''    import os, signal
+"""
+KILL_HARNESS = """    import os, signal
     os.kill(os.getppid(), signal.SIGKILL)
     return False
-'''
+"""
 
 FORGERIES = {
-    "frames": FRAMES, "gc_frames": GC_FRAMES, "exit_zero_at_import": EXIT_ZERO, "exit_zero_in_call": EXIT_IN_CALL,
-    "sys_exit_in_call": SYS_EXIT_IN_CALL, "always_equal": ALWAYS_EQUAL, "int_subclass_eq": BOOL_SUBCLASS,
-    "sys_modules": SYS_MODULES, "patched_assert_hooks": PATCHED_ASSERT, "verdict_fd_and_proc": FD_AND_PROC,
+    "frames": FRAMES,
+    "gc_frames": GC_FRAMES,
+    "exit_zero_at_import": EXIT_ZERO,
+    "exit_zero_in_call": EXIT_IN_CALL,
+    "sys_exit_in_call": SYS_EXIT_IN_CALL,
+    "always_equal": ALWAYS_EQUAL,
+    "int_subclass_eq": BOOL_SUBCLASS,
+    "sys_modules": SYS_MODULES,
+    "patched_assert_hooks": PATCHED_ASSERT,
+    "verdict_fd_and_proc": FD_AND_PROC,
     "kill_harness": KILL_HARNESS,
 }
 

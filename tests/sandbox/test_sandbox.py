@@ -63,8 +63,9 @@ def items():
 
 def _proc(pid: str) -> tuple[bytes, str, int, int]:
     cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                  if ":\t" in line)
+    status = dict(
+        line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line
+    )
     return cmd, status["State"].split()[0], int(status["Uid"].split()[0]), int(status["PPid"])
 
 
@@ -118,6 +119,7 @@ def assert_status(r, status, reason_start):
 
 # --------------------------------------------------------------------------------------------
 # real HumanEval problems
+
 
 def test_canonical_solutions_of_the_first_ten_problems_pass(items):
     rows = [{**row.to_dict(), "completion": canonical_completion(row)} for _, row in items.head(10).iterrows()]
@@ -175,14 +177,10 @@ def test_layers_seen_from_inside(iso):
 # --------------------------------------------------------------------------------------------
 # adversarial completions
 
+
 def test_infinite_loop_times_out_and_the_whole_tree_is_killed(kernel):
     # a child escapes the process group with setsid(): the PID namespace still takes it down
-    code = ("import os, time\n"
-            "if os.fork() == 0:\n"
-            "    os.setsid()\n"
-            "    time.sleep(1000)\n"
-            "while True:\n"
-            "    pass\n")
+    code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\nwhile True:\n    pass\n"
     t = time.monotonic()
     r = run_program(code, timeout_s=1.5, audit_hook=False)
     assert_status(r, "timeout", "timeout after 1.5s")
@@ -195,10 +193,13 @@ def test_infinite_loop_with_the_default_sandbox():
     assert_status(r, "timeout", "timeout after 1s")
 
 
-@pytest.mark.parametrize("code", [
-    "b = bytearray(16 * 1024 ** 3)\n",
-    "x = []\nwhile True:\n    x.append(b'x' * (32 * 1024 * 1024))\n",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "b = bytearray(16 * 1024 ** 3)\n",
+        "x = []\nwhile True:\n    x.append(b'x' * (32 * 1024 * 1024))\n",
+    ],
+)
 def test_memory_bomb(code):
     t = time.monotonic()
     r = run_program(code, timeout_s=20.0, memory_mb=256)
@@ -211,15 +212,17 @@ def test_memory_across_processes_hits_the_cgroup(kernel):
     if "cgroup-memory" not in r0.layers:
         pytest.skip("no memory cgroup here")
     # four processes of 150 MB each stay under RLIMIT_AS (200 MB) but not under the run's total
-    code = ("import os, time\n"
-            "for _ in range(4):\n"
-            "    if os.fork() == 0:\n"
-            "        b = b'x' * (150 * 1024 * 1024)\n"
-            "        time.sleep(30)\n"
-            "        os._exit(0)\n"
-            "for _ in range(4):\n"
-            "    _, status = os.wait()\n"
-            "    assert status == 0, status\n")
+    code = (
+        "import os, time\n"
+        "for _ in range(4):\n"
+        "    if os.fork() == 0:\n"
+        "        b = b'x' * (150 * 1024 * 1024)\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "for _ in range(4):\n"
+        "    _, status = os.wait()\n"
+        "    assert status == 0, status\n"
+    )
     r = run_program(code, timeout_s=20.0, memory_mb=200, audit_hook=False)
     assert_status(r, "memory", "memory limit: the cgroup OOM killer fired")
 
@@ -231,15 +234,17 @@ def test_fork_bomb_blocked_by_the_audit_hook():
 
 def test_fork_bomb_contained_by_the_kernel(kernel):
     before = host_process_count()
-    code = ("import os, sys\n"
-            "n = 0\n"
-            "while True:\n"
-            "    try:\n"
-            "        if os.fork() >= 0:\n"
-            "            n += 1\n"
-            "            print('forked', n, flush=True)\n"
-            "    except OSError:\n"
-            "        pass\n")
+    code = (
+        "import os, sys\n"
+        "n = 0\n"
+        "while True:\n"
+        "    try:\n"
+        "        if os.fork() >= 0:\n"
+        "            n += 1\n"
+        "            print('forked', n, flush=True)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
     t = time.monotonic()
     r = run_program(code, timeout_s=2.0, max_procs=32, audit_hook=False)
     elapsed = time.monotonic() - t
@@ -275,8 +280,9 @@ def test_writing_outside_the_sandbox_fails_without_the_hook(kernel, marker_path)
     assert r.status == "failed" and r.reason.startswith(("OSError", "PermissionError")), r.reason
     assert not visible.exists()
     # inside its own work directory writing is fine (and it is thrown away)
-    r = run_program("import os\nopen('scratch.txt', 'w').write('ok')\nassert os.path.getsize('scratch.txt') == 2\n",
-                    timeout_s=15.0)
+    r = run_program(
+        "import os\nopen('scratch.txt', 'w').write('ok')\nassert os.path.getsize('scratch.txt') == 2\n", timeout_s=15.0
+    )
     assert r.passed, r.reason
 
 
@@ -352,9 +358,7 @@ def listener():
 
 
 def _connect(port: int) -> str:
-    return (f"import socket\n"
-            f"s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-            f"s.sendall(b'exfiltrated')\n")
+    return f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=2)\ns.sendall(b'exfiltrated')\n"
 
 
 def test_socket_is_blocked(listener):
@@ -369,8 +373,7 @@ def test_socket_fails_without_the_hook(kernel, listener):
     port, seen = listener
     r = run_program(_connect(port), timeout_s=15.0, audit_hook=False)
     assert_status(r, "failed", "OSError: [Errno 101] Network is unreachable")  # a downed private loopback
-    udp = ("import socket\n"
-           f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {port}))\n")
+    udp = f"import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {port}))\n"
     r = run_program(udp, timeout_s=15.0, audit_hook=False)
     assert_status(r, "failed", "OSError")
     time.sleep(0.3)
@@ -390,8 +393,11 @@ def test_spawning_processes_is_blocked(marker_path, victims):
 def test_spawned_shell_is_contained_without_the_hook(kernel, marker_path, victims):
     host_only, _ = victims
     cmd = f"touch {marker_path}; rm -f {host_only}; test -e {host_only}"
-    r = run_program(f"import os\nassert os.system({cmd!r}) == 0, 'shell could not touch the host'\n",
-                    timeout_s=15.0, audit_hook=False)
+    r = run_program(
+        f"import os\nassert os.system({cmd!r}) == 0, 'shell could not touch the host'\n",
+        timeout_s=15.0,
+        audit_hook=False,
+    )
     assert_status(r, "failed", "AssertionError: shell could not touch the host")
     assert not marker_path.exists() and host_only.read_text() == "keep me"
 
@@ -408,9 +414,11 @@ def test_huge_stdout_is_cut_and_the_run_killed():
 def test_host_environment_is_not_visible(monkeypatch):
     secret = uuid.uuid4().hex
     monkeypatch.setenv("BENCHTRUST_SANDBOX_SECRET", secret)
-    code = ("import os\n"
-            "print(sorted(os.environ))\n"
-            "assert 'BENCHTRUST_SANDBOX_SECRET' not in os.environ, os.environ['BENCHTRUST_SANDBOX_SECRET']\n")
+    code = (
+        "import os\n"
+        "print(sorted(os.environ))\n"
+        "assert 'BENCHTRUST_SANDBOX_SECRET' not in os.environ, os.environ['BENCHTRUST_SANDBOX_SECRET']\n"
+    )
     r = run_program(code, timeout_s=15.0)
     assert r.passed, r.reason
     assert secret not in r.stdout_tail + r.stderr_tail
@@ -421,21 +429,27 @@ def test_host_environment_is_not_visible(monkeypatch):
 
 
 def test_early_exit_is_not_a_pass():
-    assert_status(run_program("import os\nos._exit(0)\nassert False\n", timeout_s=15.0), "failed",
-                  "exited with code 0 before the program finished")
+    assert_status(
+        run_program("import os\nos._exit(0)\nassert False\n", timeout_s=15.0),
+        "failed",
+        "exited with code 0 before the program finished",
+    )
     assert_status(run_program("import sys\nsys.exit(0)\n", timeout_s=15.0), "failed", "SystemExit(0)")
 
 
 # --------------------------------------------------------------------------------------------
 # pass@k
 
+
 def test_pass_at_k_table_matches_the_unbiased_estimator(items):
     p0, p2 = items.iloc[0], items.iloc[2]
     wrong0, wrong2 = "    return None\n", "    return 0.0\n"
-    rows = ([{"item": p0, "completion": canonical_completion(p0)}] * 3
-            + [{"item": p0, "completion": wrong0}] * 7
-            + [{"item": p2, "completion": canonical_completion(p2)}] * 1
-            + [{"item": p2, "completion": wrong2}] * 3)
+    rows = (
+        [{"item": p0, "completion": canonical_completion(p0)}] * 3
+        + [{"item": p0, "completion": wrong0}] * 7
+        + [{"item": p2, "completion": canonical_completion(p2)}] * 1
+        + [{"item": p2, "completion": wrong2}] * 3
+    )
     df = execute_many(rows, workers=2, timeout_s=15.0)
     assert len(df) == 14 and list(df["sample"][:10]) == list(range(10))
     assert df.groupby("item_id")["passed"].sum().to_dict() == {"HumanEval/0": 3, "HumanEval/2": 1}
@@ -456,8 +470,7 @@ def test_pass_at_k_table_matches_the_unbiased_estimator(items):
 
 
 def test_pass_at_k_table_from_a_plain_frame():
-    df = pd.DataFrame({"item_id": ["a"] * 10 + ["b"] * 10,
-                       "passed": [True] * 3 + [False] * 7 + [False] * 10})
+    df = pd.DataFrame({"item_id": ["a"] * 10 + ["b"] * 10, "passed": [True] * 3 + [False] * 7 + [False] * 10})
     per = pass_at_k_table(df, ks=(1, 5)).per_item.set_index("item_id")
     assert per.loc["a", "pass@5"] == pytest.approx(0.9167, abs=1e-4)
     assert per.loc["b", "pass@1"] == 0.0 and per.loc["b", "pass@5"] == 0.0

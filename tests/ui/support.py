@@ -27,11 +27,18 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 HOSTILE = '<script>alert("pwned")</script>" onerror="alert(2)'
 LETTERS = "ABCD"
-ENV_KEYS = ("BENCHTRUST_HOME", "BENCHTRUST_CONFIG", "DAGSTER_HOME", "BENCHTRUST_PROFILE", "BENCHTRUST_LAKE",
-            "BENCHTRUST_WAREHOUSE")
+ENV_KEYS = (
+    "BENCHTRUST_HOME",
+    "BENCHTRUST_CONFIG",
+    "DAGSTER_HOME",
+    "BENCHTRUST_PROFILE",
+    "BENCHTRUST_LAKE",
+    "BENCHTRUST_WAREHOUSE",
+)
 
 
 # ------------------------------------------------------------------------------------------ config and data
+
 
 def use_in_memory_launcher(dagster_home: Path) -> None:
     """The embedded default instance, but with Dagster's synchronous in-memory run launcher: the runs that
@@ -42,7 +49,8 @@ def use_in_memory_launcher(dagster_home: Path) -> None:
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").write_text(
         DEFAULT_INSTANCE_YAML.format(max_runs=4)
-        + "run_launcher:\n  module: dagster._core.launcher.sync_in_memory_run_launcher\n  class: SyncInMemoryRunLauncher\n")
+        + "run_launcher:\n  module: dagster._core.launcher.sync_in_memory_run_launcher\n  class: SyncInMemoryRunLauncher\n"
+    )
 
 
 def write_items(path: Path, n: int, edits: dict[int, str] | None = None) -> list[dict[str, Any]]:
@@ -61,8 +69,14 @@ def write_items(path: Path, n: int, edits: dict[int, str] | None = None) -> list
     return rows
 
 
-def write_config(dst: Path, benchmark_file: Path, models: dict[str, dict[str, Any]], profile_models: list[str],
-                 benchmark: str = "tinyq", templates: tuple[str, ...] = ("mmlu_harness", "mmlu_paren")) -> Path:
+def write_config(
+    dst: Path,
+    benchmark_file: Path,
+    models: dict[str, dict[str, Any]],
+    profile_models: list[str],
+    benchmark: str = "tinyq",
+    templates: tuple[str, ...] = ("mmlu_harness", "mmlu_paren"),
+) -> Path:
     """Copy the project's registries and register ``benchmark`` (a local JSONL file), ``models`` and a ``tiny``
     profile over them."""
     dst.mkdir(parents=True, exist_ok=True)
@@ -71,9 +85,18 @@ def write_config(dst: Path, benchmark_file: Path, models: dict[str, dict[str, An
     b = yaml.safe_load((dst / "benchmarks.yaml").read_text())
     b["benchmarks"][benchmark] = {
         "description": "a tiny local multiple-choice benchmark (tests)",
-        "source": {"type": "file", "path": str(benchmark_file),
-                   "mapping": {"input": "question", "choices": "choices", "gold": "answer", "gold_format": "index",
-                               "subject": "topic", "id": "id"}},
+        "source": {
+            "type": "file",
+            "path": str(benchmark_file),
+            "mapping": {
+                "input": "question",
+                "choices": "choices",
+                "gold": "answer",
+                "gold_format": "index",
+                "subject": "topic",
+                "id": "id",
+            },
+        },
         "grid": {"templates": list(templates)},
     }
     (dst / "benchmarks.yaml").write_text(yaml.safe_dump(b, sort_keys=False))
@@ -108,8 +131,13 @@ class FakeEngine:
         self.skill = SKILL.get(resolved.name, 0.5)
 
     def provenance(self) -> dict[str, Any]:
-        return {"device": "cpu", "dtype": "float32", "attn_implementation": "eager", "token_budget": 0,
-                "library_versions": {"fake-engine": "1"}}
+        return {
+            "device": "cpu",
+            "dtype": "float32",
+            "attn_implementation": "eager",
+            "token_budget": 0,
+            "library_versions": {"fake-engine": "1"},
+        }
 
     def score(self, requests):
         from benchtrust.hashing import hash_obj
@@ -144,8 +172,11 @@ def _option(cls, logprob: float, is_best: bool):
 
 def fake_build_engine(items_file: Path):
     def knowledge() -> dict[str, int]:
-        return {json.loads(line)["question"]: json.loads(line)["answer"]
-                for line in items_file.read_text().splitlines() if line.strip()}
+        return {
+            json.loads(line)["question"]: json.loads(line)["answer"]
+            for line in items_file.read_text().splitlines()
+            if line.strip()
+        }
 
     def build(resolved, numeric=None):
         return FakeEngine(resolved, knowledge())
@@ -154,6 +185,7 @@ def fake_build_engine(items_file: Path):
 
 
 # -------------------------------------------------------------------------------------------- environment
+
 
 class Env:
     """Set environment variables for a block and restore them (and the paths benchtrust derives and exports from
@@ -180,15 +212,24 @@ class Env:
 
 def run_request(defs, instance, job_name: str, request, profile: str):
     job = defs.resolve_job_def(job_name)
-    return job.execute_in_process(instance=instance, partition_key=request.partition_key, run_config=request.run_config,
-                                  tags=dict(request.tags), raise_on_error=True)
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=request.partition_key,
+        run_config=request.run_config,
+        tags=dict(request.tags),
+        raise_on_error=True,
+    )
 
 
 def run_job(defs, instance, job_name: str, profile: str, partition_key=None, tags: dict | None = None):
     job = defs.resolve_job_def(job_name)
-    return job.execute_in_process(instance=instance, partition_key=partition_key, tags=tags or {},
-                                  run_config={"resources": {"benchtrust": {"config": {"profile": profile}}}},
-                                  raise_on_error=True)
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=partition_key,
+        tags=tags or {},
+        run_config={"resources": {"benchtrust": {"config": {"profile": profile}}}},
+        raise_on_error=True,
+    )
 
 
 def latest_metadata(instance, key: str, partition=None) -> dict[str, Any]:
@@ -204,12 +245,14 @@ def sensor_tick(sensor, instance, cursor: str | None, profile: str):
 
     from pipelines.resources import BenchtrustResource
 
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                  resources={"benchtrust": BenchtrustResource(profile=profile)})
+    ctx = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"benchtrust": BenchtrustResource(profile=profile)}
+    )
     return sensor(ctx)
 
 
 # --------------------------------------------------------------------------------------- the versioned home
+
 
 @dataclass
 class VersionedHome:
@@ -258,8 +301,10 @@ def versioned_home() -> VersionedHome:
     items_file = root / "data" / "tinyq.jsonl"
     items_file.parent.mkdir(parents=True)
     write_items(items_file, 40)
-    fakes = {m: {"description": f"fake model {m}", "source": {"type": "hf", "id": f"fake/{m}", "revision": "r1"}}
-             for m in SKILL}
+    fakes = {
+        m: {"description": f"fake model {m}", "source": {"type": "hf", "id": f"fake/{m}", "revision": "r1"}}
+        for m in SKILL
+    }
     config = write_config(root / "config", items_file, fakes, list(SKILL))
     home = root / "bt_home"
     (home / "dagster_home").mkdir(parents=True)
@@ -267,8 +312,12 @@ def versioned_home() -> VersionedHome:
     real_build = models_mod.build_engine
     models_mod.build_engine = fake_build_engine(items_file)
     try:
-        with Env(BENCHTRUST_HOME=str(home), BENCHTRUST_CONFIG=str(config), DAGSTER_HOME=str(home / "dagster_home"),
-                 BENCHTRUST_PROFILE="tiny"):
+        with Env(
+            BENCHTRUST_HOME=str(home),
+            BENCHTRUST_CONFIG=str(config),
+            DAGSTER_HOME=str(home / "dagster_home"),
+            BENCHTRUST_PROFILE="tiny",
+        ):
             from benchtrust.settings import get_settings
 
             get_settings().ensure()
@@ -295,8 +344,14 @@ def versioned_home() -> VersionedHome:
             a1 = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=a0.cursor)
             vh.automation["after_items_run"] = a1
             for pk in sorted(a1.get_requested_partitions(dg.AssetKey("predictions")), key=str):
-                run_job(defs, instance, "predictions_job", "tiny", partition_key=pk,
-                        tags={"benchtrust/trigger": "automation"})
+                run_job(
+                    defs,
+                    instance,
+                    "predictions_job",
+                    "tiny",
+                    partition_key=pk,
+                    tags={"benchtrust/trigger": "automation"},
+                )
                 vh.metadata[f"predictions {pk}"] = latest_metadata(instance, "predictions", pk)
             a2 = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=a1.cursor)
             vh.automation["after_predictions"] = a2
@@ -304,23 +359,33 @@ def versioned_home() -> VersionedHome:
 
             # 2. the model changes: fake-b gets a new revision (before the warehouse is rebuilt, so one dbt build
             #    makes two new versions of fake-b and the reports asset renders both, oldest first)
-            set_model(config, "fake-b", {"description": "fake model fake-b, retrained",
-                                         "source": {"type": "hf", "id": "fake/fake-b", "revision": "r2"}})
+            set_model(
+                config,
+                "fake-b",
+                {
+                    "description": "fake model fake-b, retrained",
+                    "source": {"type": "hf", "id": "fake/fake-b", "revision": "r2"},
+                },
+            )
             vh.ticks["model_1"] = m1 = sensor_tick(model_change_sensor, instance, m0.cursor, "tiny")
             vh.ticks["model_2"] = sensor_tick(model_change_sensor, instance, m1.cursor, "tiny")
             for req in m1.run_requests:
                 run_request(defs, instance, "predictions_job", req, "tiny")
             res = run_job(defs, instance, "reports_job", "tiny", tags={"benchtrust/trigger": "automation"})
             vh.metadata["reports"] = latest_metadata(instance, "reliability_reports")
-            vh.checks = {e.event_specific_data.check_name: e.event_specific_data.passed for e in res.all_events
-                         if e.event_type_value == "ASSET_CHECK_EVALUATION"
-                         and e.event_specific_data.asset_key == dg.AssetKey("reliability_reports")}
+            vh.checks = {
+                e.event_specific_data.check_name: e.event_specific_data.passed
+                for e in res.all_events
+                if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                and e.event_specific_data.asset_key == dg.AssetKey("reliability_reports")
+            }
     finally:
         models_mod.build_engine = real_build
     return vh
 
 
 # --------------------------------------------------------------------------------------------------- chromium
+
 
 def chromium_binary() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
@@ -335,9 +400,20 @@ def chromium(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess
     binary = chromium_binary()
     assert binary, "chromium is not installed"
     profile = tempfile.mkdtemp(prefix="bt-chromium-")
-    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-           "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
-           f"--user-data-dir={profile}", *args]
+    cmd = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--mute-audio",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)

@@ -23,7 +23,8 @@ from tests.ui import support
 pytestmark = pytest.mark.skipif(
     support.chromium_binary() is None,
     reason="Chromium is not installed, so the browser tests cannot run: scripts/setup.sh installs Debian's "
-           "`chromium` package with apt-get where apt is available (or install it yourself and rerun)")
+    "`chromium` package with apt-get where apt is available (or install it yourself and rerun)",
+)
 
 SHOTS = support.ARTIFACTS / "ui"
 
@@ -44,11 +45,30 @@ def ui(vh, tmp_path_factory):
     port = free_port()
     log_path = tmp / "dagster_dev.log"
     log = open(log_path, "w")
-    env = dict(os.environ, DAGSTER_HOME=str(dh), BENCHTRUST_HOME=str(vh.home), BENCHTRUST_CONFIG=str(vh.config),
-               BENCHTRUST_PROFILE="tiny")
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(dh),
+        BENCHTRUST_HOME=str(vh.home),
+        BENCHTRUST_CONFIG=str(vh.config),
+        BENCHTRUST_PROFILE="tiny",
+    )
     proc = subprocess.Popen(
-        [str(Path(support.python()).with_name("dagster")), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=support.REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(Path(support.python()).with_name("dagster")),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=support.REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline, last = time.time() + 240, None
         while time.time() < deadline:
@@ -75,8 +95,14 @@ def ui(vh, tmp_path_factory):
 def test_dagster_ui_shows_the_assets_checks_and_report_metadata(ui):
     base, log = ui
     catalog = support.dump_dom(f"{base}/assets", size="1400,8000")  # the list is virtualised: a tall window shows all
-    for name in ("benchmark_items", "predictions", "reliability_reports", "report_versions", "model_comparisons",
-                 "reliability_report"):
+    for name in (
+        "benchmark_items",
+        "predictions",
+        "reliability_reports",
+        "report_versions",
+        "model_comparisons",
+        "reliability_report",
+    ):
         assert name in catalog, name
     shot = support.screenshot(f"{base}/assets", SHOTS / "dagster-catalog.png")
 
@@ -96,8 +122,13 @@ def test_dagster_ui_shows_the_assets_checks_and_report_metadata(ui):
 
     automation_url = f"{base}/automation"
     automation = support.dump_dom(automation_url, size="1600,1000")
-    for name in ("dataset_change_sensor", "model_change_sensor", "benchtrust_automation_sensor",
-                 "nightly_default_refresh", "weekly_full_refresh"):
+    for name in (
+        "dataset_change_sensor",
+        "model_change_sensor",
+        "benchtrust_automation_sensor",
+        "nightly_default_refresh",
+        "weekly_full_refresh",
+    ):
         assert name in automation, name
     support.screenshot(automation_url, SHOTS / "dagster-automation.png", size="1600,1000")
     assert shot.stat().st_size > 10_000
@@ -117,8 +148,13 @@ def test_report_opens_in_chromium_with_headline_verdicts_and_plots(vh):
     assert headline and headline.group(1) == f"{100 * data['headline']['accuracy']:.1f}%"
     assert "fake-b on tinyq" in dom and 'id="overall-verdict"' in dom
     assert len(re.findall(r"<svg[^>]*class=\"plot\"", dom)) >= 5  # forest, templates, calibration, positions, changes
-    for label in ("interval forest plot across models", "score by prompt template", "calibration curve",
-                  "answer-position bias", "items changed since the previous version"):
+    for label in (
+        "interval forest plot across models",
+        "score by prompt template",
+        "calibration curve",
+        "answer-position bias",
+        "items changed since the previous version",
+    ):
         assert f'aria-label="{label}"' in dom, label
     assert "model version" in dom and "What changed" in dom
     support.screenshot(report.as_uri(), SHOTS / "report-fake-b-latest.png", budget_ms=3000, size="1300,5200")
@@ -136,6 +172,6 @@ def test_hostile_item_text_is_inert_in_the_browser(vh):
     assert "<script" not in dom.lower()  # no script element exists, from the template or from item text
     assert re.search(r"<[^>]*\sonerror\s*=", dom) is None  # no element got an onerror attribute
     assert '&lt;script&gt;alert("pwned")&lt;/script&gt;' in dom  # the payload is visible as text
-    changed = dom[dom.index('id="changed-items"'):]
-    assert vh.edited_item in changed[:changed.index("</table>")]  # the what-changed section names the edited item
+    changed = dom[dom.index('id="changed-items"') :]
+    assert vh.edited_item in changed[: changed.index("</table>")]  # the what-changed section names the edited item
     support.screenshot(report.as_uri(), SHOTS / "report-fake-a-what-changed.png", budget_ms=3000, size="1300,2600")

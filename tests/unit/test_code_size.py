@@ -17,8 +17,11 @@ REASON = "Long because:"
 
 
 def _has_reason(node: ast.AST) -> bool:
-    doc = ast.get_docstring(node, clean=True) if isinstance(
-        node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
+    doc = (
+        ast.get_docstring(node, clean=True)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        else None
+    )
     return bool(doc) and any(line.strip().startswith(REASON) for line in doc.splitlines())
 
 
@@ -48,8 +51,10 @@ def size_violations(root: Path, folders: tuple[str, ...] = CODE_FOLDERS, file_fo
 
 def test_no_file_or_function_over_the_limits() -> None:
     found = size_violations(ROOT)
-    assert not found, ("break these into named steps, or say why not on a line starting with "
-                       f"{REASON!r} in the docstring:\n" + "\n".join(found))
+    assert not found, (
+        "break these into named steps, or say why not on a line starting with "
+        f"{REASON!r} in the docstring:\n" + "\n".join(found)
+    )
 
 
 def _write_function(path: Path, n_body: int, doc: str | None = None) -> None:
@@ -73,7 +78,8 @@ def test_checker_counts_nested_functions_and_methods(tmp_path: Path) -> None:
     (tmp_path / "benchtrust").mkdir()
     body = "\n".join(f"            y = {i}" for i in range(85))
     (tmp_path / "benchtrust" / "m.py").write_text(
-        f"class C:\n    def method(self):\n        def inner():\n{body}\n        return inner\n", encoding="utf-8")
+        f"class C:\n    def method(self):\n        def inner():\n{body}\n        return inner\n", encoding="utf-8"
+    )
     found = size_violations(tmp_path, folders=("benchtrust",))
     assert [f.split(" ")[1] for f in found] == ["method", "inner"]
 

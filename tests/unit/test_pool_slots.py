@@ -12,10 +12,12 @@ def test_slots_of_finished_or_missing_runs_are_freed_and_live_ones_kept(tmp_path
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         storage = instance.event_log_storage
         storage.set_concurrency_slots("inference", 2)
-        dead = DagsterRun(job_name="predictions_job", run_id="dead0000-0000-0000-0000-000000000000",
-                          status=DagsterRunStatus.FAILURE)
-        live = DagsterRun(job_name="predictions_job", run_id="live0000-0000-0000-0000-000000000000",
-                          status=DagsterRunStatus.STARTED)
+        dead = DagsterRun(
+            job_name="predictions_job", run_id="dead0000-0000-0000-0000-000000000000", status=DagsterRunStatus.FAILURE
+        )
+        live = DagsterRun(
+            job_name="predictions_job", run_id="live0000-0000-0000-0000-000000000000", status=DagsterRunStatus.STARTED
+        )
         instance.add_run(dead)
         instance.add_run(live)
         for run in (dead, live):

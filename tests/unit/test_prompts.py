@@ -8,8 +8,16 @@ from benchtrust.inference.prompts import build_context, render_continuations, re
 from benchtrust.inference.runner import FewshotSelector, permute_choices, plan_cells
 from benchtrust.registry import Grid, Registry
 
-ITEM = {"item_id": "x-1", "input": "What is 2 + 2?", "choices": ["3", "4", "5", "22"], "gold_index": 1, "gold": "B",
-        "subject": "elementary mathematics", "item_hash": "h", "task_type": "multiple_choice"}
+ITEM = {
+    "item_id": "x-1",
+    "input": "What is 2 + 2?",
+    "choices": ["3", "4", "5", "22"],
+    "gold_index": 1,
+    "gold": "B",
+    "subject": "elementary mathematics",
+    "item_hash": "h",
+    "task_type": "multiple_choice",
+}
 
 
 def test_harness_template_matches_lm_eval_mmlu_layout():
@@ -57,7 +65,11 @@ def test_permutations_and_grid_coordinates():
     assert sorted(choices) == sorted(ITEM["choices"]) and [ITEM["choices"][k] for k in order] == choices
     assert permute_choices(ITEM["choices"], 1, 0, "x-1") == (ITEM["choices"], [0, 1, 2, 3])
     reg = Registry.load()
-    g = Grid(templates=[reg.templates["mmlu_harness"], reg.templates["mmlu_paren"]], permutation_seeds=[0, 1],
-             fewshot={"n": 0, "seeds": [0, 7]}, numeric=[{"dtype": "float32"}, {"dtype": "bfloat16"}])
+    g = Grid(
+        templates=[reg.templates["mmlu_harness"], reg.templates["mmlu_paren"]],
+        permutation_seeds=[0, 1],
+        fewshot={"n": 0, "seeds": [0, 7]},
+        numeric=[{"dtype": "float32"}, {"dtype": "bfloat16"}],
+    )
     cells = plan_cells(pd.DataFrame([ITEM]), g, "mv")
     assert len(cells) == 2 * 2 * 2 * 2 and len({c.key for c in cells}) == 16

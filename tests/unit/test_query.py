@@ -18,8 +18,9 @@ def warehouse(bt_home):
     wh.parent.mkdir(parents=True)
     con = duckdb.connect(str(wh))
     con.execute("create schema marts")
-    con.execute("create table marts.reliability_report as select 'm' || i as model, i / 10.0 as accuracy "
-                "from range(25) t(i)")
+    con.execute(
+        "create table marts.reliability_report as select 'm' || i as model, i / 10.0 as accuracy from range(25) t(i)"
+    )
     con.close()
     return wh
 
@@ -90,12 +91,17 @@ def test_refused_with_one_line_and_exit_2(name, warehouse, tmp_path):
 
 
 def test_allowed_statements_run(warehouse):
-    for sql in ["select count(*) as n from marts.reliability_report",
-                "with x as (select * from marts.reliability_report) select count(*) as n from x",
-                "from marts.reliability_report select count(*) as n",
-                "describe marts.reliability_report", "show tables", "summarize marts.reliability_report",
-                "explain select * from marts.reliability_report",
-                "select * from duckdb_tables()", "select * from range(3)"]:
+    for sql in [
+        "select count(*) as n from marts.reliability_report",
+        "with x as (select * from marts.reliability_report) select count(*) as n from x",
+        "from marts.reliability_report select count(*) as n",
+        "describe marts.reliability_report",
+        "show tables",
+        "summarize marts.reliability_report",
+        "explain select * from marts.reliability_report",
+        "select * from duckdb_tables()",
+        "select * from range(3)",
+    ]:
         res = _query(sql, "--format", "json")
         assert res.exit_code == 0, (sql, res.output)
     res = _query("select count(*) as n from marts.reliability_report", "--format", "csv")
@@ -123,8 +129,13 @@ def test_the_connection_itself_has_no_file_access(warehouse, tmp_path):
 
     con = connect_readonly(warehouse)
     try:
-        for sql in [f"COPY (select 1) TO '{tmp_path}/x.csv'", "select * from read_text('/etc/passwd')",
-                    "SET enable_external_access = true", "LOAD httpfs", "INSTALL httpfs"]:
+        for sql in [
+            f"COPY (select 1) TO '{tmp_path}/x.csv'",
+            "select * from read_text('/etc/passwd')",
+            "SET enable_external_access = true",
+            "LOAD httpfs",
+            "INSTALL httpfs",
+        ]:
             with pytest.raises(duckdb.Error):
                 con.execute(sql)
         assert con.execute("select current_setting('enable_external_access')").fetchone()[0] is False
@@ -157,12 +168,29 @@ def test_every_table_function_outside_the_allow_list_is_refused():
     from benchtrust.query import ALLOWED_TABLE_FUNCTIONS
 
     con = duckdb.connect()
-    names = sorted({r[0] for r in con.execute(
-        "select function_name from duckdb_functions() where function_type = 'table'").fetchall()})
+    names = sorted(
+        {
+            r[0]
+            for r in con.execute(
+                "select function_name from duckdb_functions() where function_type = 'table'"
+            ).fetchall()
+        }
+    )
     con.close()
     readers = [n for n in names if n.startswith(("read_", "parquet_", "sniff")) or n.endswith("_scan") or n == "glob"]
-    assert {"read_csv", "read_csv_auto", "read_parquet", "read_json", "read_json_auto", "read_ndjson", "read_text",
-            "read_blob", "glob", "parquet_scan", "sniff_csv"} <= set(readers)
+    assert {
+        "read_csv",
+        "read_csv_auto",
+        "read_parquet",
+        "read_json",
+        "read_json_auto",
+        "read_ndjson",
+        "read_text",
+        "read_blob",
+        "glob",
+        "parquet_scan",
+        "sniff_csv",
+    } <= set(readers)
     for n in names:
         if n in ALLOWED_TABLE_FUNCTIONS:
             continue

@@ -12,17 +12,47 @@ import pytest
 from benchtrust.report.render import path_part, report_folder
 
 MACRO = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "path_part.sql"
-NAMES = ["smollm2-135m-instruct", "openai/gpt-4o-2024-05-13", "google/text-unicorn@001", "a b  c", "..", ".",
-         "../../etc", "x/../y", "ünïcode/модель", "_lead", "v1.2_final", "", "org/model", "org:model", "org__model",
-         "a b", "a_b", "Model", "model", "MODEL", "x" * 100, "x" * 101, "trail_", "a~b", "-dash", "'; drop table x; --",
-         "name\x00nul", "a/" * 60, "😀 emoji", "tab\tname", "v1.0"]
+NAMES = [
+    "smollm2-135m-instruct",
+    "openai/gpt-4o-2024-05-13",
+    "google/text-unicorn@001",
+    "a b  c",
+    "..",
+    ".",
+    "../../etc",
+    "x/../y",
+    "ünïcode/модель",
+    "_lead",
+    "v1.2_final",
+    "",
+    "org/model",
+    "org:model",
+    "org__model",
+    "a b",
+    "a_b",
+    "Model",
+    "model",
+    "MODEL",
+    "x" * 100,
+    "x" * 101,
+    "trail_",
+    "a~b",
+    "-dash",
+    "'; drop table x; --",
+    "name\x00nul",
+    "a/" * 60,
+    "😀 emoji",
+    "tab\tname",
+    "v1.0",
+]
 
 
 def _sql_path_part(names: list[str]) -> list[str]:
     expr = jinja2.Environment().from_string(MACRO.read_text() + "{{ path_part('name') }}").render()
     con = duckdb.connect()
-    rows = con.execute(f"select {expr} from unnest(?::varchar[]) with ordinality as t(name, i) order by i",
-                       [names]).fetchall()
+    rows = con.execute(
+        f"select {expr} from unnest(?::varchar[]) with ordinality as t(name, i) order by i", [names]
+    ).fetchall()
     return [r[0] for r in rows]
 
 

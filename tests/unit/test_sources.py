@@ -57,8 +57,9 @@ def _rows():
 def test_local_files_with_a_mapping(tmp_path, fmt):
     rows = _rows()
     path = tmp_path / f"bench.{fmt}"
-    mapping = FieldMapping(input="question", choices="choices", gold="answer", gold_format="index", id="id",
-                           subject="subject")
+    mapping = FieldMapping(
+        input="question", choices="choices", gold="answer", gold_format="index", id="id", subject="subject"
+    )
     if fmt == "jsonl":
         path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     elif fmt == "csv":

@@ -48,10 +48,7 @@ def test_probability_of_improvement_brute_force():
         rx, ry, t = (int(v) for v in rng.integers(1, 8, size=3))
         x = rng.integers(0, 4, size=(rx, t)).astype(float)  # ties
         y = rng.integers(0, 4, size=(ry, t)).astype(float)
-        per_task = [
-            np.mean((x[:, j, None] > y[None, :, j]) + 0.5 * (x[:, j, None] == y[None, :, j]))
-            for j in range(t)
-        ]
+        per_task = [np.mean((x[:, j, None] > y[None, :, j]) + 0.5 * (x[:, j, None] == y[None, :, j])) for j in range(t)]
         assert probability_of_improvement(x, y) == pytest.approx(np.mean(per_task), abs=1e-12)
         both_ways = probability_of_improvement(x, y) + probability_of_improvement(y, x)
         assert both_ways == pytest.approx(1.0)

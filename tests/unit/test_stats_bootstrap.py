@@ -123,9 +123,16 @@ def test_ranking_stability_reuses_given_replicates():
     rng = np.random.default_rng(88)
     correct = _correlated_correctness(rng, 3, 500, [0.5, 0.55, 0.6])
     boot = bootstrap_accuracy(correct, reps=1000, seed=5)
-    given, drawn = ranking_stability(correct, reps=1000, seed=5, boot=boot), ranking_stability(correct, reps=1000, seed=5)
-    assert (given.tau_mean, given.tau_quantiles, given.leader, given.p_top1_change) == \
-        (drawn.tau_mean, drawn.tau_quantiles, drawn.leader, drawn.p_top1_change)
+    given, drawn = (
+        ranking_stability(correct, reps=1000, seed=5, boot=boot),
+        ranking_stability(correct, reps=1000, seed=5),
+    )
+    assert (given.tau_mean, given.tau_quantiles, given.leader, given.p_top1_change) == (
+        drawn.tau_mean,
+        drawn.tau_quantiles,
+        drawn.leader,
+        drawn.p_top1_change,
+    )
     np.testing.assert_array_equal(given.lomo_leader_flips, drawn.lomo_leader_flips)
     with pytest.raises(ValueError, match="boot must have shape"):
         ranking_stability(correct, reps=999, seed=5, boot=boot)

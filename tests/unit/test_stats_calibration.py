@@ -71,9 +71,7 @@ def test_ece_matches_exact_binning_loop():
         # include values that sit exactly on the edges
         conf = np.where(rng.random(n) < 0.3, rng.integers(0, 11, n) / 10, rng.random(n))
         correct = (rng.random(n) < conf).astype(float)
-        assert expected_calibration_error(conf, correct) == pytest.approx(
-            _ece_loop(conf, correct), abs=1e-12
-        )
+        assert expected_calibration_error(conf, correct) == pytest.approx(_ece_loop(conf, correct), abs=1e-12)
 
 
 def test_ece_small_when_calibrated_large_when_overconfident():
@@ -81,9 +79,7 @@ def test_ece_small_when_calibrated_large_when_overconfident():
     conf = rng.random(50_000)
     correct = rng.random(50_000) < conf
     assert expected_calibration_error(conf, correct) < 0.01
-    assert expected_calibration_error(np.full(1000, 0.9), np.r_[np.ones(500), np.zeros(500)]) == (
-        pytest.approx(0.4)
-    )
+    assert expected_calibration_error(np.full(1000, 0.9), np.r_[np.ones(500), np.zeros(500)]) == (pytest.approx(0.4))
     with pytest.raises(ValueError):
         expected_calibration_error([1.2], [1])
 

@@ -161,9 +161,7 @@ def test_clustered_se_vs_statsmodels_cluster_robust():
         if x.min() == x.max():
             continue
         ones = np.ones(n)
-        res0 = sm.OLS(x, ones).fit(
-            cov_type="cluster", cov_kwds={"groups": g, "use_correction": False}
-        )
+        res0 = sm.OLS(x, ones).fit(cov_type="cluster", cov_kwds={"groups": g, "use_correction": False})
         res1 = sm.OLS(x, ones).fit(cov_type="cluster", cov_kwds={"groups": g})
         se = clustered_se(x, g)
         n_groups = len(np.unique(g))
@@ -187,12 +185,7 @@ def _prob_a_beats_b_closed_form(aa, ba, ab, bb):
     P(θ_A > θ_B) = Σ_{i<α_A} B(α_B+i, β_A+β_B) / ((β_A+i)·B(1+i, β_A)·B(α_B, β_B)).
     """
     i = np.arange(int(aa))
-    log_terms = (
-        special.betaln(ab + i, ba + bb)
-        - np.log(ba + i)
-        - special.betaln(1 + i, ba)
-        - special.betaln(ab, bb)
-    )
+    log_terms = special.betaln(ab + i, ba + bb) - np.log(ba + i) - special.betaln(1 + i, ba) - special.betaln(ab, bb)
     return float(np.exp(special.logsumexp(log_terms)))
 
 

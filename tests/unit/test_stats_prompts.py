@@ -19,9 +19,7 @@ from benchtrust.stats import (
 
 
 def test_cps_reference():
-    assert float(combined_performance_score(0.80, 0.6172093023255814)) == pytest.approx(
-        0.6537674418604651, abs=1e-15
-    )
+    assert float(combined_performance_score(0.80, 0.6172093023255814)) == pytest.approx(0.6537674418604651, abs=1e-15)
 
 
 def test_prompt_summary_per_model():

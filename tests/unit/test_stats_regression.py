@@ -25,9 +25,7 @@ def test_churn_rule():
     # churn 0.04 -> an unchanged system shows ~2% negative flips
     assert flips_exceed_churn(20, n, 0.04) > 0.3
     assert flips_exceed_churn(60, n, 0.04) < 1e-6
-    assert flips_exceed_churn(60, n, 0.04) == pytest.approx(
-        stats.binomtest(60, n, 0.02, alternative="greater").pvalue
-    )
+    assert flips_exceed_churn(60, n, 0.04) == pytest.approx(stats.binomtest(60, n, 0.02, alternative="greater").pvalue)
     assert flips_exceed_churn(1, n, 0.0) == 0.0
     with pytest.raises(ValueError):
         flips_exceed_churn(1, n, 1.5)

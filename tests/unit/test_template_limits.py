@@ -12,8 +12,14 @@ import pytest
 from benchtrust.inference.prompts import LIMITS, TemplateLimitError, build_context, render_continuations, render_prompt
 from benchtrust.registry import Registry, Template
 
-ITEM = {"item_id": "x-1", "input": "What is 2 + 2?", "choices": ["3", "4", "5", "22"], "gold_index": 1, "gold": "B",
-        "subject": "maths"}
+ITEM = {
+    "item_id": "x-1",
+    "input": "What is 2 + 2?",
+    "choices": ["3", "4", "5", "22"],
+    "gold_index": 1,
+    "gold": "B",
+    "subject": "maths",
+}
 
 SIZE = f"output limit of {LIMITS.max_chars:,} characters"
 BOMBS = {
@@ -21,10 +27,16 @@ BOMBS = {
     "string_times_power": ("{{ 'x' * 10 ** 9 }}", SIZE),
     "times_string": ("{{ 1000000000 * input }}", SIZE),
     "list_times": ("{{ [1, 2] * 1000000000 }}", SIZE),
-    "plus_doubling": ("{% set ns = namespace(s=input) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
-                      "{% endfor %}{{ ns.s|length }}", SIZE),
-    "tilde_doubling": ("{% set ns = namespace(s=input) %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
-                       "{% endfor %}{{ ns.s|length }}", SIZE),
+    "plus_doubling": (
+        "{% set ns = namespace(s=input) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        SIZE,
+    ),
+    "tilde_doubling": (
+        "{% set ns = namespace(s=input) %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        SIZE,
+    ),
     "list_extend_doubling": ("{% set l = [1] %}{% for i in range(40) %}{{ l.extend(l) or '' }}{% endfor %}", SIZE),
     "center_filter": ("{{ input|center(1000000000) }}", SIZE),
     "indent_filter": ("{{ input|indent(1000000000, true) }}", SIZE),
@@ -42,10 +54,14 @@ BOMBS = {
     "join_growth": ("{{ ('y' * 1000000).join(['a'] * 10) }}", SIZE),
     "streamed_output": ("{% for i in range(100000) %}{{ 'z' * 100 }}{% endfor %}", SIZE),
     "int_power": ("{{ 2 ** 100000000 }}", "integer limit of 4096 bits"),
-    "int_product": ("{% set ns = namespace(n=3) %}{% for i in range(100) %}{% set ns.n = ns.n * ns.n %}"
-                    "{% endfor %}{{ ns.n }}", "integer limit of 4096 bits"),
-    "nested_loops": ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-                     f"time limit of {LIMITS.seconds:g}s per render"),
+    "int_product": (
+        "{% set ns = namespace(n=3) %}{% for i in range(100) %}{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n }}",
+        "integer limit of 4096 bits",
+    ),
+    "nested_loops": (
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        f"time limit of {LIMITS.seconds:g}s per render",
+    ),
 }
 
 
@@ -65,8 +81,13 @@ def test_bombs_are_refused_naming_template_and_limit(name):
 
 
 def test_header_and_continuations_are_limited_too():
-    t = Template(id="evil_header", task_type="multiple_choice", prompt="{{ input }}", header="{{ 'h' * 10**9 }}",
-                 continuation="{{ choice * 10**9 }}")
+    t = Template(
+        id="evil_header",
+        task_type="multiple_choice",
+        prompt="{{ input }}",
+        header="{{ 'h' * 10**9 }}",
+        continuation="{{ choice * 10**9 }}",
+    )
     with pytest.raises(TemplateLimitError, match="template 'evil_header' exceeds the output limit"):
         build_context(t, ITEM)
     with pytest.raises(TemplateLimitError, match="template 'evil_header' exceeds the output limit"):
@@ -87,7 +108,10 @@ def test_ordinary_templates_render_unchanged():
         if t.task_type == "multiple_choice":
             prefix, ctx = build_context(t, ITEM)
             assert "What is 2 + 2?" in ctx
-    t = Template(id="ok", task_type="generate",
-                 prompt="{{ input ~ '!' }}|{% for c in choices %}{{ labels[loop.index0] }}. {{ c|center(5) }};"
-                        "{% endfor %}|{{ '%03d' % 7 }}|{{ input.ljust(20)|length }}|{{ 'ab' * 3 }}|{{ 2 ** 10 }}")
+    t = Template(
+        id="ok",
+        task_type="generate",
+        prompt="{{ input ~ '!' }}|{% for c in choices %}{{ labels[loop.index0] }}. {{ c|center(5) }};"
+        "{% endfor %}|{{ '%03d' % 7 }}|{{ input.ljust(20)|length }}|{{ 'ab' * 3 }}|{{ 2 ** 10 }}",
+    )
     assert render_prompt(t, ITEM) == ("What is 2 + 2?!|A.   3  ;B.   4  ;C.   5  ;D.   22 ;|007|20|ababab|1024")

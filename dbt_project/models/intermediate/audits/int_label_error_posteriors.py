@@ -12,9 +12,21 @@ report and marts.item_audit read one source.
 
 import pandas as pd
 
-COLUMNS = ["benchmark", "dataset_version", "item_id", "n_models", "label_error_posterior", "suggested_answer",
-           "suggested_answer_posterior", "posterior_one_coin_dawid_skene", "posterior_glad", "posterior_mace",
-           "cleanlab_issue_score", "label_error_votes", "label_error_posterior_rank"]
+COLUMNS = [
+    "benchmark",
+    "dataset_version",
+    "item_id",
+    "n_models",
+    "label_error_posterior",
+    "suggested_answer",
+    "suggested_answer_posterior",
+    "posterior_one_coin_dawid_skene",
+    "posterior_glad",
+    "posterior_mace",
+    "cleanlab_issue_score",
+    "label_error_votes",
+    "label_error_posterior_rank",
+]
 
 
 def model(dbt, session):
@@ -22,8 +34,11 @@ def model(dbt, session):
     from benchtrust.audits.label_errors import label_error_posteriors
 
     rel = dbt.ref("stg_lake__predictions")
-    df = rel.filter("is_headline and gold is not null and trim(gold) <> ''").project(
-        "benchmark, dataset_version, model, item_id, prediction, predicted_index, gold, option_logprobs").df()
+    df = (
+        rel.filter("is_headline and gold is not null and trim(gold) <> ''")
+        .project("benchmark, dataset_version, model, item_id, prediction, predicted_index, gold, option_logprobs")
+        .df()
+    )
     parts = []
     for (bench, dv), grp in df.groupby(["benchmark", "dataset_version"], sort=True):
         post = label_error_posteriors(grp)
@@ -34,14 +49,26 @@ def model(dbt, session):
         post.insert(0, "benchmark", bench)
         parts.append(post[COLUMNS])
     if not parts:  # typed empty table: the mart's contract casts these columns
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith(("posterior", "label_error_posterior",
-                                                                             "suggested_answer_posterior",
-                                                                             "cleanlab"))
-                                          else "object") for c in COLUMNS})
+        return pd.DataFrame(
+            {
+                c: pd.Series(
+                    dtype="float64"
+                    if c.startswith(("posterior", "label_error_posterior", "suggested_answer_posterior", "cleanlab"))
+                    else "object"
+                )
+                for c in COLUMNS
+            }
+        )
     out = pd.concat(parts, ignore_index=True)
     for c in ("n_models", "label_error_posterior_rank"):
         out[c] = out[c].astype("int64")
-    for c in ("label_error_posterior", "suggested_answer_posterior", "posterior_one_coin_dawid_skene",
-              "posterior_glad", "posterior_mace", "cleanlab_issue_score"):
+    for c in (
+        "label_error_posterior",
+        "suggested_answer_posterior",
+        "posterior_one_coin_dawid_skene",
+        "posterior_glad",
+        "posterior_mace",
+        "cleanlab_issue_score",
+    ):
         out[c] = out[c].astype("float64")
     return out

@@ -22,12 +22,31 @@ from typing import Any
 import pandas as pd
 
 COLUMNS: dict[str, str] = {
-    "benchmark": "object", "dataset_version": "object", "model": "object", "model_version": "object",
-    "grid_version": "object", "report_version": "object", "n_models": "int64", "n_items": "int64",
-    "n_items_dropped": "int64", "reps": "int64", "seed": "int64", "accuracy": "float64", "rank": "int64",
-    "p_top1": "float64", "mean_rank": "float64", "rank_q025": "float64", "rank_q975": "float64",
-    "lomo_p_top1_change": "float64", "is_leader": "bool", "leader": "object", "tau_mean": "float64",
-    "tau_q025": "float64", "tau_median": "float64", "tau_q975": "float64", "p_top1_change": "float64",
+    "benchmark": "object",
+    "dataset_version": "object",
+    "model": "object",
+    "model_version": "object",
+    "grid_version": "object",
+    "report_version": "object",
+    "n_models": "int64",
+    "n_items": "int64",
+    "n_items_dropped": "int64",
+    "reps": "int64",
+    "seed": "int64",
+    "accuracy": "float64",
+    "rank": "int64",
+    "p_top1": "float64",
+    "mean_rank": "float64",
+    "rank_q025": "float64",
+    "rank_q975": "float64",
+    "lomo_p_top1_change": "float64",
+    "is_leader": "bool",
+    "leader": "object",
+    "tau_mean": "float64",
+    "tau_q025": "float64",
+    "tau_median": "float64",
+    "tau_q975": "float64",
+    "p_top1_change": "float64",
 }
 
 
@@ -49,16 +68,35 @@ def stability_rows(answers: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
         lo, mid, hi = st.tau_quantiles
         for r in st.rank_probabilities.to_dict("records"):
             v = versions.loc[r["model"]]
-            out.append({
-                "benchmark": benchmark, "dataset_version": dataset_version, "model": r["model"],
-                "model_version": v["model_version"], "grid_version": v["grid_version"],
-                "report_version": v["report_version"], "n_models": len(st.models), "n_items": st.n_items,
-                "n_items_dropped": st.n_dropped_items, "reps": st.reps, "seed": st.seed, "accuracy": r["accuracy"],
-                "rank": r["rank"], "p_top1": r["p_top1"], "mean_rank": r["mean_rank"], "rank_q025": r["rank_q025"],
-                "rank_q975": r["rank_q975"], "lomo_p_top1_change": st.lomo_leader_flips[r["model"]],
-                "is_leader": r["model"] == st.leader, "leader": st.leader, "tau_mean": st.tau_mean,
-                "tau_q025": lo, "tau_median": mid, "tau_q975": hi, "p_top1_change": st.p_top1_change,
-            })
+            out.append(
+                {
+                    "benchmark": benchmark,
+                    "dataset_version": dataset_version,
+                    "model": r["model"],
+                    "model_version": v["model_version"],
+                    "grid_version": v["grid_version"],
+                    "report_version": v["report_version"],
+                    "n_models": len(st.models),
+                    "n_items": st.n_items,
+                    "n_items_dropped": st.n_dropped_items,
+                    "reps": st.reps,
+                    "seed": st.seed,
+                    "accuracy": r["accuracy"],
+                    "rank": r["rank"],
+                    "p_top1": r["p_top1"],
+                    "mean_rank": r["mean_rank"],
+                    "rank_q025": r["rank_q025"],
+                    "rank_q975": r["rank_q975"],
+                    "lomo_p_top1_change": st.lomo_leader_flips[r["model"]],
+                    "is_leader": r["model"] == st.leader,
+                    "leader": st.leader,
+                    "tau_mean": st.tau_mean,
+                    "tau_q025": lo,
+                    "tau_median": mid,
+                    "tau_q975": hi,
+                    "p_top1_change": st.p_top1_change,
+                }
+            )
     return pd.DataFrame(out, columns=list(COLUMNS)).astype(COLUMNS)
 
 
