@@ -26,7 +26,7 @@ from benchtrust.lake import TEMP_NAME
 from tests.integration.test_celery_postgres import marts_fingerprint
 from tests.ui import support
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 PHASES = {
@@ -43,7 +43,8 @@ KILLS = 20
 # The 20 kill-and-resume cycles run as FOLDERS independent sequences side by side, each in its own data folder
 # (BENCHTRUST_HOME and Dagster instance): one after the other they take 15-25 minutes, since every cycle starts a
 # command, its daemons, a code server and run workers, and most of that is waiting, not computing. Each folder's
-# marts must equal the uninterrupted run's, which runs alongside them in a fifth folder.
+# marts must equal the uninterrupted run's, which runs alongside them in a fifth folder. Measured: 20 of 20 kills
+# inside their step, 1,226 s with the machine's load average at 11-24 from other work (2 cores).
 FOLDERS = 4
 
 
