@@ -31,7 +31,7 @@ from benchtrust.contamination.corpus_registry import (
     BenchmarkCorpus,
     CorpusEntry,
     CorpusError,
-    CorpusRegistry,
+    CorpusRegistryBase,
     CorpusSettings,
     FileCorpus,
     HFCorpus,
@@ -250,6 +250,15 @@ class CorpusSource:
 
     def describe(self) -> dict[str, Any]:
         return {"type": self.kind, **{k: v for k, v in self.spec.items() if k != "type"}}
+
+
+class CorpusRegistry(CorpusRegistryBase):
+    """The corpus registry (:class:`CorpusRegistryBase`: files, validation, merging) with its readers."""
+
+    def source(self, name: str, base_dir: str | Path | None = None, lake: Path | None = None) -> CorpusSource:
+        if name not in self.corpora:
+            raise CorpusError(f"unknown corpus {name!r}; known: {sorted(self.corpora)} (see {self.path})")
+        return make_corpus_source(name, self.corpora[name], base_dir or self.origins.get(name, self.path).parent, lake)
 
 
 def make_corpus_source(name: str, spec: dict[str, Any], base_dir: str | Path | None = None,

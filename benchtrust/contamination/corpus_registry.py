@@ -9,16 +9,13 @@ import glob as _glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import Field, TypeAdapter
 
 from benchtrust.lake import safe_name
 from benchtrust.typed_config import ConfigModel, validate
-
-if TYPE_CHECKING:
-    from benchtrust.contamination.corpora import CorpusSource
 
 DEFAULT_NGRAM_SIZES = (13, 8)
 
@@ -127,9 +124,11 @@ def user_registry_path(home: str | Path) -> Path:
 
 
 @dataclass
-class CorpusRegistry:
+class CorpusRegistryBase:
     """config/corpora.yaml, merged with the data folder's registry (:func:`user_registry_path`) when one is given.
-    Each entry is validated (:data:`CorpusEntry`); a corpus's relative paths resolve against its own file's folder."""
+    Each entry is validated (:data:`CorpusEntry`); a corpus's relative paths resolve against its own file's folder.
+    The readers are not known here: ``benchtrust.contamination.corpora.CorpusRegistry`` adds ``source()`` (this
+    module stays importable by the reader module without a circle)."""
 
     path: Path
     corpora: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -137,7 +136,7 @@ class CorpusRegistry:
     origins: dict[str, Path] = field(default_factory=dict)  # corpus → the registry file that declares it
 
     @classmethod
-    def load(cls, config_dir: str | Path, user_file: str | Path | None = None) -> CorpusRegistry:
+    def load(cls, config_dir: str | Path, user_file: str | Path | None = None) -> Self:
         p = Path(config_dir) / "corpora.yaml"
         corpora: dict[str, dict[str, Any]] = {}
         origins: dict[str, Path] = {}
@@ -166,7 +165,7 @@ class CorpusRegistry:
         return cls(p, corpora, settings, origins)
 
     @classmethod
-    def for_settings(cls, settings: Any) -> CorpusRegistry:
+    def for_settings(cls, settings: Any) -> Self:
         """The registry a run sees: config/corpora.yaml plus the data folder's corpora."""
         return cls.load(settings.config_dir, user_registry_path(settings.home))
 
@@ -178,13 +177,6 @@ class CorpusRegistry:
             _flat(self.corpora[name])
         )
         return entry
-
-    def source(self, name: str, base_dir: str | Path | None = None, lake: Path | None = None) -> CorpusSource:
-        if name not in self.corpora:
-            raise CorpusError(f"unknown corpus {name!r}; known: {sorted(self.corpora)} (see {self.path})")
-        from benchtrust.contamination.corpora import make_corpus_source
-
-        return make_corpus_source(name, self.corpora[name], base_dir or self.origins.get(name, self.path).parent, lake)
 
     def embed(self, name: str) -> bool:
         e = self.corpora.get(name, {}).get("embed")
@@ -214,7 +206,7 @@ def add_user_corpus(config_dir: str | Path, home: str | Path, name: str, spec: d
     """Register ``name`` in the data folder's corpus registry (never in config/). Refused with
     :class:`CorpusError` when the name is taken (in either registry, or differs only in case), unsafe, or the
     entry does not validate; the file is left as it was then. Returns the registry file written."""
-    current = CorpusRegistry.load(config_dir, user_registry_path(home))
+    current = CorpusRegistryBase.load(config_dir, user_registry_path(home))
     if name in current.corpora:
         raise CorpusError(f"corpus {name!r} is already registered in {current.origins[name]}")
     safe_name(name)
@@ -231,7 +223,7 @@ def add_user_corpus(config_dir: str | Path, home: str | Path, name: str, spec: d
     )
     os.replace(tmp, path)
     try:
-        CorpusRegistry.load(config_dir, path)  # the merged registry must still validate
+        CorpusRegistryBase.load(config_dir, path)  # the merged registry must still validate
     except (CorpusError, ValueError):
         if before is None:
             path.unlink()
