@@ -19,8 +19,26 @@ import typer
 
 from benchtrust.settings import PROJECT_ROOT, get_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(no_args_is_help=True,  # typer's --install-completion / --show-completion stay on (issue 14)
                   help="benchtrust: how far can a benchmark number be trusted?")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("benchtrust")
+        except PackageNotFoundError:  # a checkout that was not pip-installed
+            v = "unknown (not installed)"
+        typer.echo(f"benchtrust {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print benchtrust's version and exit")) -> None:
+    """benchtrust: how far can a benchmark number be trusted?"""
 
 
 class Format(str, Enum):
@@ -73,7 +91,8 @@ def ui(port: int = typer.Option(3000, help="port for the Dagster UI"), host: str
 
 
 @app.command()
-def query(sql: str | None = typer.Argument(None, help="SQL to run against the warehouse (read-only)"),
+def query(sql: str | None = typer.Argument(None, help="SQL to run against the warehouse (read-only); - reads stdin"),
+          file: Path | None = typer.Option(None, "--file", help="read the SQL from this file instead", dir_okay=False),
           format: Format = typer.Option(Format.table, "--format", "-f"),
           where: bool = typer.Option(False, "--where", help="print the warehouse path and exit"),
           max_rows: int = typer.Option(10_000, "--max-rows", min=1, help="print at most this many rows"),
@@ -92,8 +111,18 @@ def query(sql: str | None = typer.Argument(None, help="SQL to run against the wa
     if where:
         typer.echo(str(s.warehouse))
         return
-    if not sql:
-        raise typer.BadParameter("give a SQL statement (or --where)")
+    if file is not None and sql:
+        raise typer.BadParameter("give the SQL as an argument or with --file, not both")
+    if file is not None:
+        try:
+            sql = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            typer.echo(f"error: {file}: cannot read the SQL file ({type(e).__name__}: {e})", err=True)
+            raise typer.Exit(2) from None
+    elif sql == "-":
+        sql = sys.stdin.read()
+    if not sql or not sql.strip():
+        raise typer.BadParameter("give a SQL statement (an argument, - for stdin, or --file), or --where")
     if not s.warehouse.exists():
         typer.echo(f"no warehouse at {s.warehouse}; run `benchtrust run` first", err=True)
         raise typer.Exit(2)
