@@ -29,7 +29,7 @@ PROFILES = """qb:
       path: "{wh}"
       threads: 1
       retries:
-        connect_attempts: 6
+        connect_attempts: 8
 """
 # two tables built from one another, rebuilt on every run: a reader seeing one half-rebuilt would see a count
 # other than N or sums that disagree
@@ -75,7 +75,9 @@ def test_queries_during_a_dbt_build_loop(bt_home, tmp_path):
     )
     expected = f"{N},{N},{N * (N - 1) // 2},{N * (N - 1) // 2}"
     builds = subprocess.Popen(
-        ["bash", "-c", f"for r in 1 2 3; do {' '.join(_dbt(root))} || exit 1; done"],
+        # up to 8 builds: a reader can also land between two nodes, when nobody holds the warehouse, so how many
+        # builds it takes to meet one holding it varies; the loop stops polling once it has met three
+        ["bash", "-c", f"for r in $(seq 8); do {' '.join(_dbt(root))} || exit 1; done"],
         env=env,
         cwd=root,
         stdout=subprocess.PIPE,
@@ -85,7 +87,7 @@ def test_queries_during_a_dbt_build_loop(bt_home, tmp_path):
     others: list[str] = []
     runner = CliRunner()
     try:
-        while builds.poll() is None:
+        while builds.poll() is None and outcomes.get("busy", 0) < 3:
             res = runner.invoke(app, ["query", sql, "--format", "csv", "--wait", "0.3"])
             lines = res.output.strip().splitlines()
             if res.exit_code == 0 and lines[-1] == expected:
@@ -100,10 +102,11 @@ def test_queries_during_a_dbt_build_loop(bt_home, tmp_path):
             else:
                 others.append(f"exit {res.exit_code}: {res.output[:300]}")
             time.sleep(0.3)
+        out = builds.communicate(timeout=600)[0]  # the remaining builds must still succeed
     finally:
         if builds.poll() is None:
             builds.kill()
-        out = builds.communicate()[0]
+            builds.communicate()
     assert builds.returncode == 0, out.decode(errors="replace")[-2000:]
     assert others == [], others[:5]
     assert outcomes.get("busy", 0) >= 1, outcomes  # the loop really met a build holding the warehouse
