@@ -83,39 +83,38 @@ def _process_alive(pid: int, started: float) -> bool:
         return False
 
 
-def _dead_hosts_daemon_ids(instance: dg.DagsterInstance) -> set[str]:
-    """Daemon ids that benchtrust commands hosted and whose process is gone. A command killed with SIGKILL cannot
-    wipe its heartbeats; for up to a minute they look like a running daemon, the next command would not host its
-    own, and no daemon would process its backfill (found by tests/integration/test_fault_injection.py)."""
+def _live_and_dead_hosts(instance: dg.DagsterInstance) -> tuple[list[dict[str, Any]], set[str]]:
+    """The recorded hosts whose process still runs, and the daemon ids of those that are gone. A command killed with
+    SIGKILL cannot wipe its heartbeats; for up to a minute they look like a running daemon, the next command would
+    not host its own, and no daemon would process its backfill (found by tests/integration/test_fault_injection.py)."""
     path = _hosted_record(instance)
     try:
         hosts = json.loads(path.read_text()) if path else []
     except (OSError, ValueError):
         hosts = []
-    return {
-        h["daemon_id"]
-        for h in hosts
-        if isinstance(h, dict)
-        and "daemon_id" in h
-        and not _process_alive(int(h.get("pid", -1)), float(h.get("started", 0)))
-    }
+    live: list[dict[str, Any]] = []
+    dead: set[str] = set()
+    for h in hosts if isinstance(hosts, list) else []:
+        if not isinstance(h, dict) or "daemon_id" not in h:
+            continue
+        if _process_alive(int(h.get("pid", -1)), float(h.get("started", 0))):
+            live.append(h)
+        else:
+            dead.add(h["daemon_id"])
+    return live, dead
 
 
 def _record_host(instance: dg.DagsterInstance, daemon_id: str | None) -> None:
+    """Add this process's daemons to the record, dropping the hosts that are gone."""
     import psutil
 
     path = _hosted_record(instance)
     if path is None or daemon_id is None:
         return
     me = psutil.Process()
-    entry = {"daemon_id": daemon_id, "pid": me.pid, "started": me.create_time()}
-    dead = _dead_hosts_daemon_ids(instance)
-    try:
-        hosts = [h for h in json.loads(path.read_text()) if h.get("daemon_id") not in dead]
-    except (OSError, ValueError, AttributeError):
-        hosts = []
+    live, _ = _live_and_dead_hosts(instance)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps([*hosts, entry]))
+    tmp.write_text(json.dumps([*live, {"daemon_id": daemon_id, "pid": me.pid, "started": me.create_time()}]))
     os.replace(tmp, path)
 
 
@@ -129,7 +128,7 @@ def external_daemon_running(instance: dg.DagsterInstance) -> bool:
     now = time.time()
     needed = [t for t in ("QUEUED_RUN_COORDINATOR", "BACKFILL") if t in instance.get_required_daemon_types()]
     fresh = {t: b for t, b in beats.items() if now - b.timestamp < HEARTBEAT_FRESH_S}
-    dead = _dead_hosts_daemon_ids(instance) if fresh else set()
+    dead = _live_and_dead_hosts(instance)[1] if fresh else set()
     if dead and any(b.daemon_id in dead for b in fresh.values()):
         instance.wipe_daemon_heartbeats()  # a killed command's: nobody is processing the queue
         fresh = {t: b for t, b in fresh.items() if b.daemon_id not in dead}
