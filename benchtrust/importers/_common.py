@@ -229,14 +229,16 @@ def finish_predictions(
         out.loc[missing, "grid_version"] = "import-" + hash_obj([fmt, source], 12)
     # primary coordinates (as the grid runner marks them): original answer order, seed 0, first sample —
     # every template there is comparable; the headline is primary and, unless the importer says which
-    # template leads, every primary row
+    # template leads, every primary row; an importer's own is_primary can only narrow them (lm-eval: the
+    # task's primary filter)
     primary = (
         (pd.to_numeric(out["permutation_seed"]) == 0)
         & (pd.to_numeric(out["fewshot_seed"]) == 0)
         & (pd.to_numeric(out["sample_idx"]) == 0)
     )
-    if "is_primary" not in out.columns:
-        out["is_primary"] = primary
+    if "is_primary" in out.columns:
+        primary = primary & out["is_primary"].astype("boolean").fillna(True).astype(bool)
+    out["is_primary"] = primary
     out["is_headline"] = (
         out["is_headline"].astype("boolean").fillna(True) if "is_headline" in out.columns else True
     ) & out["is_primary"].astype(bool)

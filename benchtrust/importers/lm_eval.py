@@ -29,9 +29,15 @@ Canonical mapping, per line:
   filter), ``generation`` = ``resps[0][0]`` (raw text), ``gold`` = ``target``; ``is_correct`` / ``score`` =
   the sample's metric (option ``metric``; default the first of the sample's ``metrics`` whose value is 0
   or 1, e.g. ``exact_match``).  Decoding ``greedy`` unless the request's generation kwargs sample.
-- tasks with several filters (gsm8k's ``strict-match`` and ``flexible-extract``) log one line per filter;
-  each filter becomes its own ``template_id`` ``<task>|filter=<name>`` (option ``filter`` keeps one);
-  the task's first filter in file order is the headline (``is_headline``).
+- tasks with several filters (gsm8k's ``strict-match`` and ``flexible-extract``) log one line per filter.
+  A filter is a *scoring variant* of one prompt (the same generation, answers extracted two ways), not a
+  prompt template, so filters never enter the prompt-spread audit: the task's **primary filter** — the
+  first in file order, which is the first the task's YAML lists (gsm8k: ``strict-match``) — is the primary
+  and headline cell (``is_primary`` / ``is_headline``); every other filter is kept as a non-primary row
+  (``is_primary`` and ``is_headline`` false), visible in ``marts.predictions`` and in the extra column
+  ``lm_eval_filter``.  Their ``template_id`` is ``<task>|filter=<name>`` (the cell key needs the filter;
+  the prompt is the task's); option ``filter`` keeps one filter only, with ``template_id`` ``<task>``.
+  ``meta["primary_filters"]`` names the primary filter of each task.
 - ``item_id`` = ``<task>-<doc_id:05d>``; for MMLU subject tasks (``mmlu_*`` whose doc has ``subject``)
   ``<subject>-<doc_id:05d>`` with ``benchmark`` ``mmlu`` and extra column ``mmlu_test_index`` = doc_id
   (the Hugging Face ``cais/mmlu`` test split keeps the order of Hendrycks' CSV files).
@@ -369,6 +375,22 @@ def _items(df: pd.DataFrame) -> pd.DataFrame:
     return build_items(item_rows, extra_columns=["mmlu_test_index"])
 
 
+def _mark_filters(df: pd.DataFrame) -> pd.Series:
+    """Template ids, ``is_primary`` and ``is_headline`` of the rows; returns each task's primary filter.
+
+    One cell per (task, filter) when a task logs several filters (``<task>|filter=<name>``). Primary and
+    headline: the task's first filter in file order (lm-eval lists the task's main filter first); the other
+    filters are scoring variants of the same prompt, kept out of the primary grid so the prompt-spread
+    audit (primary cells only) never reads two filters as two templates."""
+    n_filters = df.groupby("task")["_filter"].nunique()
+    df["template_id"] = [t if n_filters[t] == 1 else f"{t}|filter={flt}" for t, flt in zip(df["task"], df["_filter"])]
+    first_filter: pd.Series = df.drop_duplicates("task").set_index("task")["_filter"]
+    is_primary_filter = df["_filter"].to_numpy() == df["task"].map(first_filter).to_numpy()
+    df["is_primary"] = is_primary_filter
+    df["is_headline"] = is_primary_filter
+    return first_filter
+
+
 def import_lm_eval(
     path: str | Path,
     *,
@@ -410,13 +432,8 @@ def import_lm_eval(
             raise ImportFormatError(str(f), "empty", "no sample lines" + (f" with filter {filter!r}" if filter else ""))
         rows.extend(file_rows)
     df = pd.DataFrame(rows)
-    # one template per (task, filter) when a task logs several filters
-    n_filters = df.groupby("task")["_filter"].nunique()
-    df["template_id"] = [t if n_filters[t] == 1 else f"{t}|filter={flt}" for t, flt in zip(df["task"], df["_filter"])]
+    first_filter = _mark_filters(df)
     df["benchmark"] = benchmark or np.where(df["is_mmlu"], "mmlu", df["task"])
-    # headline: the task's first filter in file order (lm-eval lists the task's main filter first)
-    first_filter = df.drop_duplicates("task").set_index("task")["_filter"]
-    df["is_headline"] = df["_filter"].to_numpy() == df["task"].map(first_filter).to_numpy()
     df["n_fewshot"] = [nshot.get(t) for t in df["task"]]
     unscored = int(df["is_correct"].isna().sum())
     if unscored:
@@ -446,5 +463,6 @@ def import_lm_eval(
             "tasks": sorted(df["task"].unique()),
             "models": sorted(set(meta_models.values())),
             "filters": sorted(df["_filter"].unique()),
+            "primary_filters": {str(t): str(f) for t, f in first_filter.items()},
         },
     )

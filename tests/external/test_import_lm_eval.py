@@ -71,6 +71,27 @@ def test_generation_rows_one_template_per_filter(result):
     assert len(only.predictions) == 2 and set(only.predictions["template_id"]) == {"gsm8k"}
 
 
+def test_filters_are_scoring_variants_not_templates(result):
+    """Issue 14: gsm8k's two filters read as two templates gave "prompt spread 50 points, red". A filter is
+    a scoring variant of one prompt: only the primary filter is in the primary grid the prompt-spread audit
+    reads (int_template_scores_aggregated / int_prompt_sensitivities_measured: ``where is_primary``)."""
+    g = result.predictions[result.predictions["benchmark"] == "gsm8k"]
+    flags = {(r.lm_eval_filter, r.item_id): (bool(r.is_primary), bool(r.is_headline)) for r in g.itertuples()}
+    assert flags == {
+        ("strict-match", "gsm8k-00000"): (True, True),
+        ("strict-match", "gsm8k-00001"): (True, True),
+        ("flexible-extract", "gsm8k-00000"): (False, False),
+        ("flexible-extract", "gsm8k-00001"): (False, False),
+    }
+    assert result.meta["primary_filters"] == {"gsm8k": "strict-match", "mmlu_abstract_algebra": "none"}
+    # what the prompt-spread audit sees: one template per model x benchmark, so no spread to compute
+    primary = result.predictions[result.predictions["is_primary"].astype(bool)]
+    assert primary.groupby(["model", "benchmark"])["template_id"].nunique().eq(1).all()
+    # the filters' accuracies differ by 50 points: the spread the audit wrongly reported before
+    acc = g.groupby("lm_eval_filter")["is_correct"].mean()
+    assert (acc["flexible-extract"], acc["strict-match"]) == (1.0, 0.5)
+
+
 def test_items(result):
     it = result.items.set_index("item_id")
     assert len(it) == 5 and it["dataset_version"].groupby(it["benchmark"]).nunique().eq(1).all()
