@@ -8,10 +8,9 @@ setup:
 	@scripts/setup.sh
 
 ## run: set up, then materialize the default profile (items → predictions → dbt marts → reports)
+## (the command itself ends with the summary table and the report paths; -v / --log-file for Dagster's event stream)
 run: setup
 	benchtrust run --profile $${PROFILE:-default}
-	@benchtrust query "select model, benchmark, n_items, accuracy, ci_low, ci_high, ci_method, prompt_spread, report_version from marts.reliability_report where is_latest order by benchmark"
-	@benchtrust report
 
 ## lint: ruff (lint + format check), mypy on benchtrust/ (strict on the public modules), sqlfluff on the dbt project
 ## (settings: pyproject.toml [tool.ruff] / [tool.mypy], dbt_project/.sqlfluff); each step prints its time

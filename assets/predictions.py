@@ -45,13 +45,10 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
     resolved = resolve_model(model, registry.model_entry(model))  # typed: errors name models.yaml and the key
 
     def engine(numeric: dict):
-        from benchtrust.inference.models import build_engine
+        return _load_engine(context, model, resolved, numeric)
 
-        return build_engine(resolved, numeric)
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 96 == 0:
-            context.log.info(f"{model} × {benchmark}: {done}/{total} cells computed")
+    def progress(done: int, total: int) -> None:  # once per chunk of cells: the CLI's progress bar reads these
+        context.log.info(f"{model} × {benchmark}: {done}/{total} cells computed")
 
     df, stats = run_grid(subset, grid, resolved, benchmark, info["dataset_version"], engine,
                          settings.cache / "predictions", on_progress=progress, pool=items)
@@ -100,3 +97,17 @@ def predictions(context: dg.AssetExecutionContext, benchtrust: BenchtrustResourc
             quality_check_result("predictions_quality", "predictions", result),
         ],
     )
+
+
+def _load_engine(context: dg.AssetExecutionContext, model: str, resolved, numeric: dict):
+    """The engine, with a line before and after loading: the CLI's live view shows "loading model …" until the first
+    cells come (~20 s for the GGUF default on a CPU, each partition being its own run and process)."""
+    import time
+
+    from benchtrust.inference.models import build_engine
+
+    context.log.info(f"loading model {model} …")
+    t0 = time.time()
+    built = build_engine(resolved, numeric)
+    context.log.info(f"model {model} loaded in {time.time() - t0:.1f}s")
+    return built

@@ -14,10 +14,12 @@ import subprocess
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
 from benchtrust.settings import PROJECT_ROOT, get_settings
+from pipelines.console import one_line
 
 app = typer.Typer(no_args_is_help=True,  # typer's --install-completion / --show-completion stay on (issue 14)
                   help="benchtrust: how far can a benchmark number be trusted?")
@@ -35,10 +37,24 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+_DEBUG = {"on": False}  # set by --debug (the root option; main() moves it there from anywhere on the line)
+
+
+def _refuse(e: Exception) -> NoReturn:
+    """A usage error: one line and exit code 2; with --debug, the exception itself (its traceback)."""
+    if _DEBUG["on"]:
+        raise e
+    typer.echo(f"error: {one_line(e)}", err=True)
+    raise typer.Exit(2) from None
+
+
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="print benchtrust's version and exit")) -> None:
+                                       help="print benchtrust's version and exit"),
+          debug: bool = typer.Option(False, "--debug", help="show tracebacks (errors are one line without it; "
+                                                            "also accepted after the verb)")) -> None:
     """benchtrust: how far can a benchmark number be trusted?"""
+    _DEBUG["on"] = debug
 
 
 class Format(str, Enum):
@@ -51,28 +67,30 @@ class Format(str, Enum):
 def run(profile: str = typer.Option("default", "--profile", "-p", help="run profile from config/profiles.yaml"),
         no_wait: bool = typer.Option(False, "--no-wait", help="refuse, instead of waiting, when another benchtrust "
                                                                "command is using this data folder"),
-        verbose: bool = typer.Option(False, "--verbose", "-v", help="stream Dagster's events to the console")):
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="stream Dagster's events to the console"),
+        log_file: Path | None = typer.Option(None, "--log-file", dir_okay=False,
+                                             help="keep Dagster's full event stream (and dbt's output) in this file; "
+                                                  "the console stays quiet")):
     """Materialize a run profile: items → predictions → dbt marts → reports, as Dagster backfills on the instance
     (partitions run side by side within the pools; follow them here or in the UI)."""
     from benchtrust.registry import RegistryError
+    from pipelines.console import print_failures, print_summary_table, report_rows
     from pipelines.daemon import BusyError
-    from pipelines.run import run_profile
+    from pipelines.run import run_log_path, run_profile
 
     try:
-        summary = run_profile(profile, live=sys.stderr.isatty(), wait=not no_wait, verbose=verbose)
+        summary = run_profile(profile, live=sys.stderr.isatty(), wait=not no_wait, verbose=verbose,
+                              log_file=log_file.resolve() if log_file else None,
+                              log=lambda m: typer.echo(m, err=True))
     except (RegistryError, BusyError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(e)
     s = get_settings()
+    print_summary_table(report_rows(s.warehouse, summary.models, summary.benchmarks), s.reports)
     typer.echo(f"profile {profile!r}: {len(summary.runs) - len(summary.failed)} of {len(summary.runs)} runs ok in "
                f"{summary.seconds:.0f}s; warehouse {s.warehouse}; reports {s.reports}")
     if not summary.ok:
-        from pipelines.run import run_log_path
-
-        typer.echo(f"run workers' output: {run_log_path(s.home)} (details of each run in `benchtrust ui`)", err=True)
-        for r in summary.failed:
-            typer.echo(f"FAILED {r['job']} {r['partition'] or ''}: " + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"])
-                       + (f" (run {r['run_id']})" if r.get("run_id") else ""), err=True)
+        logs = log_file or (None if verbose else run_log_path(s.home))
+        print_failures(summary.failed, f"benchtrust run --profile {profile}", logs)
         raise typer.Exit(1)
 
 
@@ -171,10 +189,27 @@ def report(model: str | None = typer.Argument(None), benchmark: str | None = typ
         raise typer.Exit(2)
     paths = latest_report(s.reports, s.warehouse, model, benchmark)
     if not paths:
-        typer.echo("no report matches", err=True)
-        raise typer.Exit(1)
+        from pipelines.console import report_rows
+
+        rows = report_rows(s.warehouse)
+        asked = " and ".join(f"{k} {v!r}" for k, v in (("model", model), ("benchmark", benchmark)) if v)
+        typer.echo(f"error: no report for {asked or 'any model'}; models: {sorted({r[0] for r in rows})}, "
+                   f"benchmarks: {sorted({r[1] for r in rows})}", err=True)
+        raise typer.Exit(2)
     for p in paths:
         typer.echo(str(p))
+
+
+def _check_import(format: str, path: Path) -> None:
+    """Refuse, in one line and before any run, an unknown format or a missing path."""
+    from benchtrust.importers import normalise_format
+
+    try:
+        normalise_format(format)
+    except ValueError as e:
+        _refuse(e)
+    if not path.exists():
+        _refuse(FileNotFoundError(f"{path}: no such file or folder"))
 
 
 @app.command("import")
@@ -193,6 +228,7 @@ def import_(
     `imported_predictions` asset (+ the dbt models and reports), so it shows in the UI with its checks."""
     import dagster as dg
 
+    from pipelines.console import print_failures
     from pipelines.daemon import BusyError, command_lock, hosted_daemons
     from pipelines.instance import get_instance
     from pipelines.run import (
@@ -205,9 +241,7 @@ def import_(
         warehouse_subset,
     )
 
-    if not path.exists():
-        typer.echo(f"error: {path}: no such file or folder", err=True)
-        raise typer.Exit(2)
+    _check_import(format, path)
     s = get_settings().ensure()
     instance = get_instance()
     cfg = {k: v for k, v in {"format": format, "path": str(path.resolve()), "benchmark": benchmark, "model": model,
@@ -238,16 +272,14 @@ def import_(
                                      run_config=quiet_loggers())
                 runs += follow(instance, bf, echo, live=live)
     except BusyError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(e)
     recs = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1).records
     meta = recs[0].asset_materialization.metadata if recs and recs[0].run_id in {r["run_id"] for r in runs} else {}
     if meta.get("summary"):
         typer.echo(meta["summary"].value)
     failed = [r for r in runs if not r["success"]]
     if failed:
-        for r in failed:
-            typer.echo("import failed: " + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"]), err=True)
+        print_failures(failed, f"benchtrust import {format} {path}", run_log_path(s.home))
         raise typer.Exit(1)
     if build:
         typer.echo(f"warehouse rebuilt: {s.warehouse}")
@@ -277,8 +309,7 @@ def corpus_add(name: str = typer.Argument(..., help="corpus name (its partition 
         spec = corpus_spec_for(location, embed=False if no_embed else None)
         written = add_user_corpus(s.config_dir, s.home, name, spec)
     except (CorpusError, ValueError) as e:  # missing file, taken or unsafe name, an entry that does not validate
-        typer.echo(f"error: {str(e).splitlines()[0]}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(e)
     typer.echo(f"corpus {name!r} registered in {written} ({spec['type']} {spec.get('path') or spec.get('name')}"
                f"{', no embeddings' if no_embed else ''}); scan it with: benchtrust corpus scan {name}")
 
@@ -300,8 +331,7 @@ def corpus_scan(name: str | None = typer.Argument(None, help="corpus to scan (de
         res = scan_corpora([name] if name else None, benchmark, lambda m: typer.echo(m, err=True),
                            live=sys.stderr.isatty(), wait=not no_wait)
     except (ScanError, BusyError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(e)
     if not res.ok:
         for r in res.runs:
             if not r["success"]:
@@ -323,8 +353,7 @@ def corpora_list():
     try:
         reg = CorpusRegistry.for_settings(s)
     except (CorpusError, ValueError) as e:
-        typer.echo(f"error: {str(e).splitlines()[0]}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(e)
     if not reg.corpora:
         typer.echo("no corpus registered (benchtrust corpus add NAME PATH)")
         return
@@ -338,8 +367,49 @@ def corpora_list():
                    f"embed={'yes' if reg.embed(c) else 'no'}\t{version}\t({reg.origins[c]})")
 
 
-def main() -> None:
-    app()
+
+def usage_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the user asked for something that is not there (exit code 2): registry and YAML
+    problems, a busy data folder, unknown corpora, missing files. Imported here, lazily: the CLI stays fast."""
+    import yaml
+
+    from benchtrust.contamination.corpus_registry import CorpusError
+    from benchtrust.registry import RegistryError
+    from pipelines.corpus_scan import ScanError
+    from pipelines.daemon import BusyError
+
+    return RegistryError, CorpusError, ScanError, BusyError, FileNotFoundError, yaml.YAMLError
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: every expected mistake is one line on stderr (exit 2 for a usage error, 1 for a failed
+    run or an unexpected error), a traceback only with ``--debug`` (anywhere on the line) or BENCHTRUST_DEBUG=1."""
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    cut = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:cut] or os.environ.get("BENCHTRUST_DEBUG") == "1"
+    if "--debug" in args[:cut]:  # the root option, wherever it was typed
+        args = ["--debug"] + [a for a in args[:cut] if a != "--debug"] + args[cut:]
+    try:
+        rc = app(args=args, standalone_mode=False)
+    except click.ClickException as e:  # usage: no such option, missing argument, bad value
+        if debug:
+            raise
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"error: {one_line(e.format_message())}{hint}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as e:
+        if debug:
+            raise
+        code = 2 if isinstance(e, usage_error_types()) else 1
+        typer.echo(f"error: {one_line(e)}" + ("" if code == 2 else " (--debug shows the traceback)"), err=True)
+        sys.exit(code)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,8 @@ class RunSummary:
     seconds: float = 0.0
     runs: list[dict[str, Any]] = field(default_factory=list)
     backfills: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    benchmarks: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -141,87 +143,85 @@ def _run_error(instance: dg.DagsterInstance, run_id: str) -> str | None:
     return None
 
 
-class _Progress:
-    """The compact view: one line per finished run, and a status line (done / running / queued / failed, ETA)."""
+def _finished_info(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, Any]:
+    """One finished run as the summary dict: what, partition, success, run_id, seconds, failed_checks, status,
+    error, and the dbt summary of a warehouse run."""
+    from pipelines.console import dbt_summary
 
-    def __init__(self, log: Log, live: bool):
-        self.log, self.live = log, live
-        self._status = None
-        if live:
-            from rich.console import Console
+    rec = instance.get_run_record_by_id(run.run_id)
+    secs = (rec.end_time - rec.start_time) if rec and rec.start_time and rec.end_time else 0.0
+    checks = failed_checks(instance, run.run_id)
+    ok = run.status == DagsterRunStatus.SUCCESS and not checks
+    return {"job": _describe(run), "partition": run.tags.get(PARTITION_NAME_TAG), "success": ok,
+            "run_id": run.run_id, "seconds": round(secs, 1), "failed_checks": checks,
+            "status": run.status.value, "error": None if ok or checks else _run_error(instance, run.run_id),
+            "dbt": dbt_summary(instance, run.run_id) if "warehouse" in _describe(run) else None}
 
-            self._status = Console(stderr=True).status("")
-            self._status.start()
 
-    def update(self, text: str) -> None:
-        if self._status is not None:
-            self._status.update(text)
-
-    def line(self, text: str) -> None:
-        if self._status is not None:
-            self._status.console.print(text, highlight=False, markup=False)
-        else:
-            self.log(text)
-
-    def stop(self) -> None:
-        if self._status is not None:
-            self._status.stop()
+def _status_text(title: str, seen: dict[str, dict[str, Any]], runs: list[dg.DagsterRun], t0: float) -> str:
+    """The overall line under the bars: done / running / queued / failed and a rough ETA."""
+    running = sum(r.status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING) for r in runs)
+    queued = sum(r.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED) for r in runs)
+    done = [i for i in seen.values() if i["success"]]
+    eta = ""
+    if done and (running or queued):
+        mean = sum(i["seconds"] for i in done) / len(done)
+        eta = f", ETA ~{mean * (queued + max(running, 1) / 2) / max(running, 1):.0f}s"
+    return (f"{title}: {len(done)} done, {running} running, {queued} queued, {len(seen) - len(done)} failed{eta} "
+            f"({time.time() - t0:.0f}s)")
 
 
 def follow(instance: dg.DagsterInstance, backfill_id: str, log: Log = print, *, live: bool = False,
            poll_s: float = 0.5, timeout_s: float | None = None) -> list[dict[str, Any]]:
-    """Wait for a backfill and its runs to end, printing one line per run as it ends. Returns one dict per
-    run: what, partition, success, run_id, seconds, failed_checks, error."""
+    """Wait for a backfill and its runs to end, printing one line per run as it ends (and, on a terminal, a live
+    view of the running ones: :class:`pipelines.console.RunView`). Returns one dict per run: what, partition,
+    success, run_id, seconds, failed_checks, status, error, dbt."""
+    from pipelines.console import RunActivity, RunView, finished_line, one_line
+
     seen: dict[str, dict[str, Any]] = {}
-    progress = _Progress(log, live)
+    view, activity = RunView(log, live), RunActivity(instance)
     t0 = time.time()
     try:
         while True:
             backfill = instance.get_backfill(backfill_id)
             runs = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
             for run in runs:
-                if run.run_id in seen or run.status not in TERMINAL_RUN:
+                if run.run_id in seen:
                     continue
-                rec = instance.get_run_record_by_id(run.run_id)
-                secs = (rec.end_time - rec.start_time) if rec and rec.start_time and rec.end_time else 0.0
-                checks = failed_checks(instance, run.run_id)
-                ok = run.status == DagsterRunStatus.SUCCESS and not checks
-                info = {"job": _describe(run), "partition": run.tags.get(PARTITION_NAME_TAG), "success": ok,
-                        "run_id": run.run_id, "seconds": round(secs, 1), "failed_checks": checks,
-                        "status": run.status.value, "error": None if ok or checks else _run_error(instance, run.run_id)}
-                seen[run.run_id] = info
-                mark = "ok" if ok else ("BLOCKED" if checks else run.status.value)
-                label = f"{info['job']} {info['partition']}" if info["partition"] else info["job"]
-                progress.line(f"[{mark}] {label} ({secs:.1f}s)" + "".join(f"\n    blocked by {c}" for c in checks)
-                              + (f"\n    {info['error']}" if info["error"] else ""))
-            running = sum(r.status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING) for r in runs)
-            queued = sum(r.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED) for r in runs)
-            done = [i for i in seen.values() if i["success"]]
-            failed = len(seen) - len(done)
-            eta = ""
-            if done and (running or queued):
-                mean = sum(i["seconds"] for i in done) / len(done)
-                eta = f", ETA ~{mean * (queued + max(running, 1) / 2) / max(running, 1):.0f}s"
-            progress.update(f"{backfill.title or backfill_id}: {len(done)} done, {running} running, {queued} queued, "
-                            f"{failed} failed{eta} ({time.time() - t0:.0f}s)")
+                if run.status in TERMINAL_RUN:
+                    seen[run.run_id] = _finished_info(instance, run)
+                    view.finished(run.run_id)
+                    activity.forget(run.run_id)
+                    view.line(finished_line(seen[run.run_id]))
+                elif run.status == DagsterRunStatus.STARTED:
+                    part = run.tags.get(PARTITION_NAME_TAG)
+                    view.running(run.run_id, f"{_describe(run)} {part}" if part else _describe(run),
+                                 activity.poll(run.run_id))
+            view.status(_status_text(backfill.title or backfill_id, seen, runs, t0))
             if backfill.status in TERMINAL_BACKFILL and all(r.status in TERMINAL_RUN for r in runs) \
                     and all(r.run_id in seen for r in runs):
                 if backfill.status == BulkActionStatus.FAILED and backfill.error:
-                    progress.line(f"[FAILED] backfill {backfill_id}: {backfill.error.message.strip().splitlines()[-1]}")
+                    view.line(f"[FAILED] backfill {backfill_id}")
                     seen["_backfill"] = {"job": "backfill", "partition": None, "success": False, "run_id": None,
                                          "seconds": 0.0, "failed_checks": [], "status": "FAILURE",
-                                         "error": backfill.error.message}
+                                         "error": one_line(backfill.error.message.strip().splitlines()[-1])}
                 return _last_attempts(seen, runs)
-            if time.time() - t0 > 90 and not daemon_alive(instance):
-                raise RuntimeError(f"no Dagster daemon is processing backfill {backfill_id}: start `benchtrust ui` "
-                                   "(or `dagster-daemon run`), or run this command again to host one")
-            if not runs and time.time() - t0 > 20 and (err := _daemon_error(instance)):
-                raise RuntimeError(f"the backfill daemon cannot process backfill {backfill_id}: {err}")
-            if timeout_s is not None and time.time() - t0 > timeout_s:
-                raise TimeoutError(f"backfill {backfill_id} still running after {timeout_s:.0f}s")
+            _check_daemon(instance, backfill_id, runs, t0, timeout_s)
             time.sleep(poll_s)
     finally:
-        progress.stop()
+        view.stop()
+
+
+def _check_daemon(instance: dg.DagsterInstance, backfill_id: str, runs: list[dg.DagsterRun], t0: float,
+                  timeout_s: float | None) -> None:
+    """Raise when nothing is processing the backfill, or it ran past ``timeout_s``."""
+    if time.time() - t0 > 90 and not daemon_alive(instance):
+        raise RuntimeError(f"no Dagster daemon is processing backfill {backfill_id}: start `benchtrust ui` "
+                           "(or `dagster-daemon run`), or run this command again to host one")
+    if not runs and time.time() - t0 > 20 and (err := _daemon_error(instance)):
+        raise RuntimeError(f"the backfill daemon cannot process backfill {backfill_id}: {err}")
+    if timeout_s is not None and time.time() - t0 > timeout_s:
+        raise TimeoutError(f"backfill {backfill_id} still running after {timeout_s:.0f}s")
 
 
 def _worker_alive(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
@@ -342,20 +342,25 @@ def _daemon_error(instance: dg.DagsterInstance) -> str | None:
 
 
 def run_profile(profile: str = "default", instance: dg.DagsterInstance | None = None, log: Log = print, *,
-                live: bool = False, wait: bool = True, trigger: str = "cli", verbose: bool = False) -> RunSummary:
-    """``benchtrust run``: submit the profile's partitions, then the warehouse; follow both to the end."""
+                live: bool = False, wait: bool = True, trigger: str = "cli", verbose: bool = False,
+                log_file: Path | None = None) -> RunSummary:
+    """``benchtrust run``: submit the profile's partitions, then the warehouse; follow both to the end.
+    ``verbose``: Dagster's event stream on the console; ``log_file``: the full stream (events at DEBUG, dbt's
+    output) in that file instead of the day's run log."""
     registry = Registry.load()
     prof = registry.profile(profile)
     benchmarks, models = list(prof.get("benchmarks", {})), list(prof.get("models", []))
     settings = get_settings().ensure()
     instance = instance or get_instance()
-    summary = RunSummary(profile)
+    summary = RunSummary(profile, models=models, benchmarks=benchmarks)
     t0 = time.time()
     tags = {RUN_PROFILE_TAG: profile, TRIGGER_TAG: trigger}
     with command_lock(settings.home, f"run --profile {profile}", wait=wait,
                       on_wait=lambda who: log(f"waiting for {who} to finish")):
         register_partitions(instance, benchmarks, models)
-        with hosted_daemons(instance, None if verbose else run_log_path(settings.home)) as hosting:
+        stream = log_file or (None if verbose else run_log_path(settings.home))
+        verbose = verbose or log_file is not None
+        with hosted_daemons(instance, stream) as hosting:
             if hosting:
                 recover_interrupted(instance, log)
             bf = submit_backfill(instance, profile_subset(benchmarks, models), title=f"profile {profile}",

@@ -211,11 +211,42 @@ def test_html_report_escapes_hostile_item_text():
 
 
 def test_rerun_uses_the_cache_and_keeps_the_report_version(smoke_run):
-    home, first = smoke_run
-    from pipelines.run import run_profile
+    """The rerun is the real `benchtrust run --profile smoke` (a subprocess, no terminal), so its console is checked
+    here too (issue 14 item 2): under 60 lines, each partition's state, the summary table, the report paths."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    again = run_profile("smoke", log=lambda m: None)
-    assert again.ok
+    home, first = smoke_run
+    env = dict(os.environ, BENCHTRUST_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"))
+    env.pop("BENCHTRUST_PROFILE", None)
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--profile", "smoke"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert len(lines) < 60, "\n".join(lines)
+    for part in (
+        "items mmlu",
+        "items humaneval",
+        "predictions mmlu|smollm2-135m-instruct",
+        "predictions humaneval|smollm2-135m-instruct",
+        "warehouse (dbt build + reports)",
+    ):
+        assert any(ln.startswith(f"[ok] {part}") for ln in lines), (part, lines)
+    wh = next(ln for ln in lines if ln.startswith("[ok] warehouse"))
+    assert re.search(r"\d+ models built, \d+ tests passed", wh), wh
+    assert any(ln.split()[:3] == ["model", "benchmark", "n"] for ln in lines), lines  # the summary table's header
+    reports = [ln.split(": ", 1)[1] for ln in lines if ln.startswith("report smollm2-135m-instruct × ")]
+    assert len(reports) == 2 and all(Path(r).exists() for r in reports), lines
+    assert "Traceback" not in proc.stderr and "DEBUG" not in proc.stderr and "STEP_" not in proc.stderr
     instance = dg.DagsterInstance.get()
     ev = instance.get_latest_materialization_event(dg.AssetKey("predictions"))
     meta = ev.asset_materialization.metadata
