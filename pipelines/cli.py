@@ -333,10 +333,10 @@ def corpus_scan(name: str | None = typer.Argument(None, help="corpus to scan (de
     except (ScanError, BusyError) as e:
         _refuse(e)
     if not res.ok:
-        for r in res.runs:
-            if not r["success"]:
-                typer.echo("FAILED " + (f"{r['job']} {r['partition'] or ''}: ")
-                           + ("; ".join(r["failed_checks"]) or r.get("error") or r["status"]), err=True)
+        from pipelines.console import print_failures
+
+        again = "benchtrust corpus scan" + (f" {name}" if name else "") + (f" --benchmark {benchmark}" if benchmark else "")
+        print_failures([r for r in res.runs if not r["success"]], again)
         raise typer.Exit(1)
     lines = format_summary(res.summary)
     typer.echo("\n".join(lines) if lines else "no contamination evidence rows for " + ", ".join(res.corpora))
