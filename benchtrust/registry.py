@@ -4,6 +4,10 @@ Each file is validated against typed models (pydantic) when first read; an error
 rule (``config/models.yaml: models.smollm2.source: unknown source type 'hff'; expected one of …``). The entries
 are kept as the dicts the file holds (grid and decoding dicts are hashed into ``grid_version`` as written), and
 typed views are available where code wants them (:meth:`Registry.model_entry`).
+
+Models, benchmarks and profiles may also come from the data folder's registry (``<BENCHTRUST_HOME>/registry/``,
+written by ``benchtrust eval``; :mod:`benchtrust.adhoc`): its entries are merged with config/'s, a name declared
+in both is an error naming both files, and config/ is never written.
 """
 
 from __future__ import annotations
@@ -194,40 +198,80 @@ class Grid:
         return self.templates[0].id
 
 
+def user_registry_dir(home: str | Path) -> Path:
+    """The data folder's registry of models, benchmarks and profiles (``benchtrust eval`` writes it)."""
+    return Path(home) / "registry"
+
+
+# the registry files the data folder may hold too (templates stay in config/)
+USER_FILES = ("models.yaml", "benchmarks.yaml", "profiles.yaml")
+
+
+def _read_section(p: Path, key: str, required: bool) -> dict[str, Any]:
+    """The mapping under ``key:`` of file ``p`` as written (``{}`` for an optional file that is absent or empty)."""
+    if not p.exists():
+        if required:
+            raise RegistryError(f"{p}: registry file missing")
+        return {}
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise RegistryError(f"{p}: not valid YAML: {e}") from None
+    if not required and isinstance(data, dict) and data.get(key) is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get(key), dict):
+        raise RegistryError(f"{p}: {key}: expected a mapping under '{key}:'")
+    section: dict[str, Any] = data[key]
+    bad = [k for k in section if not isinstance(k, str)]
+    if bad:
+        raise RegistryError(f"{p}: {key}.{bad[0]}: names must be strings")
+    return section
+
+
 @dataclass
 class Registry:
     config_dir: Path
+    user_dir: Path | None = None  # the data folder's registry (user_registry_dir), merged with config/'s files
+    origins: dict[str, dict[str, Path]] = field(default_factory=dict, repr=False)  # key → name → declaring file
 
     @classmethod
-    def load(cls, config_dir: str | Path | None = None) -> Registry:
-        return cls(Path(config_dir) if config_dir else get_settings().config_dir)
+    def load(cls, config_dir: str | Path | None = None, *, data_registry: bool = True) -> Registry:
+        """config/'s registries, plus the data folder's (``BENCHTRUST_HOME``) unless ``data_registry`` is False."""
+        settings = get_settings()
+        return cls(
+            Path(config_dir) if config_dir else settings.config_dir,
+            user_registry_dir(settings.home) if data_registry else None,
+        )
 
     def _path(self, name: str) -> Path:
         return self.config_dir / name
 
     def _yaml(self, name: str, key: str) -> dict[str, Any]:
-        """The mapping under ``key:`` of ``name`` as written. Its entries are validated one by one when used
-        (:meth:`_entry`), so one broken entry does not hide the others (the change sensors skip it and go on)."""
-        p = self._path(name)
-        if not p.exists():
-            raise RegistryError(f"{p}: registry file missing")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise RegistryError(f"{p}: not valid YAML: {e}") from None
-        if not isinstance(data, dict) or not isinstance(data.get(key), dict):
-            raise RegistryError(f"{p}: {key}: expected a mapping under '{key}:'")
-        section: dict[str, Any] = data[key]
-        bad = [k for k in section if not isinstance(k, str)]
-        if bad:
-            raise RegistryError(f"{p}: {key}.{bad[0]}: names must be strings")
+        """The mapping under ``key:`` of ``name`` as written, merged with the data folder's file of that name. Its
+        entries are validated one by one when used (:meth:`_entry`), so one broken entry does not hide the others
+        (the change sensors skip it and go on)."""
+        section = dict(_read_section(self._path(name), key, required=True))
+        origins = dict.fromkeys(section, self._path(name))
+        if self.user_dir is not None and name in USER_FILES:
+            u = self.user_dir / name
+            for k, v in _read_section(u, key, required=False).items():
+                if k in section:
+                    raise RegistryError(f"{u}: {key}.{k}: {key[:-1]} {k!r} is already declared in {origins[k]}")
+                section[k], origins[k] = v, u
+        self.origins[key] = origins
         return section
+
+    def origin(self, key: str, name: str) -> Path:
+        """The file that declares ``name`` under ``key`` (``models``, ``benchmarks``, ``profiles``)."""
+        getattr(self, key)  # reads (and merges) the section
+        return self.origins.get(key, {}).get(name, self._path(f"{key}.yaml"))
 
     def _entry(self, file: str, key: str, name: str, section: dict[str, Any], kind: type[_E]) -> _E:
         """One entry, typed; errors name the file, ``<key>.<name>.<field>`` and the rule."""
         if name not in section:
             raise RegistryError(f"{self._path(file)}: {key}: unknown {key[:-1]} {name!r}; known: {sorted(section)}")
-        return validate_as(kind, section[name] or {}, self._path(file), f"{key}.{name}", RegistryError)
+        where = self.origins.get(key, {}).get(name, self._path(file))
+        return validate_as(kind, section[name] or {}, where, f"{key}.{name}", RegistryError)
 
     @cached_property
     def benchmarks(self) -> dict[str, dict[str, Any]]:
@@ -271,7 +315,7 @@ class Registry:
             raise RegistryError(f"unknown profile {name!r}; known: {sorted(self.profiles)}")
         self._entry("profiles.yaml", "profiles", name, self.profiles, ProfileSpec)
         prof = self.profiles[name]
-        where = f"{self._path('profiles.yaml')}: profiles.{name}"
+        where = f"{self.origin('profiles', name)}: profiles.{name}"
         for b in prof.get("benchmarks") or {}:
             if b not in self.benchmarks:
                 raise RegistryError(
@@ -292,7 +336,10 @@ class Registry:
         if benchmark not in self.benchmarks:
             raise RegistryError(f"unknown benchmark {benchmark!r}; known: {sorted(self.benchmarks)}")
         self.benchmark_entry(benchmark)
-        return make_source(self.benchmarks[benchmark]["source"], base_dir=str(self.config_dir))
+        # relative paths resolve against the folder of the file that declares the benchmark
+        return make_source(
+            self.benchmarks[benchmark]["source"], base_dir=str(self.origin("benchmarks", benchmark).parent)
+        )
 
     def grid(self, benchmark: str, profile: str | None = None) -> Grid:
         self.benchmark_entry(benchmark)
@@ -306,14 +353,14 @@ class Registry:
         missing = [t for t in tids if t not in self.templates]
         if not tids or missing:
             raise RegistryError(
-                f"{self._path('benchmarks.yaml')}: benchmarks.{benchmark}.grid.templates: benchmark "
+                f"{self.origin('benchmarks', benchmark)}: benchmarks.{benchmark}.grid.templates: benchmark "
                 f"{benchmark!r}: templates {missing or '(none)'} not in templates.yaml"
             )
         # the merged grid (benchmark + profile override) is checked once more as a whole
         validate(
             GridSpec,
             base,
-            self._path("benchmarks.yaml"),
+            self.origin("benchmarks", benchmark),
             f"benchmarks.{benchmark}.grid (with profile {profile!r})" if profile else f"benchmarks.{benchmark}.grid",
             RegistryError,
         )
