@@ -367,6 +367,10 @@ def corpora_list():
                    f"embed={'yes' if reg.embed(c) else 'no'}\t{version}\t({reg.origins[c]})")
 
 
+from pipelines.cli_adhoc import register as _register_adhoc  # noqa: E402  eval, compare, models, benchmarks, profiles
+
+_register_adhoc(app)
+
 
 def usage_error_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the user asked for something that is not there (exit code 2): registry and YAML
