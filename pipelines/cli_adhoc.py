@@ -73,15 +73,6 @@ def _headline(model: str, benchmark: str) -> list[str]:
     return [head, f"report: {path}" + ("" if Path(path).exists() else " (not written)")]
 
 
-def _print_failures(summary: Any) -> None:
-    from pipelines.run import run_log_path
-
-    typer.echo(f"run workers' output: {run_log_path(get_settings().home)} (each run in `benchtrust ui`)", err=True)
-    for r in summary.failed:
-        why = "; ".join(r["failed_checks"]) or r.get("error") or r["status"]
-        typer.echo(f"FAILED {r['job']} {r['partition'] or ''}: {why}", err=True)
-
-
 def eval_(
     model: str = typer.Option(..., "--model", "-m", help="hf:<id or folder> | gguf:<file> | openai:<base_url>#<model>"),
     benchmark: str = typer.Option(
@@ -98,14 +89,16 @@ def eval_(
     benchmark_name: str | None = typer.Option(None, "--benchmark-name", help="name of a file benchmark"),
     no_wait: bool = typer.Option(False, "--no-wait", help="refuse instead of waiting when the data folder is busy"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="stream Dagster's events to the console"),
+    log_file: Path | None = typer.Option(None, "--log-file", dir_okay=False, help="keep Dagster's event stream here"),
 ) -> None:
     """Evaluate a model on a benchmark without editing config/: the model, the benchmark (when a file) and a run
     profile are registered in the data folder, then the profile runs as `benchtrust run --profile` would (Dagster
     backfills, visible in the UI). Prints the headline accuracy with its interval and the report path."""
     from benchtrust.adhoc import Selection, register_adhoc
     from benchtrust.registry import RegistryError
+    from pipelines.console import print_failures
     from pipelines.daemon import BusyError
-    from pipelines.run import run_profile
+    from pipelines.run import run_log_path, run_profile
 
     if limit and per_subject:
         raise _fail("give --limit or --per-subject, not both")
@@ -121,11 +114,19 @@ def eval_(
         err=True,
     )
     try:
-        summary = run_profile(e.profile, live=sys.stderr.isatty(), wait=not no_wait, verbose=verbose)
+        summary = run_profile(
+            e.profile,
+            live=sys.stderr.isatty(),
+            wait=not no_wait,
+            verbose=verbose,
+            log_file=log_file.resolve() if log_file else None,
+            log=lambda m: typer.echo(m, err=True),
+        )
     except (RegistryError, BusyError) as err:
         raise _fail(str(err)) from None
     if not summary.ok:
-        _print_failures(summary)
+        logs = log_file or (None if verbose else run_log_path(s.home))
+        print_failures(summary.failed, f"benchtrust run --profile {e.profile}", logs)
         raise typer.Exit(1)
     lines = _headline(e.model, e.benchmark)
     if not lines:
