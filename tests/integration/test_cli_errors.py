@@ -41,7 +41,17 @@ def folders(tmp_path: Path) -> dict[str, Path]:
         "prompt_spread, 'v1' as report_version, true as is_latest"
     )
     con.close()
-    return {"empty": tmp_path / "empty", "config": cfg, "broken": broken, "warehouse": wh_home, "tmp": tmp_path}
+    bad_instance = tmp_path / "bad_instance"
+    (bad_instance / "dagster_home").mkdir(parents=True)
+    (bad_instance / "dagster_home" / "dagster.yaml").write_text("run_queue: [\n")
+    return {
+        "empty": tmp_path / "empty",
+        "config": cfg,
+        "broken": broken,
+        "warehouse": wh_home,
+        "tmp": tmp_path,
+        "bad_instance": bad_instance,
+    }
 
 
 def _cli(args: list[str], home: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -91,6 +101,7 @@ CASES = [
     ("corpus scan, nothing registered", ["corpus", "scan", "web"], "empty", None, 2, ["corpus add"]),
     ("corpora, bad YAML", ["corpora"], "empty", "broken_corpora", 2, ["corpora.yaml", "not valid YAML"]),
     ("unknown option", ["run", "--profle", "smoke"], "empty", None, 2, ["--profle", "--help"]),
+    ("ui, bad dagster.yaml", ["ui"], "bad_instance", None, 2, ["dagster.yaml", "line 2"]),
     ("ui, bad port", ["ui", "--port", "abc"], "empty", None, 2, ["--port", "abc"]),
     ("unknown verb", ["runn"], "empty", None, 2, ["runn"]),
 ]
