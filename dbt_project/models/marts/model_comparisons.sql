@@ -3,7 +3,8 @@
 --   comparison = 'models'   the latest versions of two different models (model_a < model_b)
 --   comparison = 'versions' a report version (b) against the one before it for the same model × benchmark (a)
 -- delta = acc_b − acc_a on the shared items; the 2×2 (both / only a / only b / neither correct); the two-sided
--- exact McNemar p-value, 2·P(X ≤ min(only_a, only_b)) for X ~ Binomial(only_a + only_b, ½), summed in log space.
+-- exact McNemar p-value, 2·P(X ≤ min(only_a, only_b)) for X ~ Binomial(only_a + only_b, ½), summed in log space
+-- (NULL when the pair shares no item: there is nothing to test).
 -- mde_normal / power_normal are normal approximations (Connor 1987; α = 0.05 two-sided, power 0.8) at the
 -- observed discordant share d = (only_a + only_b)/n:
 --   MDE  = √d·(√n·z_α + z_β·√(n − z_α² + z_β²)) / (n + z_β²)   (the root of Δ√n − z_α√d = z_β√(d − Δ²))
@@ -96,6 +97,7 @@ select
     s.n_neither::integer as n_neither,
     1 - s.discordant_share as agreement,
     case
+        when s.n_shared = 0 then null  -- nothing paired: no test, never p = 1 (the reports say "no shared items")
         when s.n_only_a + s.n_only_b = 0 then 1.0
         else least(1.0, 2 * list_sum(list_transform(
                 range(0, least(s.n_only_a, s.n_only_b) + 1),

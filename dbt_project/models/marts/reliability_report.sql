@@ -23,9 +23,19 @@ spread as (
 items as (
     select
         benchmark, dataset_version,
-        count(*) as benchmark_items,
-        count(*) filter (where is_duplicate) as n_duplicate_items
+        count(*) as benchmark_items
     from {{ ref('stg_lake__items') }}
+    group by all
+),
+
+-- duplicates among the items this report ran (its headline cells), not over the whole dataset version: a
+-- --limit 20 run reports the duplicates among its 20 items
+run_duplicates as (
+    select
+        o.model, o.model_version, o.benchmark, o.dataset_version, o.grid_version,
+        count(distinct o.item_id) filter (where i.is_duplicate) as n_duplicate_items
+    from {{ ref('int_item_outcomes_selected') }} as o
+    inner join {{ ref('stg_lake__items') }} as i using (benchmark, dataset_version, item_id)
     group by all
 ),
 
@@ -74,7 +84,7 @@ select
     s.template_acc_max,
     s.template_acc_max - s.template_acc_min as prompt_spread,
     coalesce(i.benchmark_items, 0)::integer as benchmark_items,
-    coalesce(i.n_duplicate_items, 0)::integer as n_duplicate_items,
+    coalesce(d.n_duplicate_items, 0)::integer as n_duplicate_items,
     coalesce(q.n_quarantined, 0)::integer as n_quarantined,
     g.n_samples::integer as n_samples,
     g.pass_at_1,
@@ -101,6 +111,7 @@ select
 from headline as h
 left join spread as s using (model, model_version, benchmark, dataset_version, grid_version)
 left join items as i using (benchmark, dataset_version)
+left join run_duplicates as d using (model, model_version, benchmark, dataset_version, grid_version)
 left join quarantine as q using (benchmark, dataset_version)
 left join generation as g using (model, model_version, benchmark, dataset_version, grid_version)
 left join
