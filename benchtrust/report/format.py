@@ -62,15 +62,63 @@ def with_interval(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def oriented(r: dict[str, Any], model: str | None) -> dict[str, Any]:
-    """A comparison row seen from ``model`` (this = a, other = b), with the exact MDE and power."""
+EXACT_MDE_MAX_N = 1000
+"""Largest number of shared items at which a comparison's MDE and power come from the exact computation
+(benchtrust.stats.minimum_detectable_effect / power_exact, ~5–6 ms a pair at n ≤ 1,000, ~25 ms at n = 14k). Above
+it the normal approximation of marts.model_comparisons (mde_normal, power_normal; Connor 1987) is shown: at
+n = 14,014 (HELM MMLU) it is within 0.02 points of the exact MDE. Issue 11: the exact search per pair made a
+300-model page take ~19 min."""
+EXACT_MDE_MAX_PAIRS = 2000
+"""Most exact MDE computations one page or report makes (~10 s); past it every pair uses the mart's normal
+approximation, and the page says so."""
+METHOD_EXACT = "exact (benchtrust.stats.minimum_detectable_effect / power_exact)"
+METHOD_NORMAL = "normal approximation (marts.model_comparisons.mde_normal / power_normal, Connor 1987)"
+
+
+def comparison_status(n_shared: int | None, p: float | None) -> str:
+    """What a comparison says in words: never a p-value without shared items."""
+    if not n_shared:
+        return "no shared items"
+    if p is None:
+        return "not tested"
+    return "real difference" if p <= ch.ALPHA else "not distinguishable"
+
+
+def _power_of(out: dict[str, Any], exact: bool) -> dict[str, Any]:
+    """MDE and power of an oriented comparison, exact at small n (see EXACT_MDE_MAX_N), else the mart's
+    normal approximation; ``mde_method`` names which."""
+    n = out["n_shared"] or 0
+    if not n:
+        return {"mde": None, "power_observed": None, "power_note": "no shared items", "mde_method": None}
+    if exact and n <= EXACT_MDE_MAX_N:
+        power = ch.paired_power(n, out["acc_this"], out["acc_other"], out["agreement"])
+        return {
+            "mde": power["mde"],
+            "power_observed": power["power_observed"],
+            "power_note": power["note"],
+            "mde_method": METHOD_EXACT,
+        }
+    note = "" if out["mde_normal"] is not None else "no discordant items: no difference is detectable"
+    return {
+        "mde": out["mde_normal"],
+        "power_observed": out["power_normal"],
+        "power_note": note,
+        "mde_method": METHOD_NORMAL,
+    }
+
+
+def oriented(r: dict[str, Any], model: str | None, exact: bool = True) -> dict[str, Any]:
+    """A comparison row seen from ``model`` (this = a, other = b), with its MDE and power: exact when ``exact`` and
+    n_shared ≤ EXACT_MDE_MAX_N, else the mart's normal approximation (``mde_method`` says which). Without shared
+    items there is no p-value (``status`` = "no shared items"), whatever the row holds."""
     flip = model is not None and r["model_b"] == model
     this, other = ("b", "a") if flip else ("a", "b")
+    n_shared = r["n_shared"]
     out = {
         "other_model": r[f"model_{other}"],
         "other_report_version": r[f"report_version_{other}"],
         "this_model": r[f"model_{this}"],
-        "n_shared": r["n_shared"],
+        "n_shared": n_shared,
         "acc_this": r[f"acc_{this}"],
         "acc_other": r[f"acc_{other}"],
         "delta": None if r["delta"] is None else (r["delta"] if not flip else -r["delta"]),
@@ -79,19 +127,15 @@ def oriented(r: dict[str, Any], model: str | None) -> dict[str, Any]:
         "n_only_other": r[f"n_only_{other}"],
         "n_neither": r["n_neither"],
         "agreement": r["agreement"],
-        "mcnemar_p": r["mcnemar_p"],
+        "mcnemar_p": r["mcnemar_p"] if n_shared else None,
         "mde_normal": r["mde_normal"],
         "power_normal": r["power_normal"],
     }
     # delta = acc_other − acc_this: "how much better is the other model"
-    if out["acc_this"] is not None and out["acc_other"] is not None:
-        out["delta"] = out["acc_other"] - out["acc_this"]
-    power = ch.paired_power(out["n_shared"], out["acc_this"], out["acc_other"], out["agreement"])
+    out.update(_power_of(out, exact))
     out.update(
-        mde=power["mde"],
-        power_observed=power["power_observed"],
-        power_note=power["note"],
         significant=out["mcnemar_p"] is not None and out["mcnemar_p"] <= ch.ALPHA,
+        status=comparison_status(n_shared, out["mcnemar_p"]),
     )
     return out
 

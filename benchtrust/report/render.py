@@ -40,6 +40,8 @@ from benchtrust.report.bundle import (
     build_indexes,
     report_folder,
 )
+from benchtrust.report.format import EXACT_MDE_MAX_N
+from benchtrust.report.matrix import LEGEND
 
 __all__ = [
     "BENCHMARKS_DIR",
@@ -87,13 +89,21 @@ def _p(v: Any) -> str:
     return f"{v:.3f}" if v >= 0.001 else f"{v:.1e}"
 
 
+def _item_text(s: dict[str, Any]) -> str:
+    """An item's input and lettered options as plain text (escaped when rendered, clipped by the template)."""
+    text = "" if _none(s.get("input")) else str(s["input"])
+    for i, choice in enumerate(s.get("choices") or []):
+        text += f"\n{chr(65 + i) if i < 26 else i}. {choice}"
+    return text
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("benchtrust.report", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
     )
-    env.filters.update(pct=_pct, pts=_pts, num=_num, pval=_p)
-    env.globals.update(rules=vd.RULES)
+    env.filters.update(pct=_pct, pts=_pts, num=_num, pval=_p, item_text=_item_text)
+    env.globals.update(rules=vd.RULES, exact_max_n=EXACT_MDE_MAX_N, legend=LEGEND)
     return env
 
 
@@ -190,12 +200,17 @@ def render_index_html(ix: BenchmarkIndex) -> str:
     return (
         _env()
         .get_template("index.html.j2")
-        .render(ix=ix, forest=Markup(forest) if forest else None, prefix="../../../", generated=datetime.now(UTC))
+        .render(
+            ix=ix,
+            forest=Markup(forest) if forest else None,
+            prefix="../../../",
+            generated=datetime.now(UTC),
+        )
     )
 
 
 def render_index_markdown(ix: BenchmarkIndex) -> str:
-    return _md_env().get_template("index.md.j2").render(ix=ix)
+    return _md_env().get_template("index.md.j2").render(ix=ix, legend=LEGEND)
 
 
 def index_dir(root: Path, ix: BenchmarkIndex) -> Path:

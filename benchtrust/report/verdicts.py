@@ -194,10 +194,11 @@ def prompt_spread_verdict(h: dict[str, Any]) -> Verdict:
 
 
 def duplicates_verdict(h: dict[str, Any]) -> Verdict:
-    n, d = h.get("benchmark_items") or 0, h.get("n_duplicate_items") or 0
+    # n_duplicate_items counts the items this report ran (marts.reliability_report), so the share is of those
+    n, d = h.get("n_items") or h.get("benchmark_items") or 0, h.get("n_duplicate_items") or 0
     if not n:
         return _verdict("duplicates", None, "")
-    return _verdict("duplicates", d / n, _pct(d / n), f"{d} of {n} items")
+    return _verdict("duplicates", d / n, _pct(d / n), f"{d} of the {n} items run")
 
 
 def quarantine_verdict(h: dict[str, Any]) -> Verdict:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchtrust.lake import latest_pointer
 from benchtrust.report import changes as ch
-from benchtrust.report.format import clean, oriented, with_interval
+from benchtrust.report.format import EXACT_MDE_MAX_PAIRS, clean, oriented, with_interval
 
 MAX_LABEL_ERRORS = 20
 
@@ -176,7 +176,7 @@ def comparisons(con: duckdb.DuckDBPyConnection, h: dict[str, Any]) -> list[dict[
         order by model_a, model_b""",
         [h["benchmark"], h["model"], h["report_version"], h["model"], h["report_version"]],
     )
-    return [oriented(r, h["model"]) for r in rows]
+    return [oriented(r, h["model"], exact=len(rows) <= EXACT_MDE_MAX_PAIRS) for r in rows]
 
 
 def lake_info(lake: Path | None, benchmark: str, dataset_version: str) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def label_errors_audit(con: duckdb.DuckDBPyConnection, benchmark: str, dataset_v
     summary = records(
         con,
         """
-        select count(*) as n_items, max(n_models) as n_models,
+        select count(*) as n_items, max(n_models)::integer as n_models,
                count(*) filter (where label_error_posterior >= 0.5) as n_candidates,
                count(*) filter (where is_label_error_candidate) as n_agreement_candidates
         from marts.item_audit
