@@ -20,7 +20,11 @@ Everything else (item ingestion, imports) runs freely within the queue's run lim
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -113,6 +117,73 @@ def configure_pools(instance: dg.DagsterInstance) -> dict[str, int]:
         if storage.get_concurrency_info(pool).slot_count != n:
             storage.set_concurrency_slots(pool, n)
     return limits
+
+
+# one idle connection per SQLite file this process writes (see tune_sqlite_storage), at most _KEEP_MAX
+_KEEP: OrderedDict[str, sqlite3.Connection] = OrderedDict()
+_KEEP_MAX = 128
+_KEEP_LOCK = threading.Lock()
+_FORKED: list[sqlite3.Connection] = []  # a forked child never closes its parent's connections
+
+
+def _sqlite_wal_normal(dbapi_conn: Any, _record: Any) -> None:
+    """On every new SQLite connection in WAL mode: ``synchronous=NORMAL``, and one idle keeper connection per file."""
+    if not isinstance(dbapi_conn, sqlite3.Connection):
+        return
+    if dbapi_conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        return
+    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+    path = dbapi_conn.execute("PRAGMA database_list").fetchone()[2]
+    if not path:
+        return
+    with _KEEP_LOCK:
+        if path in _KEEP:
+            _KEEP.move_to_end(path)
+            return
+        keeper = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()  # maps the WAL index: now it counts as open
+        _KEEP[path] = keeper
+        if len(_KEEP) > _KEEP_MAX:
+            _KEEP.popitem(last=False)[1].close()
+
+
+def _after_fork_in_child() -> None:
+    with _KEEP_LOCK:
+        _FORKED.extend(_KEEP.values())
+        _KEEP.clear()
+
+
+def tune_sqlite_storage() -> None:
+    """Make the embedded SQLite instance storage commit without fsyncs and checkpoints per event (idempotent).
+
+    Dagster's SQLite event log opens a new connection per event and closes it after one commit (three for an
+    asset-check event). SQLite checkpoints and syncs a WAL database whenever its last connection closes, and with
+    the default ``synchronous=FULL`` also fsyncs every commit. A warehouse run writes ~630 events (55 dbt models and
+    155 dbt tests as asset checks, planned, output and evaluated), so it spent longer on fsync than dbt spent
+    building: 40-60 ms per event, 13.6 s only to plan the warehouse run before it could queue (a 6-item profile).
+    Two standard SQLite settings remove that, for WAL files only:
+
+    - ``synchronous=NORMAL``, SQLite's recommended setting for WAL: a process killed at any point (SIGKILL, OOM)
+      loses no committed event and the file is never corrupt; only an operating-system crash or power loss may
+      roll back the last commits, which Dagster's run monitoring treats like a lost worker;
+    - one idle connection per file held by this process, so Dagster's per-event connection is never the last one
+      and closing it does not checkpoint. It holds no transaction, so it blocks no writer and no checkpoint;
+      SQLite's automatic checkpoint (every 1,000 pages) still bounds the WAL; the keepers are closed (the last
+      one checkpoints) when the process exits, and at most ``_KEEP_MAX`` are held.
+
+    Measured on this machine with the same instance: 27-31 ms per event before, 8.5-8.9 ms after. Connections not in
+    WAL mode keep SQLite's defaults, as does PostgreSQL storage (deploy/). Installed in every process that writes
+    the instance through this module: the CLI with its hosted daemons, the code server, run workers and step
+    processes (all import it)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _sqlite_wal_normal):
+        event.listen(Engine, "connect", _sqlite_wal_normal)
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+tune_sqlite_storage()
 
 
 def get_instance() -> dg.DagsterInstance:
