@@ -43,7 +43,12 @@ def graphql(port: int, query: str) -> dict:
 def dbt_manifest() -> Path:
     """A parsed dbt manifest before any Dagster definitions load (dagster issues 22326/19923)."""
     manifest = REPO / "dbt_project" / "target" / "manifest.json"
-    subprocess.run(["dbt", "parse", "--profiles-dir", ".", "--quiet"], cwd=REPO / "dbt_project", check=True)
+    from benchtrust.dbt_vars import dbt_vars_args
+
+    # the same vars as every build, so that builds parse partially (scripts/setup.sh does the same)
+    subprocess.run(
+        ["dbt", "parse", "--profiles-dir", ".", "--quiet", *dbt_vars_args()], cwd=REPO / "dbt_project", check=True
+    )
     assert manifest.exists()
     return manifest
 
