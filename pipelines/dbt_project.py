@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,20 @@ def dbt_project() -> DbtProject:
     return project
 
 
+class _DbtCli(DbtCliResource):
+    """dagster-dbt asks the dbt executable for its version (``dbt --version``, a 1.6 s CPU subprocess) once per
+    run; it is the dbt-core installed beside dagster-dbt in this environment, already imported with it."""
+
+    @cached_property
+    def _cli_version(self) -> Any:
+        from dbt.version import __version__
+        from packaging import version
+
+        return version.parse(__version__)
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project())
+    return _DbtCli(project_dir=dbt_project())
 
 
 class BenchtrustDbtTranslator(DagsterDbtTranslator):
