@@ -191,6 +191,8 @@ def model_change_sensor(context: dg.SensorEvaluationContext, benchtrust: Benchtr
     new_benchmarks: set[str] = set()
     requests: list[dg.RunRequest] = []
     for m, cfg in sorted(registry.models.items()):
+        if registry.user_dir is not None and registry.origin("models", m).parent == registry.user_dir:
+            continue  # an ad-hoc model (`benchtrust eval`) runs its own profile only, never the sensor's
         try:
             lake.safe_name(m)
             sig = stat_signature(cfg)
