@@ -6,12 +6,60 @@ records which file it imported. ``benchtrust import`` submits it together with t
 reports) as one backfill, so the rows, the build and the reports all show in the UI."""
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from assets.checks import contract_check_result, quality_check_result
 from benchtrust import lake
 from pipelines.resources import BenchtrustResource
+
+
+def canonical_items(benchtrust: BenchtrustResource, benchmarks: list[str]) -> dict[str, pd.DataFrame]:
+    """The canonical items of each imported benchmark that is registered: the lake's latest dataset version
+    (the one benchtrust's own runs used), else the registry's source normalised here (the same items and
+    version ``benchmark_items`` writes), validated by the ``benchmark_items`` contract."""
+    from benchtrust.items import SourceError
+    from benchtrust.sources import load_items
+    from data_contracts import validate
+
+    settings = benchtrust.settings()
+    registry = benchtrust.registry()
+    out: dict[str, pd.DataFrame] = {}
+    for bench in benchmarks:
+        if lake.latest_pointer(settings.lake, bench).exists():
+            out[bench] = lake.latest_items(settings.lake, bench)[0]
+        elif bench in registry.benchmarks:
+            try:
+                norm = load_items(registry.source(bench), bench)
+            except (SourceError, OSError, RuntimeError) as e:
+                raise dg.Failure(description=f"canonical items of {bench!r} cannot be read: {e}") from e
+            result = validate(norm.items, "benchmark_items", params={"n_quarantined": len(norm.quarantine)})
+            if not result.success:
+                raise dg.Failure(description=f"canonical items of {bench!r} fail their contract: {result.summary()}")
+            out[bench] = norm.items.assign(contract_version=result.version)
+    return out
+
+
+def resolve_to_canonical(
+    context: dg.AssetExecutionContext, res: Any, benchtrust: BenchtrustResource, path: Path
+) -> tuple[Any, pd.DataFrame, list[dict[str, Any]]]:
+    """``res`` on the registered benchmarks' canonical items (:mod:`benchtrust.importers.canonical`), the
+    quarantine rows of the predictions whose item is not in the registered benchmark, and the mapping summary."""
+    from benchtrust.importers.canonical import resolve_import
+    from data_contracts.predictions import quarantine_rows
+
+    benchmarks = sorted(map(str, res.predictions["benchmark"].dropna().unique()))
+    res, unmatched, resolutions = resolve_import(res, canonical_items(benchtrust, benchmarks))
+    for r in resolutions:
+        context.log.info(r.line())
+    details = [
+        f"imported item {i!r} is not an item of the registered benchmark ({why})"
+        for i, why in zip(unmatched["source_item_id"], unmatched["resolution"])
+    ]
+    q = quarantine_rows(unmatched, "item_not_in_benchmark", details, str(path))
+    return res, q, [r.summary() for r in resolutions]
 
 
 class ImportConfig(dg.Config):
@@ -66,9 +114,11 @@ def imported_predictions(context: dg.AssetExecutionContext, config: ImportConfig
         raise dg.Failure(
             description=f"import failed: {e}", metadata={"path": str(path), "format": config.format}
         ) from e
+    res, unmatched, resolution = resolve_to_canonical(context, res, benchtrust, path)
     for w in res.warnings:
         context.log.warning(w)
     good, quarantined = split_predictions(res.canonical_predictions(), res.items, source=str(path))
+    quarantined = pd.concat([unmatched, quarantined], ignore_index=True) if len(unmatched) else quarantined
     qpath = None
     if len(quarantined):
         bench = str(good["benchmark"].iloc[0]) if len(good) else "import"  # quarantine_path encodes the name
@@ -98,6 +148,7 @@ def imported_predictions(context: dg.AssetExecutionContext, config: ImportConfig
             "quarantined": len(quarantined),
             "quarantine_path": str(qpath) if qpath else "",
             "warnings": dg.MetadataValue.json(list(res.warnings)),
+            "item_resolution": dg.MetadataValue.json(resolution),
             "contract_version": result.version,
             "contract_passed": result.success,
             "summary": f"imported {len(good)} prediction rows of {n_models} model(s) on {n_items} items "

@@ -62,6 +62,7 @@ RULES = [
     "positive_logprob",
     "nonfinite_probability",
     "probability_out_of_range",
+    "item_not_in_benchmark",  # set by the import (benchtrust.importers.canonical), not by split_predictions
 ]
 
 
@@ -281,3 +282,13 @@ def _raw(row: dict[str, Any]) -> str:
         return v
 
     return json.dumps({k: conv(v) for k, v in row.items()}, default=str, ensure_ascii=False)[:2000]
+
+
+def quarantine_rows(df: pd.DataFrame, rule: str, details: list[str], source: str) -> pd.DataFrame:
+    """Quarantine rows (:data:`PREDICTION_QUARANTINE_COLUMNS`) for every row of ``df``, all with ``rule`` and
+    one detail each (the import's unmatched items: ``item_not_in_benchmark`` with the resolution reason)."""
+    m = _Marks(len(df))
+    m.rule[:] = rule
+    m.detail[:] = details
+    m.value[:] = [None if pd.isna(v) else str(v) for v in df["item_id"]] if "item_id" in df.columns else None
+    return _quarantine_frame(df.reset_index(drop=True), m, source)[1]

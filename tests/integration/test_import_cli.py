@@ -119,6 +119,29 @@ def test_import_lm_eval_samples(bt_home):
     assert list((bt_home / "lake" / "predictions").rglob("*.parquet"))
 
 
+def test_lm_eval_filters_are_not_prompt_templates(bt_home):
+    """Issue 14: gsm8k's strict-match and flexible-extract filters gave "prompt spread 50 points, red". Through
+    the warehouse: one template (the primary filter's), no spread, the headline on strict-match, and the other
+    filter's rows still in marts.predictions as non-primary cells."""
+    fixture = REPO / "tests" / "external" / "fixtures" / "lm_eval" / "EleutherAI__pythia-160m"
+    res = CliRunner().invoke(
+        app, ["import", "lm-eval", str(fixture / "samples_gsm8k_2024-06-01T10-00-00.000000.jsonl")]
+    )
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect(str(bt_home / "warehouse" / "benchtrust.duckdb"), read_only=True)
+    rep = con.execute(
+        "select n_templates, prompt_spread, accuracy, headline_template from marts.reliability_report "
+        "where benchmark = 'gsm8k'"
+    ).fetchall()
+    cells = con.execute(
+        "select template_id, is_primary, count(*) from marts.predictions where benchmark = 'gsm8k' "
+        "group by all order by all"
+    ).fetchall()
+    con.close()
+    assert rep == [(1, 0.0, 0.5, "gsm8k|filter=strict-match")]  # the flexible-extract filter scores 1.0
+    assert cells == [("gsm8k|filter=flexible-extract", False, 2), ("gsm8k|filter=strict-match", True, 2)]
+
+
 def test_import_rejects_a_broken_file_naming_it(bt_home, tmp_path):
     bad = tmp_path / "preds.csv"
     bad.write_text("model,item_id,prediction\nm1,q1,A\nm1,q2\n")  # a ragged row
