@@ -79,6 +79,11 @@ def _pts(v: Any) -> str:
     return "—" if _none(v) else f"{100 * v:+.1f} pts"
 
 
+def _cell_pts(v: Any) -> str:
+    """A matrix cell's difference in points, signed, one decimal; a value that rounds to zero reads +0.0."""
+    return "—" if _none(v) else f"{round(100 * v, 1) + 0.0:+.1f}"
+
+
 def _num(v: Any, d: int = 3) -> str:
     return "—" if _none(v) else f"{v:.{d}f}"
 
@@ -102,7 +107,7 @@ def _env() -> Environment:
         loader=PackageLoader("benchtrust.report", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
     )
-    env.filters.update(pct=_pct, pts=_pts, num=_num, pval=_p, item_text=_item_text)
+    env.filters.update(pct=_pct, pts=_pts, num=_num, pval=_p, item_text=_item_text, cell_pts=_cell_pts)
     env.globals.update(rules=vd.RULES, exact_max_n=EXACT_MDE_MAX_N, legend=LEGEND)
     return env
 
@@ -118,7 +123,7 @@ def _md_env() -> Environment:
         keep_trailing_newline=True,
         undefined=StrictUndefined,
     )
-    env.filters.update(md=_md, pct=_pct, pts=_pts, num=_num, pval=_p, fmt=format)
+    env.filters.update(md=_md, pct=_pct, pts=_pts, num=_num, pval=_p, fmt=format, cell_pts=_cell_pts)
     return env
 
 

@@ -77,6 +77,9 @@ def test_significance_marks_and_matrix_orientation() -> None:
     assert [c["kind"] for c in m[0]["cells"]] == ["self", "pair", "missing"]
     assert m[0]["cells"][1]["delta"] == 0.07 and m[1]["cells"][0]["delta"] == -0.07  # row − column
     assert m[0]["cells"][1]["mark"] == "**"
+    from benchtrust.report.render import _cell_pts
+
+    assert [_cell_pts(v) for v in (-0.0004, 0.0004, 0.0123, -0.07, None)] == ["+0.0", "+0.0", "+1.2", "-7.0", "—"]
 
 
 @pytest.fixture
