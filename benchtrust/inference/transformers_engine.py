@@ -66,13 +66,17 @@ class TransformersEngine:
         kwargs: dict[str, Any] = {"dtype": self.dtype}
         if attn and attn != "auto":
             kwargs["attn_implementation"] = attn
-        if model.gguf_file:
-            kwargs["gguf_file"] = model.gguf_file
-        if model.revision:
-            kwargs["revision"] = model.revision
-        tok_kwargs = {k: kwargs[k] for k in ("gguf_file", "revision") if k in kwargs}
-        self.tokenizer = AutoTokenizer.from_pretrained(model.load_path, **tok_kwargs)
-        self.model = AutoModelForCausalLM.from_pretrained(model.load_path, **kwargs)
+        if model.gguf_file:  # dequantized once and cached (benchtrust.inference.gguf_cache)
+            from benchtrust.inference.gguf_cache import load_gguf
+
+            extra = {k: v for k, v in kwargs.items() if k != "dtype"}
+            self.tokenizer, self.model = load_gguf(model, self.dtype, extra)
+        else:
+            if model.revision:
+                kwargs["revision"] = model.revision
+            tok_kwargs = {k: kwargs[k] for k in ("revision",) if k in kwargs}
+            self.tokenizer = AutoTokenizer.from_pretrained(model.load_path, **tok_kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(model.load_path, **kwargs)
         self.model.to(self.device)
         self.model.eval()
         self.attn_implementation = getattr(self.model.config, "_attn_implementation", attn) or "default"

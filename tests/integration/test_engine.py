@@ -95,3 +95,27 @@ def test_shared_prefix_groups_match_a_plain_forward_pass(engine):
     assert memo[1].get_seq_length() == len(memo[0])
     for a, b in zip(scores[::-1], again):
         assert [o.logprob for o in a] == pytest.approx([o.logprob for o in b], abs=1e-5)
+
+
+def test_gguf_conversion_cache_is_bit_identical_to_loading_the_gguf(tmp_path, monkeypatch):
+    """benchtrust.inference.gguf_cache: the first load converts and saves, the second loads the saved conversion;
+    both give the same logits and tokens as transformers' own GGUF load."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from benchtrust.inference import gguf_cache
+
+    spec = resolve_model("smollm2-135m-instruct", Registry.load().models["smollm2-135m-instruct"])
+    monkeypatch.setattr(gguf_cache, "converted_path", lambda model: tmp_path / "conv")
+    ref_tok = AutoTokenizer.from_pretrained(spec.load_path, gguf_file=spec.gguf_file)
+    ref = AutoModelForCausalLM.from_pretrained(spec.load_path, gguf_file=spec.gguf_file, dtype=torch.float32)
+    first = gguf_cache.load_gguf(spec, torch.float32, {})
+    assert (tmp_path / "conv" / "config.json").exists() and not list(tmp_path.glob(".conv.tmp*"))
+    second = gguf_cache.load_gguf(spec, torch.float32, {})
+    text = "Question: Which gas do plants take in? ünïcode ✓\nA. oxygen\nB. carbon dioxide\nAnswer:"
+    ids = ref_tok(text, return_tensors="pt").input_ids
+    with torch.inference_mode():
+        want = ref(ids).logits
+        for tok, model in (first, second):
+            assert tok(text).input_ids == ref_tok(text).input_ids
+            assert tok.pad_token_id == ref_tok.pad_token_id and tok.eos_token_id == ref_tok.eos_token_id
+            assert torch.equal(model(ids).logits, want)
