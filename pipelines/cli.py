@@ -40,6 +40,9 @@ def _version(value: bool) -> None:
 _DEBUG = {"on": False}  # set by --debug (the root option; main() moves it there from anywhere on the line)
 
 
+FAIL_ON_HELP = "exit 1 when a latest report has a verdict this bad: red, or amber (amber or red); for CI gating"
+
+
 def _refuse(e: Exception) -> NoReturn:
     """A usage error: one line and exit code 2; with --debug, the exception itself (its traceback)."""
     if _DEBUG["on"]:
@@ -70,9 +73,12 @@ def run(profile: str = typer.Option("default", "--profile", "-p", help="run prof
         verbose: bool = typer.Option(False, "--verbose", "-v", help="stream Dagster's events to the console"),
         log_file: Path | None = typer.Option(None, "--log-file", dir_okay=False,
                                              help="keep Dagster's full event stream (and dbt's output) in this file; "
-                                                  "the console stays quiet")):
+                                                  "the console stays quiet"),
+        fail_on: str | None = typer.Option(None, "--fail-on", help=FAIL_ON_HELP)):
     """Materialize a run profile: items → predictions → dbt marts → reports, as Dagster backfills on the instance
     (partitions run side by side within the pools; follow them here or in the UI)."""
+    if fail_on is not None and fail_on not in ("red", "amber"):  # refused before any work, not after it
+        _gate(fail_on, None, None)
     from benchtrust.registry import RegistryError
     from pipelines.console import print_failures, print_summary_table, report_rows
     from pipelines.daemon import BusyError
@@ -92,6 +98,7 @@ def run(profile: str = typer.Option("default", "--profile", "-p", help="run prof
         logs = log_file or (None if verbose else run_log_path(s.home))
         print_failures(summary.failed, f"benchtrust run --profile {profile}", logs)
         raise typer.Exit(1)
+    _gate(fail_on, summary.models, summary.benchmarks)
 
 
 @app.command()
@@ -179,7 +186,10 @@ def query(sql: str | None = typer.Argument(None, help="SQL to run against the wa
 
 
 @app.command()
-def report(model: str | None = typer.Argument(None), benchmark: str | None = typer.Argument(None)):
+def report(model: str | None = typer.Argument(None), benchmark: str | None = typer.Argument(None),
+           index: bool = typer.Option(False, "--index", help="print the index page's path (every benchmark and report)"),
+           open_: bool = typer.Option(False, "--open", help="open the report (or the index, when several) in a browser"),
+           fail_on: str | None = typer.Option(None, "--fail-on", help=FAIL_ON_HELP)):
     """Print the path of the latest report(s), optionally for one model and/or benchmark."""
     from benchtrust.report.render import latest_report
 
@@ -196,8 +206,32 @@ def report(model: str | None = typer.Argument(None), benchmark: str | None = typ
         typer.echo(f"error: no report for {asked or 'any model'}; models: {sorted({r[0] for r in rows})}, "
                    f"benchmarks: {sorted({r[1] for r in rows})}", err=True)
         raise typer.Exit(2)
-    for p in paths:
+    page = s.reports / "index.html"
+    for p in [page] if index else paths:
         typer.echo(str(p))
+    if open_:
+        from pipelines.gating import open_in_browser
+
+        target = page if index or len(paths) > 1 else paths[0]
+        if not open_in_browser(target):
+            typer.echo(f"no browser to open {target}; open it by hand", err=True)
+    _gate(fail_on, [model] if model else None, [benchmark] if benchmark else None)
+
+
+def _gate(level: str | None, models: list[str] | None, benchmarks: list[str] | None) -> None:
+    """``--fail-on``: print every verdict at ``level`` or worse (one line each) and exit 1; exit 2 on a bad level."""
+    if level is None:
+        return
+    from pipelines.gating import LEVELS, verdict_failures
+
+    if level not in LEVELS:
+        _refuse(ValueError(f"--fail-on takes one of {list(LEVELS)}, not {level!r}"))
+    s = get_settings()
+    bad = verdict_failures(s.warehouse, s.reports, level, models, benchmarks)
+    for line in bad:
+        typer.secho(f"--fail-on {level}: {line}", err=True, fg="red")
+    if bad:
+        raise typer.Exit(1)
 
 
 def _check_import(format: str, path: Path) -> None:

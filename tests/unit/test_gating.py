@@ -71,3 +71,51 @@ def test_unreadable_report_fails_the_gate_and_unknown_level_is_refused(folder):
     ]
     with pytest.raises(ValueError, match="--fail-on takes one of"):
         verdict_failures(wh, reports, "green")
+
+
+def _cli(home, *args, env_extra=None):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, BENCHTRUST_HOME=str(home), **(env_extra or {}))
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "report", *args], cwd=repo, env=env, capture_output=True, text=True
+    )
+
+
+@pytest.fixture()
+def home(tmp_path, folder):
+    """A data folder whose warehouse and reports are the ``folder`` fixture's, where the CLI looks for them."""
+    wh, reports = folder
+    (tmp_path / "home" / "warehouse").mkdir(parents=True)
+    wh.rename(tmp_path / "home" / "warehouse" / "benchtrust.duckdb")
+    reports.rename(tmp_path / "home" / "reports")
+    return tmp_path / "home"
+
+
+def test_report_cli_fail_on_index_and_open(home, tmp_path):
+    red = _cli(home, "--fail-on", "red")
+    assert red.returncode == 1, red.stderr
+    assert red.stderr.strip().splitlines() == ["--fail-on red: m-red × mmlu: interval is red (12.0 points: red rule)"]
+    assert len(red.stdout.splitlines()) == 3  # the three latest report paths are still printed
+    assert _cli(home, "m-amber", "--fail-on", "red").returncode == 0
+    amber = _cli(home, "m-amber", "--fail-on", "amber")
+    assert amber.returncode == 1 and "prompt_spread is amber" in amber.stderr
+    bad = _cli(home, "--fail-on", "blue")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --fail-on takes one of")
+    index = _cli(home, "--index")
+    assert index.returncode == 0 and index.stdout.strip() == str(home / "reports" / "index.html")
+    # --open hands the file's URI to $BROWSER (webbrowser's standard override): here a command that records it
+    opened = tmp_path / "opened.txt"
+    browser = f"sh -c 'echo %s > {opened}'"
+    one = _cli(home, "m-green", "--open", env_extra={"BROWSER": browser})
+    assert one.returncode == 0, one.stderr
+    assert (
+        opened.read_text().strip()
+        == report_folder(home / "reports", "m-green", "gsm8k", "v1").joinpath("report.html").resolve().as_uri()
+    )
+    _cli(home, "--open", env_extra={"BROWSER": browser})  # several reports: the index page
+    assert opened.read_text().strip() == (home / "reports" / "index.html").resolve().as_uri()
