@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -94,16 +95,15 @@ def _plan() -> list[list[dict[str, Any]]]:
 
 def _step_events(instance: dg.DagsterInstance, since: float, step: str) -> tuple[float | None, bool]:
     """(when ``step`` first started in a run created after ``since``, whether it has finished)."""
+    from datetime import datetime
+
     from dagster._core.events import DagsterEventType
-
-    from datetime import datetime, timezone
-
     from dagster._core.storage.dagster_run import RunsFilter
 
     started, finished = None, False
     # only this cycle's runs: polled every 0.3 s by four sequences at once, reading older runs cost the machine
     # more CPU than the commands under test could spare (35 ms per poll with ten runs in the window)
-    after = datetime.fromtimestamp(since, timezone.utc)
+    after = datetime.fromtimestamp(since, UTC)
     for rec in instance.get_run_records(filters=RunsFilter(created_after=after), limit=10):
         for e in instance.all_logs(
             rec.dagster_run.run_id,
