@@ -37,6 +37,22 @@ class BenchmarkIndex:
         return comparison_matrix([r["model"] for r in self.rows], self.comparisons)
 
     @property
+    def versions(self) -> list[dict[str, Any]]:
+        """What the page shows per dataset version: :attr:`dataset_versions`, or for an index built with only the
+        single-version fields (``label_errors`` / ``ranking_stability``) one entry holding those."""
+        if self.dataset_versions or not (self.label_errors or self.ranking_stability):
+            return self.dataset_versions
+        dvs = {r.get("dataset_version") for r in self.rows}
+        return [
+            {
+                "dataset_version": dvs.pop() if len(dvs) == 1 else None,
+                "models": [r["model"] for r in self.rows],
+                "ranking_stability": self.ranking_stability,
+                "label_errors": self.label_errors,
+            }
+        ]
+
+    @property
     def mde_methods(self) -> list[str]:
         """The methods that gave the MDEs shown (exact at small n, else the mart's normal approximation)."""
         return sorted({c["mde_method"] for c in self.comparisons if c.get("mde_method")})
