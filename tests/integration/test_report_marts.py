@@ -243,7 +243,7 @@ def _check_ranking_stability(con, ix, folder: Path) -> int:
         f"<b>{_pct(m0['p_top1_change'])}</b>"
     ) in page
     assert f"Leader <b>{html_lib.escape(m0['leader'])}</b>" in page
-    table = re.search(r'<table id="rank-probabilities">(.*?)</table>', page, re.S).group(1)
+    table = re.search(r'<table[^>]*\bid="rank-probabilities"[^>]*>(.*?)</table>', page, re.S).group(1)
     shown = [
         [html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         for row in re.findall(r"<tr>(.*?)</tr>", table)
@@ -304,7 +304,7 @@ def _check_label_errors(con, le: dict | None, benchmark: str, dataset_version: s
         f"{le['n_candidates']} of {le['n_items']} items" in page
         and f"{le['n_candidates']} of {le['n_items']} items" in md
     )
-    table = re.search(r'<table id="label-error-candidates">(.*?)</table>', page, re.S)
+    table = re.search(r'<table[^>]*\bid="label-error-candidates"[^>]*>(.*?)</table>', page, re.S)
     if le["candidates"]:
         shown = [
             [
