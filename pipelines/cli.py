@@ -77,8 +77,7 @@ def run(profile: str = typer.Option("default", "--profile", "-p", help="run prof
         fail_on: str | None = typer.Option(None, "--fail-on", help=FAIL_ON_HELP)):
     """Materialize a run profile: items → predictions → dbt marts → reports, as Dagster backfills on the instance
     (partitions run side by side within the pools; follow them here or in the UI)."""
-    if fail_on is not None and fail_on not in ("red", "amber"):  # refused before any work, not after it
-        _gate(fail_on, None, None)
+    _check_fail_on(fail_on)  # refused before any work, not after it
     from benchtrust.registry import RegistryError
     from pipelines.console import print_failures, print_summary_table, report_rows
     from pipelines.daemon import BusyError
@@ -218,14 +217,21 @@ def report(model: str | None = typer.Argument(None), benchmark: str | None = typ
     _gate(fail_on, [model] if model else None, [benchmark] if benchmark else None)
 
 
+def _check_fail_on(level: str | None) -> None:
+    """A ``--fail-on`` level other than red or amber is a usage error (exit 2)."""
+    from pipelines.gating import LEVELS
+
+    if level is not None and level not in LEVELS:
+        _refuse(ValueError(f"--fail-on takes one of {list(LEVELS)}, not {level!r}"))
+
+
 def _gate(level: str | None, models: list[str] | None, benchmarks: list[str] | None) -> None:
     """``--fail-on``: print every verdict at ``level`` or worse (one line each) and exit 1; exit 2 on a bad level."""
     if level is None:
         return
-    from pipelines.gating import LEVELS, verdict_failures
+    from pipelines.gating import verdict_failures
 
-    if level not in LEVELS:
-        _refuse(ValueError(f"--fail-on takes one of {list(LEVELS)}, not {level!r}"))
+    _check_fail_on(level)
     s = get_settings()
     bad = verdict_failures(s.warehouse, s.reports, level, models, benchmarks)
     for line in bad:

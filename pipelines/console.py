@@ -250,6 +250,20 @@ def finished_line(info: Mapping[str, Any]) -> str:
     return f"[{mark}] {label} ({info['seconds']:.1f}s){extra}"
 
 
+def latest_reports_sql(
+    columns: str, models: Iterable[str] | None = None, benchmarks: Iterable[str] | None = None
+) -> tuple[str, list[Any]]:
+    """``select <columns>`` of the latest marts.reliability_report rows of these models × benchmarks (all when
+    None), with its parameters; the caller appends the order."""
+    sql = f"select {columns} from marts.reliability_report where is_latest"
+    params: list[Any] = []
+    for col, vals in (("model", models), ("benchmark", benchmarks)):
+        if vals is not None:
+            sql += f" and {col} in (select unnest(?::varchar[]))"
+            params.append(list(vals))
+    return sql, params
+
+
 def report_rows(
     warehouse: Path, models: Iterable[str] | None = None, benchmarks: Iterable[str] | None = None
 ) -> list[tuple[Any, ...]]:
@@ -259,16 +273,9 @@ def report_rows(
 
     if not warehouse.exists():
         return []
-    sql = (
-        "select model, benchmark, n_scored, accuracy, ci_low, ci_high, prompt_spread, report_version "
-        "from marts.reliability_report where is_latest"
+    sql, params = latest_reports_sql(
+        "model, benchmark, n_scored, accuracy, ci_low, ci_high, prompt_spread, report_version", models, benchmarks
     )
-    params: list[Any] = []
-    for col, vals in (("model", models), ("benchmark", benchmarks)):
-        if vals is not None:
-            vals = list(vals)
-            sql += f" and {col} in (select unnest(?::varchar[]))"
-            params.append(vals)
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error:

@@ -8,6 +8,7 @@ exactly what a reader of those reports would see as red (or amber).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,24 +30,19 @@ def verdict_failures(
     import duckdb
 
     from benchtrust.report.paths import report_folder
+    from pipelines.console import latest_reports_sql
 
     if level not in LEVELS:
         raise ValueError(f"--fail-on takes one of {list(LEVELS)}, not {level!r}")
     if not warehouse.exists():
         return [f"no warehouse at {warehouse}: nothing to gate on"]
-    sql = "select model, benchmark, report_version from marts.reliability_report where is_latest"
-    params: list[Any] = []
-    for col, vals in (("model", models), ("benchmark", benchmarks)):
-        if vals is not None:
-            sql += f" and {col} in (select unnest(?::varchar[]))"
-            params.append(list(vals))
+    # unlike the console's report_rows, a warehouse that cannot be read fails the gate loudly (the error propagates)
+    sql, params = latest_reports_sql("model, benchmark, report_version", models, benchmarks)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(sql + " order by benchmark, model", params).fetchall()
     finally:
         con.close()
-    import json
-
     out: list[str] = []
     for model, benchmark, version in rows:
         path = report_folder(reports, model, benchmark, version) / "report.json"
