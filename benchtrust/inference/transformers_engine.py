@@ -72,11 +72,9 @@ class TransformersEngine:
             extra = {k: v for k, v in kwargs.items() if k != "dtype"}
             self.tokenizer, self.model = load_gguf(model, self.dtype, extra)
         else:
-            if model.revision:
-                kwargs["revision"] = model.revision
-            tok_kwargs = {k: kwargs[k] for k in ("revision",) if k in kwargs}
-            self.tokenizer = AutoTokenizer.from_pretrained(model.load_path, **tok_kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(model.load_path, **kwargs)
+            rev = {"revision": model.revision} if model.revision else {}
+            self.tokenizer = AutoTokenizer.from_pretrained(model.load_path, **rev)
+            self.model = AutoModelForCausalLM.from_pretrained(model.load_path, **kwargs, **rev)
         self.model.to(self.device)
         self.model.eval()
         self.attn_implementation = getattr(self.model.config, "_attn_implementation", attn) or "default"
