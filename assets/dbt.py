@@ -3,7 +3,7 @@ from functools import cache
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from pipelines.dbt_project import TRANSLATOR, dbt_project
+from pipelines.dbt_project import TRANSLATOR, dbt_project, prune_build_folders
 from pipelines.instance import WAREHOUSE_POOL
 
 
@@ -34,7 +34,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # them with a full `dbt build`, tests/integration/test_dbt_build.py), not to every refresh, as dbt advises
         # for production builds; on a small profile they were a quarter of the build's node time (9 of 35 s)
         args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings.config_dir)]
-        yield from dbt.cli(args, context=context).stream()
+        invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
+        prune_build_folders(invocation.target_path.parent)
 
     return benchtrust_dbt_models.map_asset_specs(_after_imports)
 

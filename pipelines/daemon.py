@@ -44,6 +44,10 @@ from benchtrust.settings import PROJECT_ROOT
 
 BACKFILL_POLL_S = 0.5
 BACKFILL_IDLE_S = 10.0
+# iterations run after the one a change triggered: an asset backfill takes one iteration to record a finished
+# run's partitions and the next to mark itself complete, and nothing countable changes in between; without them the
+# next backfill of a command (the warehouse after the profile's partitions) waited the full idle interval (10 s)
+BACKFILL_SETTLE_ITERATIONS = 2
 HEARTBEAT_FRESH_S = 60.0
 # what the command line hosts; sensors, schedules, automation and freshness stay with a long-running daemon
 HOSTED_DAEMONS = ("QUEUED_RUN_COORDINATOR", "BACKFILL", "EVENT_LOG_CONSUMER", "MONITORING")
@@ -65,17 +69,19 @@ class FollowingBackfillDaemon(BackfillDaemon):
         futures: dict = {}  # backfills being evaluated in the thread pool, by id (as Dagster's loop keeps them)
         instance = workspace_process_context.instance
         seen: tuple[int, int] | None = None
-        dirty, last = True, 0.0
+        dirty, last, settle = True, 0.0, 0
         while not shutdown_event.is_set():
             try:
                 state = _backfill_state(instance)
             except Exception:  # storage busy: treat as a change
                 state, dirty = None, True
             if state != seen:
-                seen, dirty = state, True
+                seen, dirty, settle = state, True, BACKFILL_SETTLE_ITERATIONS
             # an evaluation still running in the pool would make Dagster skip its backfill: wait for it to end
             in_flight = any(not f.done() for f in futures.values())
-            if (dirty and not in_flight) or time.time() - last >= BACKFILL_IDLE_S:
+            if (not in_flight and (dirty or settle)) or time.time() - last >= BACKFILL_IDLE_S:
+                if not dirty and settle:
+                    settle -= 1
                 dirty, last = False, time.time()
                 yield SpanMarker.START_SPAN
                 try:

@@ -4,7 +4,9 @@ dbt → Dagster asset keys, groups, kinds and automation conditions."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import time
 from collections.abc import Mapping
 from functools import cache, cached_property
 from pathlib import Path
@@ -44,8 +46,45 @@ class _DbtCli(DbtCliResource):
         return version.parse(__version__)
 
 
+# dbt writes a debug-level dbt.log into every build's target folder by default: 5.9 MB for a six-item profile and
+# about a tenth of the build's CPU. At info level the file holds what dbt prints (0.5 MB); the structured events
+# Dagster reads come from stdout either way. `dbt build --log-level-file debug` by hand when a node needs tracing.
+DBT_GLOBAL_FLAGS = ["--log-level-file", "info"]
+
+
 def dbt_resource() -> DbtCliResource:
-    return _DbtCli(project_dir=dbt_project())
+    return _DbtCli(project_dir=dbt_project(), global_config_flags=DBT_GLOBAL_FLAGS)
+
+
+# dagster-dbt gives every build its own target folder (<op>-<run id>-<random>: manifest, run results, compiled SQL,
+# dbt.log; 4-10 MB each) and never removes one, so a refreshing deployment filled its disk one build at a time
+KEEP_BUILD_FOLDERS = 20
+BUILD_FOLDER_MIN_AGE_S = 6 * 3600.0
+
+
+def prune_build_folders(target: Path, keep: int = KEEP_BUILD_FOLDERS,
+                        min_age_s: float = BUILD_FOLDER_MIN_AGE_S) -> list[Path]:
+    """Remove the build folders under ``target`` beyond the newest ``keep`` that are older than ``min_age_s``
+    (by their last change). The age rule keeps any build still writing, whichever data folder it serves (they
+    share the project's target folder); the count keeps the recent builds' run results for a look after a failure.
+    Returns what was removed."""
+    if not target.is_dir():
+        return []
+    folders = []
+    for p in target.iterdir():
+        if p.is_dir() and not p.is_symlink() and p.name.startswith("benchtrust_dbt_models-"):
+            try:
+                folders.append((p.stat().st_mtime, p))
+            except OSError:  # removed meanwhile by another build's pruning
+                continue
+    folders.sort(reverse=True)
+    now = time.time()
+    removed = []
+    for mtime, p in folders[keep:]:
+        if now - mtime >= min_age_s:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 class BenchtrustDbtTranslator(DagsterDbtTranslator):

@@ -118,9 +118,13 @@ def _step_events(instance: dg.DagsterInstance, since: float, step: str) -> tuple
     return started, finished
 
 
-def _kill_sequence(home: Path, cfg: Path, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _kill_sequence(
+    home: Path, cfg: Path, points: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
     """Start `benchtrust run`, SIGKILL its process group ``delay_s`` after the point's step started, resume: once
-    per point, in order, in one data folder."""
+    per point, in order, in one data folder. Then resume once more, uninterrupted, with ``--no-wait``: it must not
+    wait on a stale lock or a stale pool slot. It starts as soon as this folder's last kill is done (the other
+    folders go on), so the final runs do not all queue behind the slowest sequence."""
     env = _env(home, cfg)
     instance = None
     out = []
@@ -157,7 +161,8 @@ def _kill_sequence(home: Path, cfg: Path, points: list[dict[str, Any]]) -> list[
         if not rec["killed"]:  # the command ended before its kill point: keep what it said
             rec["output_tail"] = log.read_text(errors="replace")[-600:]
         out.append(rec)
-    return out
+    final = subprocess.run(CMD + ["--no-wait"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    return out, final
 
 
 def test_kill_at_20_points_and_resume_gives_the_uninterrupted_marts(tmp_path):
@@ -172,27 +177,13 @@ def test_kill_at_20_points_and_resume_gives_the_uninterrupted_marts(tmp_path):
             subprocess.run, CMD, cwd=REPO, env=_env(clean_home, cfg), capture_output=True, text=True, timeout=900
         )
         sequences = [pool.submit(_kill_sequence, tmp_path / f"faulty{k}", cfg, points) for k, points in enumerate(plan)]
-        points = [p for f in sequences for p in f.result()]
+        done = [f.result() for f in sequences]
         clean_result = clean.result()
+    points = [p for seq, _ in done for p in seq]
+    finals = [final for _, final in done]
     assert clean_result.returncode == 0, clean_result.stdout[-2000:] + clean_result.stderr[-2000:]
     baseline = marts_fingerprint(clean_home / "warehouse" / "benchtrust.duckdb")
     killed = [p for p in points if p["killed"]]
-
-    # resume each folder once, uninterrupted: it must not wait on a stale lock (--no-wait) or a stale pool slot
-    with ThreadPoolExecutor(FOLDERS) as pool:
-        finals = list(
-            pool.map(
-                lambda k: subprocess.run(
-                    CMD + ["--no-wait"],
-                    cwd=REPO,
-                    env=_env(tmp_path / f"faulty{k}", cfg),
-                    capture_output=True,
-                    text=True,
-                    timeout=900,
-                ),
-                range(FOLDERS),
-            )
-        )
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "fault_injection.json").write_text(
         json.dumps(
