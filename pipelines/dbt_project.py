@@ -62,8 +62,9 @@ KEEP_BUILD_FOLDERS = 20
 BUILD_FOLDER_MIN_AGE_S = 6 * 3600.0
 
 
-def prune_build_folders(target: Path, keep: int = KEEP_BUILD_FOLDERS,
-                        min_age_s: float = BUILD_FOLDER_MIN_AGE_S) -> list[Path]:
+def prune_build_folders(
+    target: Path, keep: int = KEEP_BUILD_FOLDERS, min_age_s: float = BUILD_FOLDER_MIN_AGE_S
+) -> list[Path]:
     """Remove the build folders under ``target`` beyond the newest ``keep`` that are older than ``min_age_s``
     (by their last change). The age rule keeps any build still writing, whichever data folder it serves (they
     share the project's target folder); the count keeps the recent builds' run results for a look after a failure.
