@@ -233,6 +233,10 @@ def hosted_daemons(instance: dg.DagsterInstance, log_path: Path | None = None) -
                         instance, target, gen_daemons=_hosted, log_level="error", code_server_log_level="error"
                     )
                 )
+                # and the warm run-worker process (pipelines/launcher.py), whose imports overlap the submission
+                prestart = getattr(instance.run_launcher, "prestart", None)
+                if prestart is not None:
+                    prestart()
             # Dagster's controller id for our daemons' heartbeats (a private attribute: no public accessor)
             _record_host(instance, getattr(controller, "_daemon_uuid", None))
             if log_path is not None:

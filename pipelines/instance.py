@@ -69,6 +69,15 @@ telemetry:
 """
 
 
+# Run workers forked from a warm process that imported the code location and the step libraries once
+# (pipelines/launcher.py); it hands anything else to Dagster's default launcher.
+WARM_LAUNCHER_YAML = """\
+run_launcher:
+  module: pipelines.launcher
+  class: WarmRunLauncher
+"""
+
+
 def gpu_count() -> int:
     """GPUs visible to this machine, without importing torch (the CLI must start fast)."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -102,7 +111,7 @@ def ensure_instance_yaml(home: Path) -> Path:
     path = home / "dagster.yaml"
     if not path.exists():
         tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(DEFAULT_INSTANCE_YAML.format(max_runs=max_concurrent_runs()))
+        tmp.write_text(DEFAULT_INSTANCE_YAML.format(max_runs=max_concurrent_runs()) + WARM_LAUNCHER_YAML)
         os.replace(tmp, path)
     return path
 

@@ -101,6 +101,23 @@ def test_two_models_two_benchmarks_run_side_by_side(tmp_path):
             f"{b}|{m}" for b in ("mmlu", "tinyq") for m in ("smollm2-135m-instruct", TWIN)
         )
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in preds)
+        # every run was forked from the warm process (pipelines/launcher.py) and executed in that child: the pid
+        # the launcher recorded is the process that executed the steps (the pid its run-start and engine events
+        # carry, which run monitoring and recover_interrupted read)
+        from dagster._core.events import DagsterEventType
+
+        from pipelines.launcher import WORKER_PID_TAG
+
+        for r in runs:
+            assert WORKER_PID_TAG in r.tags, (r.run_id, r.tags)
+            executed_by = {
+                e.dagster_event.pid
+                for e in instance.all_logs(
+                    r.run_id, of_type={DagsterEventType.RUN_START, DagsterEventType.ENGINE_EVENT}
+                )
+                if e.dagster_event and e.dagster_event.pid is not None
+            }
+            assert executed_by == {int(r.tags[WORKER_PID_TAG])}, (r.run_id, executed_by)
         win = _windows(instance, preds, "predictions")
         overlaps = [(i, j) for i in range(len(win)) for j in range(i + 1, len(win)) if _overlap(win[i], win[j]) > 1.0]
         assert overlaps, f"no two inference steps ran at the same time: {win}"
