@@ -65,6 +65,29 @@ def _ok(v: Any) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
+# a model's own report plots its neighbourhood in the ranking, not every model: plotting all of them made each report
+# cost O(models) and a refresh of every report O(models²) (the reports step at 100 models × 1,400 items: 118 s,
+# half of it laying out the forest plots' labels; benchmarks/scaling.py). The benchmark page plots them all.
+FOREST_TOP = 5
+FOREST_AROUND = 5
+
+
+def forest_window(
+    rows: Sequence[dict[str, Any]], model: str | None, top: int = FOREST_TOP, around: int = FOREST_AROUND
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows a model's report plots: the ``top`` best models and ``around`` ranks on either side of ``model``
+    (all rows when that is not fewer), and how many plottable rows there were."""
+    ranked = sorted(
+        (r for r in rows if _ok(r.get("accuracy")) and _ok(r.get("ci_low")) and _ok(r.get("ci_high"))),
+        key=lambda r: -r["accuracy"],
+    )
+    mine = next((i for i, r in enumerate(ranked) if r.get("model") == model), None)
+    if mine is None or len(ranked) <= top + 2 * around + 1:
+        return ranked, len(ranked)
+    keep = set(range(top)) | set(range(max(0, mine - around), min(len(ranked), mine + around + 1)))
+    return [ranked[i] for i in sorted(keep)], len(ranked)
+
+
 def forest_plot(rows: Sequence[dict[str, Any]], highlight: str | None = None, title: str = "") -> str | None:
     """Accuracy with its 95% interval, one line per model (rows: model, accuracy, ci_low, ci_high, n_scored)."""
     rows = [r for r in rows if _ok(r.get("accuracy")) and _ok(r.get("ci_low")) and _ok(r.get("ci_high"))]

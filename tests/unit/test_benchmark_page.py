@@ -179,3 +179,27 @@ def test_label_errors_audit_counts_models_as_integers(two_versions: Path) -> Non
     finally:
         con.close()
     assert le is not None and type(le["n_models"]) is int and le["n_models"] == 3
+
+
+def test_a_models_report_plots_its_neighbourhood_not_every_model():
+    """Per-report forest plots are bounded (the top models and the model's neighbours), so writing every model's
+    report grows linearly in models; the benchmark page plots them all."""
+    from benchtrust.report.plots import FOREST_AROUND, FOREST_TOP, forest_window
+
+    rows = [
+        {"model": f"m{i:03d}", "accuracy": i / 100, "ci_low": i / 100 - 0.01, "ci_high": i / 100 + 0.01}
+        for i in range(100)
+    ]
+    rows.append({"model": "no-interval", "accuracy": 0.5, "ci_low": None, "ci_high": 0.6})
+    shown, total = forest_window(rows, "m050")
+    assert total == 100
+    names = [r["model"] for r in shown]
+    # best first: the top five, then ranks 45-55 around m050 (ranked 49th of 100 by accuracy, 0-based)
+    assert names[:FOREST_TOP] == [f"m{i:03d}" for i in range(99, 99 - FOREST_TOP, -1)]
+    assert names[FOREST_TOP:] == [f"m{i:03d}" for i in range(50 + FOREST_AROUND, 50 - FOREST_AROUND - 1, -1)]
+    # the best model's window overlaps the top: no row twice
+    top_shown, _ = forest_window(rows, "m099")
+    assert len({r["model"] for r in top_shown}) == len(top_shown) == FOREST_AROUND + 1  # itself and 5 below
+    # few models: all of them
+    few, n = forest_window(rows[:8], "m003")
+    assert n == 8 and len(few) == 8
