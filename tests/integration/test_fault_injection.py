@@ -44,8 +44,9 @@ KILLS = 20
 # The 20 kill-and-resume cycles run as FOLDERS independent sequences side by side, each in its own data folder
 # (BENCHTRUST_HOME and Dagster instance): one after the other they take 15-25 minutes, since every cycle starts a
 # command, its daemons, a code server and run workers, and most of that is waiting, not computing. Each folder's
-# marts must equal the uninterrupted run's, which runs alongside them in a fifth folder. Measured: 20 of 20 kills
-# inside their step, 1,226 s with the machine's load average at 11-24 from other work (2 cores).
+# marts must equal the uninterrupted run's, which runs alongside them in a fifth folder. Measured on a quiet 2-core
+# machine: 566 s with cold run workers, 502 s with the warm run launcher (pipelines/launcher.py); 20 of 20 kills hit,
+# 19 of them inside their step.
 FOLDERS = 4
 
 
