@@ -25,7 +25,7 @@ lint: setup
 
 ## test: set up, lint, then the whole test suite (unit, contracts, dbt, Dagster, UI, end-to-end)
 test: setup lint
-	python -m pytest -q -p no:cacheprovider
+	python -m pytest -q -p no:cacheprovider --durations=15
 
 ui: setup
 	benchtrust ui
