@@ -3,7 +3,7 @@ from functools import cache
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from pipelines.dbt_project import TRANSLATOR, dbt_project, prune_build_folders
+from pipelines.dbt_project import DBT_ASSETS_NAME, TRANSLATOR, dbt_project, prune_build_folders
 from pipelines.instance import WAREHOUSE_POOL
 
 
@@ -17,7 +17,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=TRANSLATOR,
-        name="benchtrust_dbt_models",
+        name=DBT_ASSETS_NAME,
         pool=WAREHOUSE_POOL,
     )  # DuckDB: one writer, one build at a time
     def benchtrust_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):

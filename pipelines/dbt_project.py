@@ -56,6 +56,9 @@ def dbt_resource() -> DbtCliResource:
     return _DbtCli(project_dir=dbt_project(), global_config_flags=DBT_GLOBAL_FLAGS)
 
 
+# the dbt assets' op name; dagster-dbt names each build's target folder after it
+DBT_ASSETS_NAME = "benchtrust_dbt_models"
+
 # dagster-dbt gives every build its own target folder (<op>-<run id>-<random>: manifest, run results, compiled SQL,
 # dbt.log; 4-10 MB each) and never removes one, so a refreshing deployment filled its disk one build at a time
 KEEP_BUILD_FOLDERS = 20
@@ -73,7 +76,7 @@ def prune_build_folders(
         return []
     folders = []
     for p in target.iterdir():
-        if p.is_dir() and not p.is_symlink() and p.name.startswith("benchtrust_dbt_models-"):
+        if p.is_dir() and not p.is_symlink() and p.name.startswith(f"{DBT_ASSETS_NAME}-"):
             try:
                 folders.append((p.stat().st_mtime, p))
             except OSError:  # removed meanwhile by another build's pruning

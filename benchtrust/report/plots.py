@@ -65,6 +65,11 @@ def _ok(v: Any) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
+def _with_interval(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows a forest plot can draw: a finite accuracy and both interval ends."""
+    return [r for r in rows if _ok(r.get("accuracy")) and _ok(r.get("ci_low")) and _ok(r.get("ci_high"))]
+
+
 # a model's own report plots its neighbourhood in the ranking, not every model: plotting all of them made each report
 # cost O(models) and a refresh of every report O(models²) (the reports step at 100 models × 1,400 items: 118 s,
 # half of it laying out the forest plots' labels; benchmarks/scaling.py). The benchmark page plots them all.
@@ -77,10 +82,7 @@ def forest_window(
 ) -> tuple[list[dict[str, Any]], int]:
     """The rows a model's report plots: the ``top`` best models and ``around`` ranks on either side of ``model``
     (all rows when that is not fewer), and how many plottable rows there were."""
-    ranked = sorted(
-        (r for r in rows if _ok(r.get("accuracy")) and _ok(r.get("ci_low")) and _ok(r.get("ci_high"))),
-        key=lambda r: -r["accuracy"],
-    )
+    ranked = sorted(_with_interval(rows), key=lambda r: -r["accuracy"])
     mine = next((i for i, r in enumerate(ranked) if r.get("model") == model), None)
     if mine is None or len(ranked) <= top + 2 * around + 1:
         return ranked, len(ranked)
@@ -90,7 +92,7 @@ def forest_window(
 
 def forest_plot(rows: Sequence[dict[str, Any]], highlight: str | None = None, title: str = "") -> str | None:
     """Accuracy with its 95% interval, one line per model (rows: model, accuracy, ci_low, ci_high, n_scored)."""
-    rows = [r for r in rows if _ok(r.get("accuracy")) and _ok(r.get("ci_low")) and _ok(r.get("ci_high"))]
+    rows = _with_interval(rows)
     if not rows:
         return None
     rows = sorted(rows, key=lambda r: r["accuracy"])
